@@ -30,7 +30,7 @@ let package = Package(
 
         // Thin I/O drivers.
         .target(name: "MeshIO", dependencies: [
-            "CMeshShim", "WireGuard", "MeshCrypto",
+            "CMeshShim", "CSodium", "WireGuard", "MeshCrypto",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -5,8 +5,11 @@ import CSodium
 public enum ChaChaPoly {
     public static let tagLength = 16
 
+    /// Three 32-bit words so the tuple is exactly 12 bytes with no padding inside.
     @inline(__always)
-    static func nonce(_ counter: UInt64) -> (UInt32, UInt64) { (0, counter.littleEndian) }
+    static func nonce(_ counter: UInt64) -> (UInt32, UInt32, UInt32) {
+        (0, UInt32(truncatingIfNeeded: counter).littleEndian, UInt32(truncatingIfNeeded: counter >> 32).littleEndian)
+    }
 
     /// Encrypts `length` bytes at `buffer` in place and appends the 16-byte tag right after.
     @inline(__always)

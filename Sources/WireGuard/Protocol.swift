@@ -1,0 +1,49 @@
+/// Constants of the WireGuard protocol (whitepaper sections 5 and 6). Kept in one place so
+/// that tests can shorten timers without touching the state machines.
+public enum Protocol {
+    public static let construction = Array("Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s".utf8)
+    public static let identifier = Array("WireGuard v1 zx2c4 Jason@zx2c4.com".utf8)
+    public static let labelMAC1 = Array("mac1----".utf8)
+    public static let labelCookie = Array("cookie--".utf8)
+
+    public static let rekeyAfterMessages: UInt64 = 1 << 60
+    public static let rejectAfterMessages: UInt64 = UInt64.max - (1 << 13)
+}
+
+/// The timer constants of the whitepaper section 6.1, as durations in nanoseconds.
+public struct ProtocolTimers: Sendable {
+    public var rekeyAfterTime: Duration = .seconds(120)
+    public var rejectAfterTime: Duration = .seconds(180)
+    public var rekeyAttemptTime: Duration = .seconds(90)
+    public var rekeyTimeout: Duration = .seconds(5)
+    public var keepaliveTimeout: Duration = .seconds(10)
+    public var cookieRefreshTime: Duration = .seconds(120)
+    /// Initiations from one peer closer together than this are ignored (flood protection).
+    public var handshakeInitiationRate: Duration = .milliseconds(20)
+
+    public init() {}
+    public static let standard = ProtocolTimers()
+
+    /// How many initiations fit into REKEY_ATTEMPT_TIME before giving up.
+    public var maxHandshakeAttempts: Int {
+        Int(rekeyAttemptTime.nanoseconds / rekeyTimeout.nanoseconds)
+    }
+}
+
+extension Duration {
+    public var nanoseconds: Int64 {
+        let (s, a) = components
+        return s * 1_000_000_000 + a / 1_000_000_000
+    }
+}
+
+/// Monotonic time in nanoseconds, supplied by the driver: the protocol never reads a clock.
+public struct MonotonicTime: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var nanoseconds: Int64
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+    public static func < (a: Self, b: Self) -> Bool { a.nanoseconds < b.nanoseconds }
+    public static func + (a: Self, d: Duration) -> Self { Self(nanoseconds: a.nanoseconds + d.nanoseconds) }
+    public static func - (a: Self, b: Self) -> Duration { .nanoseconds(a.nanoseconds - b.nanoseconds) }
+    public static func seconds(_ s: Double) -> Self { Self(nanoseconds: Int64(s * 1e9)) }
+    public var description: String { "\(Double(nanoseconds) / 1e9)s" }
+}

@@ -1,0 +1,37 @@
+/// A peer's UDP address as the protocol sees it: 16 address bytes (IPv4 mapped into IPv6)
+/// and a port. Plain bytes keep it allocation-free and independent of any socket library.
+public struct UDPAddress: Hashable, Sendable, CustomStringConvertible {
+    public var ip: SIMD16<UInt8>
+    public var port: UInt16
+
+    public init(ip: SIMD16<UInt8>, port: UInt16) {
+        self.ip = ip
+        self.port = port
+    }
+
+    public init(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8, port: UInt16) {
+        var v = SIMD16<UInt8>()
+        v[10] = 0xff; v[11] = 0xff
+        v[12] = a; v[13] = b; v[14] = c; v[15] = d
+        self.init(ip: v, port: port)
+    }
+
+    public var isIPv4: Bool {
+        for i in 0..<10 where ip[i] != 0 { return false }
+        return ip[10] == 0xff && ip[11] == 0xff
+    }
+
+    /// The address bytes as the wire carries them: 4 for IPv4, 16 for IPv6.
+    public var addressBytes: [UInt8] {
+        isIPv4 ? [ip[12], ip[13], ip[14], ip[15]] : (0..<16).map { ip[$0] }
+    }
+
+    public var description: String {
+        if isIPv4 { return "\(ip[12]).\(ip[13]).\(ip[14]).\(ip[15]):\(port)" }
+        var groups: [String] = []
+        for i in stride(from: 0, to: 16, by: 2) {
+            groups.append(String(UInt16(ip[i]) << 8 | UInt16(ip[i + 1]), radix: 16))
+        }
+        return "[\(groups.joined(separator: ":"))]:\(port)"
+    }
+}

@@ -1,0 +1,29 @@
+/// Renders the status JSON as the aligned table an admin reads at a glance.
+enum StatusTable {
+    static func render(_ s: [String: Any]) -> String {
+        var lines: [String] = []
+        lines.append("interface \(s["interface"] ?? "?")  public key \(s["publicKey"] ?? "?")  listening on UDP \(s["listenPort"] ?? "?")")
+        lines.append("dropped datagrams: \(s["droppedDatagrams"] ?? 0)")
+        let peers = s["peers"] as? [[String: Any]] ?? []
+        var rows: [[String]] = [["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
+        for p in peers {
+            let hs = (p["lastHandshakeSecondsAgo"] as? Int).map { "\($0)s ago" } ?? "never"
+            rows.append([p["publicKey"] as? String ?? "?", p["endpoint"] as? String ?? "-", hs,
+                         bytes(p["rxBytes"]), bytes(p["txBytes"])])
+        }
+        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        for r in rows {
+            lines.append(r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func bytes(_ v: Any?) -> String {
+        let n = (v as? Int) ?? Int((v as? UInt64) ?? 0)
+        if n >= 1 << 30 { return String(format: "%.1f GiB", Double(n) / Double(1 << 30)) }
+        if n >= 1 << 20 { return String(format: "%.1f MiB", Double(n) / Double(1 << 20)) }
+        if n >= 1 << 10 { return String(format: "%.1f KiB", Double(n) / Double(1 << 10)) }
+        return "\(n) B"
+    }
+}

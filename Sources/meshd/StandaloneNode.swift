@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import MeshConfig
+import MeshCrypto
+import MeshIO
+import WireGuard
+
+/// A node run from a config file: the device, its TUN interface, its socket and the local API.
+final class StandaloneNode {
+    let device: Device
+    let tun: TunDevice
+    let udp: UDPTransport
+    let dataPlane: DataPlane
+    let api: LocalAPI
+    let logger: Logger
+
+    init(config: TunnelConfig, interfaceName: String, socketPath: String, logger: Logger) throws {
+        self.logger = logger
+        let mtu = config.interface.mtu ?? 1280
+        device = Device(privateKey: config.interface.privateKey, mtu: mtu)
+        let now = SystemClock.now()
+        for peer in config.peers {
+            try device.addPeer(
+                publicKey: peer.publicKey, presharedKey: peer.presharedKey,
+                endpoint: peer.endpoint.map(UDPAddress.init),
+                persistentKeepalive: (peer.persistentKeepalive ?? 0) > 0 ? .seconds(peer.persistentKeepalive!) : nil,
+                allowedIPs: peer.allowedIPs.map { ($0.masked.address.networkBytes, $0.length) },
+                now: now)
+        }
+        udp = try UDPTransport(port: config.interface.listenPort ?? 0)
+        tun = try TunDevice(name: interfaceName)
+        try tun.setMTU(mtu)
+        for address in config.interface.addresses {
+            try tun.addAddress(address.address.networkBytes, prefixLength: address.length)
+        }
+        try tun.setUp()
+        for peer in config.peers {
+            for prefix in peer.allowedIPs {
+                // The interface's own connected prefix already routes its addresses.
+                if config.interface.addresses.contains(where: { $0.masked == prefix.masked }) { continue }
+                try tun.addRoute(prefix.masked.address.networkBytes, prefixLength: prefix.length)
+            }
+        }
+        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
+        api = LocalAPI(socketPath: socketPath, logger: logger)
+    }
+
+    func start() throws {
+        dataPlane.start()
+        try api.start { [self] in self.status() }
+    }
+
+    func stop() { api.stop() }
+
+    func status() -> NodeStatus {
+        let now = SystemClock.now()
+        let peers = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
+        return NodeStatus(
+            interface: tun.name,
+            publicKey: device.publicKey.base64,
+            listenPort: Int(udp.port),
+            droppedDatagrams: dataPlane.counters.droppedDatagrams,
+            drops: dataPlane.counters.dropsByReason,
+            peers: peers.map { p in
+                NodeStatus.PeerStatus(
+                    publicKey: p.publicKey.base64,
+                    endpoint: p.endpoint?.description,
+                    lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
+                    rxBytes: p.rxBytes, txBytes: p.txBytes,
+                    persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) })
+            })
+    }
+}
+
+extension UDPAddress {
+    init(_ endpoint: Endpoint) {
+        let b = endpoint.address.networkBytes
+        if b.count == 4 {
+            self.init(ipv4: b[0], b[1], b[2], b[3], port: endpoint.port)
+        } else {
+            var v = SIMD16<UInt8>()
+            for i in 0..<16 { v[i] = b[i] }
+            self.init(ip: v, port: endpoint.port)
+        }
+    }
+}
