@@ -14,9 +14,9 @@ public final class DataPlane: @unchecked Sendable {
     public let tun: TunDevice
     public let udp: UDPTransport
     public let counters = DataPlaneCounters()
-    private let logger: Logger
-    private let batchSize = 64
-    private let stride: Int
+    let logger: Logger
+    let batchSize = 64
+    let stride: Int
 
     public init(device: Device, tun: TunDevice, udp: UDPTransport, logger: Logger) {
         self.device = device
@@ -41,31 +41,56 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     /// Sends one datagram outside a batch (handshakes, keepalives, staged packets).
-    private var sendOne: DatagramSink {
+    var sendOne: DatagramSink {
         { [udp] datagram, to in udp.send(datagram, to: to) }
     }
 
     private func tunToUDPLoop() {
-        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: stride * batchSize, alignment: 64)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
-        let lengths = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
-        let destinations = UnsafeMutablePointer<mesh_addr>.allocate(capacity: batchSize)
+        let worker = OutboundWorker(plane: self)
+        while true { worker.runBatch() }
+    }
+
+    private func udpToTunLoop() {
+        let worker = InboundWorker(plane: self)
+        while true { worker.runBatch() }
+    }
+
+    /// TUN → UDP: read a burst of packets, route and seal each in place, send them in one sendmmsg.
+    /// The batch body is a separate, non-inlined function: it keeps the optimizer's loop passes
+    /// from chewing on an endless loop with the whole data path inlined into it.
+    final class OutboundWorker {
+        let plane: DataPlane
+        let arena: UnsafeMutableRawBufferPointer
+        let scratch: UnsafeMutableRawBufferPointer
+        let lengths: UnsafeMutablePointer<Int32>
+        let destinations: UnsafeMutablePointer<mesh_addr>
         var entropy = SystemEntropy()
-        let readCapacity = stride - 64
-        while true {
-            let ready = mesh_poll_readable(tun.fd, 1000)
-            if ready <= 0 { continue }
+
+        init(plane: DataPlane) {
+            self.plane = plane
+            arena = .allocate(byteCount: plane.stride * plane.batchSize, alignment: 64)
+            scratch = .allocate(byteCount: plane.stride, alignment: 64)
+            lengths = .allocate(capacity: plane.batchSize)
+            destinations = .allocate(capacity: plane.batchSize)
+        }
+
+        @inline(never)
+        func runBatch() {
+            let tun = plane.tun, device = plane.device, counters = plane.counters, stride = plane.stride
+            guard mesh_poll_readable(tun.fd, 1000) > 0 else { return }
             let now = SystemClock.now()
             var count = 0
             var reads = 0
-            while reads < batchSize {
+            while reads < plane.batchSize {
                 let slot = UnsafeMutableRawBufferPointer(rebasing: arena[count * stride..<(count + 1) * stride])
-                let n = tun.read(into: slot.baseAddress! + 16, capacity: readCapacity)
+                let n = tun.read(into: slot.baseAddress! + 16, capacity: stride - 64)
                 if n <= 0 { break }
                 reads += 1
                 counters.packetsFromTunnel.add(1, ordering: .relaxed)
-                let packet = UnsafeRawBufferPointer(rebasing: slot[16..<16 + n])
-                guard let peer = device.route(packet: packet) else { counters.drop(.noRoute); continue }
+                guard let peer = device.route(packet: UnsafeRawBufferPointer(rebasing: slot[16..<16 + n])) else {
+                    counters.drop(.noRoute)
+                    continue
+                }
                 switch device.encapsulate(peer: peer, buffer: slot, packetLength: n, now: now) {
                 case .send(let length, let to):
                     lengths[count] = Int32(length)
@@ -78,60 +103,80 @@ public final class DataPlane: @unchecked Sendable {
                 }
             }
             if count > 0 {
-                _ = mesh_send_batch(udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride,
+                _ = mesh_send_batch(plane.udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride,
                                     Int32(count), lengths, destinations)
             }
             if device.hasFollowUps {
                 device.serviceFollowUps(now: now, wallClock: SystemClock.wallClock(), entropy: &entropy,
-                                        buffer: scratch, send: sendOne)
+                                        buffer: scratch, send: plane.sendOne)
             }
         }
     }
 
-    private func udpToTunLoop() {
-        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: stride * batchSize, alignment: 64)
-        let reply = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
-        let lengths = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
-        let sources = UnsafeMutablePointer<mesh_addr>.allocate(capacity: batchSize)
+    /// UDP → TUN: receive a burst with recvmmsg, open each datagram in place, write packets to the TUN.
+    final class InboundWorker {
+        let plane: DataPlane
+        let arena: UnsafeMutableRawBufferPointer
+        let reply: UnsafeMutableRawBufferPointer
+        let lengths: UnsafeMutablePointer<Int32>
+        let sources: UnsafeMutablePointer<mesh_addr>
         var entropy = SystemEntropy()
-        while true {
-            let n = mesh_recv_batch(udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride, stride,
-                                    Int32(batchSize), lengths, sources)
+
+        init(plane: DataPlane) {
+            self.plane = plane
+            arena = .allocate(byteCount: plane.stride * plane.batchSize, alignment: 64)
+            reply = .allocate(byteCount: plane.stride, alignment: 64)
+            lengths = .allocate(capacity: plane.batchSize)
+            sources = .allocate(capacity: plane.batchSize)
+        }
+
+        @inline(never)
+        func runBatch() {
+            let stride = plane.stride, counters = plane.counters
+            let n = mesh_recv_batch(plane.udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride, stride,
+                                    Int32(plane.batchSize), lengths, sources)
             if n <= 0 {
-                if n < 0 && n != -EINTR && n != -EAGAIN { logger.warning("UDP receive failed: \(SystemError("recvmmsg", code: n))") }
-                continue
+                if n < 0 && n != -EINTR && n != -EAGAIN {
+                    plane.logger.warning("UDP receive failed: \(SystemError("recvmmsg", code: n))")
+                }
+                return
             }
             let now = SystemClock.now()
             var wall: TAI64N? = nil
             counters.receivedDatagrams.add(Int(n), ordering: .relaxed)
             for i in 0..<Int(n) {
-                let length = Int(lengths[i])
-                guard length >= 0 else { counters.oversized.add(1, ordering: .relaxed); continue }
-                let datagram = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<i * stride + length])
-                guard DatagramKind.classify(UnsafeRawBufferPointer(datagram)) == .wireGuard else {
-                    counters.notWireGuard.add(1, ordering: .relaxed)
-                    continue
-                }
-                let source = sources[i].udpAddress
-                if datagram[0] != 4 && wall == nil { wall = SystemClock.wallClock() }
-                switch device.decapsulate(datagram: datagram, from: source, now: now, wallClock: wall ?? .zero,
-                                          entropy: &entropy, reply: reply) {
-                case .packet(_, let offset, let len):
-                    tun.write(datagram.baseAddress! + offset, length: len)
-                    counters.packetsToTunnel.add(1, ordering: .relaxed)
-                case .reply(let len, let to):
-                    udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to)
-                case .handshakeCompleted(let peer):
-                    logger.debug("handshake completed with \(peer.publicKey)")
-                case .keepalive, .consumed:
-                    break
-                case .dropped(let reason):
-                    counters.drop(reason)
-                }
+                handle(index: i, now: now, wall: &wall)
             }
-            if device.hasFollowUps {
-                device.serviceFollowUps(now: now, wallClock: wall ?? SystemClock.wallClock(), entropy: &entropy,
-                                        buffer: reply, send: sendOne)
+            if plane.device.hasFollowUps {
+                plane.device.serviceFollowUps(now: now, wallClock: wall ?? SystemClock.wallClock(), entropy: &entropy,
+                                              buffer: reply, send: plane.sendOne)
+            }
+        }
+
+        @inline(__always)
+        private func handle(index i: Int, now: MonotonicTime, wall: inout TAI64N?) {
+            let stride = plane.stride, counters = plane.counters
+            let length = Int(lengths[i])
+            guard length >= 0 else { counters.oversized.add(1, ordering: .relaxed); return }
+            let datagram = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<i * stride + length])
+            guard DatagramKind.classify(UnsafeRawBufferPointer(datagram)) == .wireGuard else {
+                counters.notWireGuard.add(1, ordering: .relaxed)
+                return
+            }
+            if datagram[0] != 4 && wall == nil { wall = SystemClock.wallClock() }
+            switch plane.device.decapsulate(datagram: datagram, from: sources[i].udpAddress, now: now,
+                                            wallClock: wall ?? .zero, entropy: &entropy, reply: reply) {
+            case .packet(_, let offset, let len):
+                plane.tun.write(datagram.baseAddress! + offset, length: len)
+                counters.packetsToTunnel.add(1, ordering: .relaxed)
+            case .reply(let len, let to):
+                plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to)
+            case .handshakeCompleted(let peer):
+                plane.logger.debug("handshake completed with \(peer.publicKey)")
+            case .keepalive, .consumed:
+                break
+            case .dropped(let reason):
+                counters.drop(reason)
             }
         }
     }
@@ -139,10 +184,13 @@ public final class DataPlane: @unchecked Sendable {
     private func timerLoop() {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
         var entropy = SystemEntropy()
-        while true {
-            device.tick(now: SystemClock.now(), wallClock: SystemClock.wallClock(), entropy: &entropy,
-                        buffer: scratch, send: sendOne)
-            usleep(50_000)
-        }
+        while true { tickOnce(scratch: scratch, entropy: &entropy) }
+    }
+
+    @inline(never)
+    private func tickOnce(scratch: UnsafeMutableRawBufferPointer, entropy: inout SystemEntropy) {
+        device.tick(now: SystemClock.now(), wallClock: SystemClock.wallClock(), entropy: &entropy,
+                    buffer: scratch, send: sendOne)
+        usleep(50_000)
     }
 }

@@ -204,7 +204,7 @@ public final class Device: @unchecked Sendable {
             if let old = peer.pending { releaseIndex(old.localIndex) }
             peer.pending = pending
             peer.cookies.addMACs(msg, now: now, timers: timers)
-            if peer.lastInitiationSentAt == nil || peer.retransmitHandshakeAt == nil { peer.handshakeAttempts = 0 }
+            if !force { peer.handshakeAttempts = 0 }  // a fresh attempt, not a retransmission
             peer.lastInitiationSentAt = now
             let jitter = Duration.milliseconds(Int64(entropy.nextUInt32() % 334))
             peer.retransmitHandshakeAt = now + timers.rekeyTimeout + jitter

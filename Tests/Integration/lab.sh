@@ -58,7 +58,7 @@ lab_dump_logs() {
         echo "----- log of $name (pid ${LAB_PID[$name]:-?}), last $n lines: $f" >&2
         tail -n "$n" "$f" >&2
     done
-    echo "----- end of logs" >&2
+    echo "----- end of logs$([[ ${LAB_KEEP:-0} == 1 ]] || echo " (LAB_KEEP=1 keeps $LAB_DIR after the test)")" >&2
 }
 
 # lab_fail MESSAGE: print the failure, the logs of everything started, exit 1 (cleanup via trap)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# install-deps.sh - the Debian packages mesh needs to build and to run its tests.
+# Idempotent: installs only what is missing, and runs apt-get update only then.
+set -euo pipefail
+
+PKGS=(libsodium-dev pkg-config wireguard-go wireguard-tools iperf3 nftables conntrack
+      iputils-ping iproute2 ethtool python3)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for p in "${PKGS[@]}"; do installed "$p" || missing+=("$p"); done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#PKGS[@]} packages present"
+    exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) != 0 ]]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+for p in "${missing[@]}"; do installed "$p" || { echo "install-deps: $p did not install" >&2; exit 1; }; done
+echo "install-deps: done"
