@@ -7,11 +7,15 @@ let package = Package(
     products: [
         .executable(name: "meshd", targets: ["meshd"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
+        .executable(name: "meshcoord", targets: ["meshcoord"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // libsodium: X25519, ChaCha20-Poly1305, XChaCha20-Poly1305, randombytes.
@@ -47,7 +51,40 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // Wire formats shared by node and coordinator (pure): STUN, control messages, sealing, join tokens.
+        .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
+
+        // The coordinator. Only its server module imports the HTTP framework.
+        .target(name: "CoordinatorStore", dependencies: [
+            "MeshWire", "MeshCrypto",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "Coordinator/Sources/CoordinatorStore"),
+        .target(name: "CoordinatorServer", dependencies: [
+            "CoordinatorStore", "MeshWire", "MeshCrypto",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Coordinator/Sources/CoordinatorServer"),
+        .executableTarget(name: "meshcoord", dependencies: [
+            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Coordinator/Sources/meshcoord"),
+
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
+        .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
+        .testTarget(name: "CoordinatorStoreTests", dependencies: ["CoordinatorStore", "MeshWire", "MeshCrypto"],
+                    path: "Coordinator/Tests/CoordinatorStoreTests"),
+        .testTarget(name: "CoordinatorServerTests", dependencies: [
+            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Coordinator/Tests/CoordinatorServerTests"),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard", "MeshCrypto"]),
         .testTarget(name: "MeshConfigTests", dependencies: ["MeshConfig"]),
     ],

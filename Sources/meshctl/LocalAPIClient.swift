@@ -20,7 +20,7 @@ struct LocalAPIClient {
                 .connect(unixDomainSocketPath: socketPath)
                 .wait()
         } catch {
-            throw ValidationError("cannot reach meshd at \(socketPath): \(error). Is meshd running?")
+            throw CommandFailure("cannot reach meshd at \(socketPath): \(error). Is meshd running?")
         }
         var buffer = channel.allocator.buffer(capacity: line.utf8.count + 1)
         buffer.writeString(line + "\n")

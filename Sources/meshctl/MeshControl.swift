@@ -28,9 +28,9 @@ struct Status: ParsableCommand {
             return
         }
         guard let object = try? JSONSerialization.jsonObject(with: reply) as? [String: Any] else {
-            throw ValidationError("meshd sent an unreadable answer")
+            throw CommandFailure("meshd sent an unreadable answer")
         }
-        if let error = object["error"] as? String { throw ValidationError("meshd: \(error)") }
+        if let error = object["error"] as? String { throw CommandFailure("meshd: \(error)") }
         print(StatusTable.render(object))
     }
 }

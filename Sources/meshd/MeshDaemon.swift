@@ -46,7 +46,7 @@ struct Run: ParsableCommand {
 
         let parsed: TunnelConfig
         do { parsed = try TunnelConfigParser.load(path: config) } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
         for warning in parsed.warnings { logger.warning("\(warning)") }
         let node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket, logger: logger)
@@ -74,7 +74,7 @@ struct PublicKeyCommand: ParsableCommand {
             let key = try PrivateKey(base64: line.trimmingCharacters(in: .whitespaces))
             print(key.publicKey.base64)
         } catch {
-            throw ValidationError("invalid private key: \(error)")
+            throw CommandFailure("invalid private key: \(error)")
         }
     }
 }

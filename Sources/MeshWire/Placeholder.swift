@@ -1,0 +1,2 @@
+/// Placeholder until the wire module lands.
+enum MeshWirePlaceholder {}
