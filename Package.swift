@@ -53,6 +53,8 @@ let package = Package(
 
         // Wire formats shared by node and coordinator (pure): STUN, control messages, sealing, join tokens.
         .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
+        // Disco: sealed Ping/Pong/CallMeMaybe and the per-peer path state machine (pure).
+        .target(name: "Disco", dependencies: ["MeshCrypto", "WireGuard"]),
 
         // The coordinator. Only its server module imports the HTTP framework.
         .target(name: "CoordinatorStore", dependencies: [
@@ -77,6 +79,7 @@ let package = Package(
         ], path: "Coordinator/Sources/meshcoord"),
 
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
+        .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
         .testTarget(name: "CoordinatorStoreTests", dependencies: ["CoordinatorStore", "MeshWire", "MeshCrypto"],
                     path: "Coordinator/Tests/CoordinatorStoreTests"),

@@ -14,17 +14,20 @@ public final class DataPlaneCounters: Sendable {
     /// Boxes an atomic so several can live in one array (atomics cannot be copied).
     final class Counter: Sendable { let value = Atomic<Int>(0) }
 
+    /// Cached: `allCases` builds a new array on every call, and drops can come by the hundred thousand.
+    private static let reasons = DropReason.allCases
+
     public init() {
         droppedByReason = DropReason.allCases.map { _ in Counter() }
     }
 
     @inline(__always)
     public func drop(_ reason: DropReason) {
-        droppedByReason[DropReason.allCases.firstIndex(of: reason)!].value.add(1, ordering: .relaxed)
+        droppedByReason[Self.reasons.firstIndex(of: reason)!].value.add(1, ordering: .relaxed)
     }
 
     public func dropped(_ reason: DropReason) -> Int {
-        droppedByReason[DropReason.allCases.firstIndex(of: reason)!].value.load(ordering: .relaxed)
+        droppedByReason[Self.reasons.firstIndex(of: reason)!].value.load(ordering: .relaxed)
     }
 
     /// Every datagram that reached the socket and was not delivered or answered.
