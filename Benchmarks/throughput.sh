@@ -24,6 +24,7 @@ REPS=${REPS:-3}
 MTU=${MTU:-1420}
 IMPLS=${IMPLS:-meshd wireguard-go}
 LAB_WG_LOG_LEVEL=error
+LAB_MESHD_ARGS=""          # no --verbose
 CLK=$(getconf CLK_TCK)
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
 STAMP=$(date +%Y%m%d-%H%M%S)

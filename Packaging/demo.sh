@@ -13,7 +13,8 @@ REPO=$PWD
 LAB_NAME=demo
 source "$REPO/Tests/Integration/lab.sh"
 
-B=$(tput bold 2>/dev/null || true); N=$(tput sgr0 2>/dev/null || true)
+B=; N=
+if [[ -t 1 ]]; then B=$(tput bold 2>/dev/null || true); N=$(tput sgr0 2>/dev/null || true); fi
 n=0
 say() { n=$((n + 1)); echo; echo "${B}[$n] $*${N}"; }
 show() { echo "    \$ $*"; }

@@ -288,6 +288,8 @@ lab_cleanup() {
     return "$rc"
 }
 trap lab_cleanup EXIT
+# with set -e, say which command ended the test instead of dying silently
+trap 'echo "[$LAB_NAME] FAIL: command exited $?: $BASH_COMMAND (${BASH_SOURCE[0]}:$LINENO)" >&2' ERR
 trap 'echo "[$LAB_NAME] interrupted" >&2; exit 130' INT
 trap 'echo "[$LAB_NAME] terminated" >&2; exit 143' TERM
 
@@ -333,16 +335,17 @@ lab_meshd_conf() {
             echo "[Peer]"
             echo "PublicKey = $(cat "$peer")"
             echo "AllowedIPs = $allowed"
-            [[ -n $ep ]] && echo "Endpoint = $ep"
-            [[ -n $ka ]] && echo "PersistentKeepalive = $ka"
+            if [[ -n $ep ]]; then echo "Endpoint = $ep"; fi
+            if [[ -n $ka ]]; then echo "PersistentKeepalive = $ka"; fi
         } > "$f"
     )
 }
 
 lab_meshd_sock() { echo "$LAB_DIR/$1.sock"; }
 
-# lab_meshctl NAME args...: meshctl against the meshd started as NAME
-lab_meshctl() { local n=$1; shift; "$MESH_BIN/meshctl" --socket "$LAB_DIR/$n.sock" "$@"; }
+# lab_meshctl NAME SUBCOMMAND args...: meshctl against the meshd started as NAME
+# (--socket is given after the subcommand: `meshctl status --socket PATH --json`)
+lab_meshctl() { local n=$1 sub=$2; shift 2; "$MESH_BIN/meshctl" "$sub" --socket "$LAB_DIR/$n.sock" "$@"; }
 
 _lab_meshd_ready() {
     lab_alive "$1" || return 1
@@ -355,8 +358,9 @@ _lab_meshd_ready() {
 lab_meshd_start() {
     local name=$1 ns=$2 conf=$3 ifc=${4:-mesh0}
     rm -f "$LAB_DIR/$name.sock"
+    # shellcheck disable=SC2086
     lab_start "$name" "$ns" "$MESH_BIN/meshd" --config "$conf" --interface "$ifc" \
-        --socket "$LAB_DIR/$name.sock"
+        --socket "$LAB_DIR/$name.sock" ${LAB_MESHD_ARGS-"--verbose"}
     lab_wait_until "${LAB_START_TIMEOUT:-20}" "meshd $name up in $ns ($ifc up, API answers)" \
         _lab_meshd_ready "$name" "$ns" "$ifc"
 }

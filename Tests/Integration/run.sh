@@ -51,7 +51,7 @@ for t in "${tests[@]}"; do
     wait "$TAILPID"
     CHILD=
     dt=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
-    detail=$(grep -a '^RESULT ' "$log" | tail -n 1 | sed 's/^RESULT [^:]*: //')
+    detail=$(grep -a '^RESULT ' "$log" | tail -n 1 | sed -E 's/^RESULT [^:]*: (PASS|FAIL) ?//')
     if [[ $rc == 0 ]]; then v=PASS; else
         v=FAIL; failed=$((failed + 1))
         [[ $rc == 124 ]] && detail="timed out after ${TIMEOUT}s; $detail"
