@@ -1,2 +1,0 @@
-/// Placeholder until the wire module lands.
-enum MeshWirePlaceholder {}
