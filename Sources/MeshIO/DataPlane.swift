@@ -14,6 +14,11 @@ public final class DataPlane: @unchecked Sendable {
     public let tun: TunDevice
     public let udp: UDPTransport
     public let counters = DataPlaneCounters()
+    /// Mesh mode's path selection; nil in standalone mode. Set before `start()`.
+    public var steering: OverlaySteering?
+    private let relayLock = NSLock()
+    private lazy var relayScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
+    private var relayEntropy = SystemEntropy()
     let logger: Logger
     let batchSize = 64
     let stride: Int
@@ -42,7 +47,44 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Sends one datagram outside a batch (handshakes, keepalives, staged packets).
     var sendOne: DatagramSink {
-        { [udp] datagram, to in udp.send(datagram, to: to) }
+        { [udp, weak self] datagram, to, peer in
+            guard let steering = self?.steering else { return udp.send(datagram, to: to) }
+            switch steering.steer(peer: peer, endpoint: to, now: SystemClock.now()) {
+            case .direct(let a): udp.send(datagram, to: a)
+            case .relay: steering.sendViaRelay(datagram, to: peer)
+            case .both(let a):
+                udp.send(datagram, to: a)
+                steering.sendViaRelay(datagram, to: peer)
+            case .drop: break
+            }
+        }
+    }
+
+    /// A WireGuard datagram that came through the relay from `peer` (`source` is the relay
+    /// marker address for that peer): decrypted and delivered like one from the socket.
+    public func receiveFromRelay(_ datagram: UnsafeMutableRawBufferPointer, source: UDPAddress) {
+        relayLock.lock()
+        defer { relayLock.unlock() }
+        let now = SystemClock.now()
+        counters.receivedDatagrams.add(1, ordering: .relaxed)
+        switch device.decapsulate(datagram: datagram, from: source, now: now, wallClock: SystemClock.wallClock(),
+                                  entropy: &relayEntropy, reply: relayScratch) {
+        case .packet(_, let offset, let len):
+            tun.write(datagram.baseAddress! + offset, length: len)
+            counters.packetsToTunnel.add(1, ordering: .relaxed)
+        case .reply(let len, _):
+            if let peer = device.peers.first(where: { $0.currentEndpoint == source }) {
+                sendOne(UnsafeRawBufferPointer(rebasing: relayScratch[0..<len]), source, peer)
+            }
+        case .handshakeCompleted, .keepalive, .consumed:
+            break
+        case .dropped(let reason):
+            counters.drop(reason)
+        }
+        if device.hasFollowUps {
+            device.serviceFollowUps(now: now, wallClock: SystemClock.wallClock(), entropy: &relayEntropy,
+                                    buffer: relayScratch, send: sendOne)
+        }
     }
 
     private func tunToUDPLoop() {
@@ -93,9 +135,27 @@ public final class DataPlane: @unchecked Sendable {
                 }
                 switch device.encapsulate(peer: peer, buffer: slot, packetLength: n, now: now) {
                 case .send(let length, let to):
-                    lengths[count] = Int32(length)
-                    destinations[count] = mesh_addr(to)
-                    count += 1
+                    guard let steering = plane.steering else {
+                        lengths[count] = Int32(length)
+                        destinations[count] = mesh_addr(to)
+                        count += 1
+                        continue
+                    }
+                    switch steering.steer(peer: peer, endpoint: to, now: now) {
+                    case .direct(let a):
+                        lengths[count] = Int32(length)
+                        destinations[count] = mesh_addr(a)
+                        count += 1
+                    case .relay:
+                        steering.sendViaRelay(UnsafeRawBufferPointer(rebasing: slot[0..<length]), to: peer)
+                    case .both(let a):
+                        steering.sendViaRelay(UnsafeRawBufferPointer(rebasing: slot[0..<length]), to: peer)
+                        lengths[count] = Int32(length)
+                        destinations[count] = mesh_addr(a)
+                        count += 1
+                    case .drop:
+                        break
+                    }
                 case .staged:
                     break
                 case .dropped(let reason):
@@ -159,16 +219,22 @@ public final class DataPlane: @unchecked Sendable {
             let length = Int(lengths[i])
             guard length >= 0 else { counters.oversized.add(1, ordering: .relaxed); return }
             let datagram = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<i * stride + length])
-            guard DatagramKind.classify(UnsafeRawBufferPointer(datagram)) == .wireGuard else {
-                counters.notWireGuard.add(1, ordering: .relaxed)
+            let kind = DatagramKind.classify(UnsafeRawBufferPointer(datagram))
+            guard kind == .wireGuard else {
+                if kind != .unknown, let steering = plane.steering {
+                    steering.receive(UnsafeRawBufferPointer(datagram), kind: kind, from: sources[i].udpAddress, now: now)
+                } else {
+                    counters.notWireGuard.add(1, ordering: .relaxed)
+                }
                 return
             }
             if datagram[0] != 4 && wall == nil { wall = SystemClock.wallClock() }
             switch plane.device.decapsulate(datagram: datagram, from: sources[i].udpAddress, now: now,
                                             wallClock: wall ?? .zero, entropy: &entropy, reply: reply) {
-            case .packet(_, let offset, let len):
+            case .packet(let peer, let offset, let len):
                 plane.tun.write(datagram.baseAddress! + offset, length: len)
                 counters.packetsToTunnel.add(1, ordering: .relaxed)
+                plane.steering?.noteReceived(from: peer, source: sources[i].udpAddress, now: now)
             case .reply(let len, let to):
                 plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to)
             case .handshakeCompleted(let peer):

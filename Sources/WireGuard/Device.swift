@@ -22,8 +22,9 @@ public enum ReceiveResult {
     case dropped(DropReason)
 }
 
-/// A datagram the device wants sent, handed to the driver's send callback.
-public typealias DatagramSink = (UnsafeRawBufferPointer, UDPAddress) -> Void
+/// A datagram the device wants sent to a peer, handed to the driver's send callback. The peer
+/// comes along so a driver that chooses paths itself (direct or relay) can route it.
+public typealias DatagramSink = (UnsafeRawBufferPointer, UDPAddress, Peer) -> Void
 
 /// The WireGuard protocol for one local identity and its peers, with no I/O: the driver feeds
 /// it IP packets from the TUN and datagrams from the socket, passes in the time and random bytes,
@@ -462,17 +463,17 @@ public final class Device: @unchecked Sendable {
                 guard 16 + n + 64 <= buffer.count else { continue }
                 packet.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[16..<16 + n]).copyMemory(from: $0) }
                 if case .send(let len, let to) = encapsulate(peer: peer, buffer: buffer, packetLength: n, now: now) {
-                    send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to)
+                    send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
                     sentAny = true
                 } else { break }
             }
             if !sentAny, case .send(let len, let to) = encapsulate(peer: peer, buffer: buffer, packetLength: 0, now: now) {
-                send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to)
+                send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
             }
         }
         if handshake || peer.wantsHandshakeUnlocked {
             if let (len, to) = createInitiation(peer: peer, now: now, wallClock: wallClock, entropy: &entropy, into: buffer) {
-                send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to)
+                send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
             }
         }
     }
@@ -537,11 +538,11 @@ public final class Device: @unchecked Sendable {
             case .retransmit, .newHandshake:
                 if let (len, to) = createInitiation(peer: peer, now: now, wallClock: wallClock, entropy: &entropy,
                                                     into: buffer, force: event == .retransmit) {
-                    send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to)
+                    send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
                 }
             case .keepalive:
                 if case .send(let len, let to) = encapsulate(peer: peer, buffer: buffer, packetLength: 0, now: now) {
-                    send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to)
+                    send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
                 }
             }
         }

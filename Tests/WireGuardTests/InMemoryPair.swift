@@ -78,21 +78,21 @@ final class InMemoryPair {
         let device = fromA ? a : b
         let from = fromA ? addressA : addressB
         if fromA {
-            device.serviceFollowUps(now: now, wallClock: wall, entropy: &entropyA, buffer: scratch) { d, to in
+            device.serviceFollowUps(now: now, wallClock: wall, entropy: &entropyA, buffer: scratch) { d, to, _ in
                 self.network.append(Datagram(bytes: Array(d), from: from, to: to))
             }
         } else {
-            device.serviceFollowUps(now: now, wallClock: wall, entropy: &entropyB, buffer: scratch) { d, to in
+            device.serviceFollowUps(now: now, wallClock: wall, entropy: &entropyB, buffer: scratch) { d, to, _ in
                 self.network.append(Datagram(bytes: Array(d), from: from, to: to))
             }
         }
     }
 
     func tick() {
-        a.tick(now: now, wallClock: wall, entropy: &entropyA, buffer: scratch) { d, to in
+        a.tick(now: now, wallClock: wall, entropy: &entropyA, buffer: scratch) { d, to, _ in
             self.network.append(Datagram(bytes: Array(d), from: self.addressA, to: to))
         }
-        b.tick(now: now, wallClock: wall, entropy: &entropyB, buffer: scratch) { d, to in
+        b.tick(now: now, wallClock: wall, entropy: &entropyB, buffer: scratch) { d, to, _ in
             self.network.append(Datagram(bytes: Array(d), from: self.addressB, to: to))
         }
     }
