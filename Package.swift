@@ -90,6 +90,22 @@ let package = Package(
         ], path: "Coordinator/Tests/CoordinatorServerTests"),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard", "MeshCrypto"]),
         .testTarget(name: "MeshConfigTests", dependencies: ["MeshConfig"]),
+
+        // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
+        .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "WireGuard"]),
+        .target(name: "RelayIO", dependencies: [
+            "Relay", "MeshWire", "MeshCrypto", "WireGuard",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "MeshWire", "MeshCrypto", "WireGuard"]),
+        .testTarget(name: "RelayIOTests", dependencies: [
+            "RelayIO", "Relay", "MeshWire", "MeshCrypto", "WireGuard",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -42,12 +42,15 @@ public enum Box {
 
     /// The precomputed shared key of a key pair (`crypto_box_beforenm`), so a server answering
     /// many requests from one peer pays for X25519 once. Equal to what `seal`/`open` derive.
+    ///
+    /// Stored as four words rather than a SIMD vector: SIMD-bearing values kept across `await`
+    /// in async frames hit a miscompile (heap overflow past the task's frame) with Swift 6.3.1.
     public struct SharedKey: Sendable {
-        let bytes: SIMD32<UInt8>
+        let bytes: (UInt64, UInt64, UInt64, UInt64)
 
         /// Nil when the peer key is a low-order point (the shared secret would be all zeros).
         public init?(peer: PublicKey, own: PrivateKey) {
-            var k = SIMD32<UInt8>()
+            var k: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
             let rc = withUnsafeMutableBytes(of: &k) { kp in
                 peer.withUnsafeBytes { pk in
                     own.withUnsafeBytes { sk in

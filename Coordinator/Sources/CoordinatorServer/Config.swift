@@ -1,0 +1,325 @@
+import Foundation
+import MeshWire
+
+/// `meshcoord serve` settings: defaults, then the config file, then command-line flags.
+///
+/// The config file is TOML (the subset below: `key = value` lines, strings, integers, numbers,
+/// booleans, one-line arrays, `#` comments, and `[[relay]]` tables):
+///
+///     state_dir = "/var/lib/meshcoord"
+///     listen = "0.0.0.0:8080"
+///     public_url = "http://coord.example.com:8080"
+///     stun_ports = [3478, 3479]
+///     ipv4_prefix = "100.64.0.0/10"
+///     ipv6_prefix = "fd7a:115c:a1e0::/48"   # default: a random ULA /48 chosen at first start
+///     [[relay]]
+///     id = "fra"
+///     url = "http://fra.example.com:8080/relay"
+///     stun_ports = [3478]
+public struct CoordinatorConfig: Sendable, Equatable {
+    public var stateDirectory = "/var/lib/meshcoord"
+    public var listenHost = "0.0.0.0"
+    public var listenPort = 8080
+    /// The URL nodes use to reach this coordinator (goes into join tokens). Default:
+    /// http://<listen host or this machine's hostname>:<port>.
+    public var publicURL: String?
+    public var stunPorts: [Int] = [3478, 3479]
+    public var ipv4Prefix: String?
+    public var ipv6Prefix: String?
+    /// Default: `<state dir>/admin.sock`.
+    public var adminSocket: String?
+    /// Extra relays; when empty the coordinator itself is the only relay.
+    public var relays: [RelayInfo] = []
+    /// A waiting map poll answers "no change" after this long.
+    public var keepAliveSeconds: Double = 50
+    /// A node with no map poll open for this long is shown offline.
+    public var offlineAfterSeconds: Double = 60
+    public var maxBodyBytes = 64 * 1024
+    /// DNS suffix for node names.
+    public var domain = "mesh"
+    /// SQLite `synchronous`: true = FULL (survives power loss), false = NORMAL.
+    public var synchronousFull = true
+    public var logLevel = "info"
+
+    public init() {}
+
+    public var adminSocketPath: String {
+        adminSocket ?? (stateDirectory as NSString).appendingPathComponent("admin.sock")
+    }
+
+    public var effectivePublicURL: String { publicURL(boundPort: nil) }
+
+    /// The public URL; without `public_url`, built from the listen address and the port
+    /// actually bound (which differs from `listenPort` when that is 0).
+    public func publicURL(boundPort: Int?) -> String {
+        if let u = publicURL { return u }
+        let listenPort = boundPort ?? self.listenPort
+        var host = listenHost
+        if host == "0.0.0.0" || host == "::" || host.isEmpty {
+            host = ProcessInfo.processInfo.hostName
+        }
+        if host.contains(":") { host = "[\(host)]" }
+        return "http://\(host):\(listenPort)"
+    }
+
+    /// The relays handed to nodes: the configured ones, or this coordinator.
+    public var effectiveRelays: [RelayInfo] { relays(boundPort: nil) }
+
+    public func relays(boundPort: Int?) -> [RelayInfo] {
+        if !relays.isEmpty { return relays }
+        var base = publicURL(boundPort: boundPort)
+        while base.hasSuffix("/") { base.removeLast() }
+        return [RelayInfo(id: "default", name: "coordinator", url: base + "/relay", stunHost: nil, stunPorts: stunPorts)]
+    }
+
+    public struct ConfigError: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ d: String) { description = d }
+    }
+
+    /// "HOST:PORT", "[v6]:PORT" or ":PORT".
+    public static func parseListen(_ s: String) throws -> (String, Int) {
+        var host: String, portText: Substring
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]"), s[s.index(after: close)...].hasPrefix(":") else {
+                throw ConfigError("listen address \"\(s)\" must look like HOST:PORT, [IPv6]:PORT or :PORT")
+            }
+            host = String(s[s.index(after: s.startIndex)..<close])
+            portText = s[s.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = s.lastIndex(of: ":") else {
+                throw ConfigError("listen address \"\(s)\" must look like HOST:PORT, [IPv6]:PORT or :PORT")
+            }
+            host = String(s[..<colon])
+            portText = s[s.index(after: colon)...]
+        }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigError("listen address \"\(s)\": port must be a number 0-65535")
+        }
+        return (host, port)
+    }
+
+    public static func parsePorts(_ s: String) throws -> [Int] {
+        if s.trimmingCharacters(in: .whitespaces).isEmpty || s == "none" || s == "off" { return [] }
+        return try s.split(separator: ",").map {
+            guard let p = Int($0.trimmingCharacters(in: .whitespaces)), (0...65535).contains(p) else {
+                throw ConfigError("STUN ports \"\(s)\" must be a comma-separated list of ports (e.g. 3478,3479), or \"none\"")
+            }
+            return p
+        }
+    }
+
+    /// Checks values that have a fixed form (prefixes, URL, ports).
+    public func validate() throws {
+        if let u = publicURL, !(u.hasPrefix("http://") || u.hasPrefix("https://")) || u.count < 9 {
+            throw ConfigError("public_url \"\(u)\" must start with http:// or https://")
+        }
+        guard keepAliveSeconds > 0, offlineAfterSeconds > 0 else {
+            throw ConfigError("keepalive_seconds and offline_after_seconds must be positive")
+        }
+        guard maxBodyBytes >= 1024 else { throw ConfigError("max_body_bytes must be at least 1024") }
+        guard Set(stunPorts.filter { $0 != 0 }).count == stunPorts.filter({ $0 != 0 }).count else { throw ConfigError("stun_ports lists a port twice") }
+    }
+
+    // MARK: Config file
+
+    static let knownKeys = ["state_dir", "listen", "public_url", "stun_ports", "ipv4_prefix", "ipv6_prefix",
+                            "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
+                            "domain", "sync", "log_level"]
+    static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports"]
+
+    /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
+    public mutating func apply(configText: String, file: String) throws {
+        var relay: [String: (TOMLValue, Int)]? = nil
+        var relays: [RelayInfo] = []
+
+        func finishRelay() throws {
+            guard let r = relay else { return }
+            guard case .string(let id)? = r["id"]?.0 else {
+                throw ConfigError("\(file): a [[relay]] table needs id = \"...\"")
+            }
+            guard case .string(let url)? = r["url"]?.0, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw ConfigError("\(file): [[relay]] \"\(id)\" needs url = \"http://...\"")
+            }
+            var name: String? = nil, stunHost: String? = nil, ports: [Int] = []
+            if let (v, line) = r["name"] { name = try v.string(file, line, "name") }
+            if let (v, line) = r["stun_host"] { stunHost = try v.string(file, line, "stun_host") }
+            if let (v, line) = r["stun_ports"] { ports = try v.ports(file, line, "stun_ports") }
+            relays.append(RelayInfo(id: id, name: name, url: url, stunHost: stunHost, stunPorts: ports))
+        }
+
+        for (index, rawLine) in configText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNo = index + 1
+            let line = TOMLValue.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            if line.hasPrefix("[") {
+                if line == "[[relay]]" {
+                    try finishRelay()
+                    relay = [:]
+                    continue
+                }
+                throw ConfigError("\(file):\(lineNo): unknown section \(line) (only [[relay]] tables are allowed)")
+            }
+            guard let eq = line.firstIndex(of: "=") else {
+                throw ConfigError("\(file):\(lineNo): expected key = value, got \"\(line)\"")
+            }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            let valueText = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let value: TOMLValue
+            do { value = try TOMLValue.parse(valueText) } catch let e as ConfigError {
+                throw ConfigError("\(file):\(lineNo): \(key): \(e.description)")
+            }
+            if relay != nil {
+                guard Self.relayKeys.contains(key) else {
+                    throw ConfigError("\(file):\(lineNo): unknown key \"\(key)\" in [[relay]] (known: \(Self.relayKeys.joined(separator: ", ")))")
+                }
+                relay![key] = (value, lineNo)
+                continue
+            }
+            switch key {
+            case "state_dir": stateDirectory = try value.string(file, lineNo, key)
+            case "listen":
+                do { (listenHost, listenPort) = try Self.parseListen(try value.string(file, lineNo, key)) } catch let e as ConfigError {
+                    throw ConfigError("\(file):\(lineNo): listen: \(e.description)")
+                }
+            case "public_url": publicURL = try value.string(file, lineNo, key)
+            case "stun_ports": stunPorts = try value.ports(file, lineNo, key)
+            case "ipv4_prefix": ipv4Prefix = try value.string(file, lineNo, key)
+            case "ipv6_prefix": ipv6Prefix = try value.string(file, lineNo, key)
+            case "admin_socket": adminSocket = try value.string(file, lineNo, key)
+            case "keepalive_seconds": keepAliveSeconds = try value.number(file, lineNo, key)
+            case "offline_after_seconds": offlineAfterSeconds = try value.number(file, lineNo, key)
+            case "max_body_bytes": maxBodyBytes = Int(try value.number(file, lineNo, key))
+            case "domain": domain = try value.string(file, lineNo, key)
+            case "log_level": logLevel = try value.string(file, lineNo, key)
+            case "sync":
+                switch try value.string(file, lineNo, key) {
+                case "full": synchronousFull = true
+                case "normal": synchronousFull = false
+                case let other: throw ConfigError("\(file):\(lineNo): sync must be \"full\" or \"normal\", not \"\(other)\"")
+                }
+            default:
+                throw ConfigError("\(file):\(lineNo): unknown key \"\(key)\" (known: \(Self.knownKeys.joined(separator: ", ")))")
+            }
+        }
+        try finishRelay()
+        if !relays.isEmpty { self.relays = relays }
+    }
+}
+
+/// A value of the TOML subset.
+enum TOMLValue: Equatable {
+    case string(String)
+    case integer(Int)
+    case double(Double)
+    case bool(Bool)
+    case array([TOMLValue])
+
+    static func stripComment(_ line: String) -> String {
+        var inString = false, escaped = false
+        var out = ""
+        for ch in line {
+            if inString {
+                if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inString = false }
+            } else if ch == "\"" {
+                inString = true
+            } else if ch == "#" {
+                break
+            }
+            out.append(ch)
+        }
+        return out
+    }
+
+    static func parse(_ text: String) throws -> TOMLValue {
+        var chars = Substring(text)
+        let v = try parseValue(&chars)
+        guard chars.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw CoordinatorConfig.ConfigError("unexpected text after the value: \"\(chars)\"")
+        }
+        return v
+    }
+
+    private static func parseValue(_ s: inout Substring) throws -> TOMLValue {
+        s = s.drop(while: { $0 == " " || $0 == "\t" })
+        guard let first = s.first else { throw CoordinatorConfig.ConfigError("missing value") }
+        if first == "\"" {
+            s = s.dropFirst()
+            var out = ""
+            while let c = s.first {
+                s = s.dropFirst()
+                if c == "\"" { return .string(out) }
+                if c == "\\" {
+                    guard let e = s.first else { break }
+                    s = s.dropFirst()
+                    switch e {
+                    case "n": out.append("\n")
+                    case "t": out.append("\t")
+                    case "\\": out.append("\\")
+                    case "\"": out.append("\"")
+                    default: throw CoordinatorConfig.ConfigError("unsupported escape \\\(e) in string")
+                    }
+                } else {
+                    out.append(c)
+                }
+            }
+            throw CoordinatorConfig.ConfigError("string is not closed with \"")
+        }
+        if first == "'" {
+            s = s.dropFirst()
+            guard let end = s.firstIndex(of: "'") else { throw CoordinatorConfig.ConfigError("string is not closed with '") }
+            let v = String(s[..<end])
+            s = s[s.index(after: end)...]
+            return .string(v)
+        }
+        if first == "[" {
+            s = s.dropFirst()
+            var items: [TOMLValue] = []
+            while true {
+                s = s.drop(while: { $0 == " " || $0 == "\t" })
+                if s.first == "]" { s = s.dropFirst(); return .array(items) }
+                items.append(try parseValue(&s))
+                s = s.drop(while: { $0 == " " || $0 == "\t" })
+                if s.first == "," { s = s.dropFirst(); continue }
+                if s.first == "]" { s = s.dropFirst(); return .array(items) }
+                throw CoordinatorConfig.ConfigError("array must be [a, b, ...] on one line")
+            }
+        }
+        let token = s.prefix(while: { $0 != "," && $0 != "]" && $0 != " " && $0 != "\t" })
+        s = s.dropFirst(token.count)
+        if token == "true" { return .bool(true) }
+        if token == "false" { return .bool(false) }
+        let digits = token.replacingOccurrences(of: "_", with: "")
+        if let i = Int(digits) { return .integer(i) }
+        if let d = Double(digits) { return .double(d) }
+        throw CoordinatorConfig.ConfigError("\"\(token)\" is not a value (strings need quotes)")
+    }
+
+    func string(_ file: String, _ line: Int, _ key: String) throws -> String {
+        guard case .string(let s) = self else {
+            throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must be a string in quotes")
+        }
+        return s
+    }
+
+    func number(_ file: String, _ line: Int, _ key: String) throws -> Double {
+        switch self {
+        case .integer(let i): return Double(i)
+        case .double(let d): return d
+        default: throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must be a number")
+        }
+    }
+
+    func ports(_ file: String, _ line: Int, _ key: String) throws -> [Int] {
+        guard case .array(let items) = self else {
+            throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must be an array of ports, e.g. [3478, 3479]")
+        }
+        return try items.map {
+            guard case .integer(let p) = $0, (0...65535).contains(p) else {
+                throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must contain port numbers 0-65535")
+            }
+            return p
+        }
+    }
+}

@@ -1,0 +1,421 @@
+import CSodium
+import CoordinatorStore
+import Foundation
+import Hummingbird
+import Logging
+import MeshCrypto
+import MeshWire
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The operating system's randomness via libsodium (the coordinator's own small equivalent of
+/// MeshIO's SystemEntropy; the coordinator does not depend on MeshIO).
+public struct SodiumEntropy: EntropySource {
+    public init() { _ = Sodium.isReady }
+    public mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        if let base = buffer.baseAddress { randombytes_buf(base, buffer.count) }
+    }
+    public static func bytes(_ n: Int) -> [UInt8] {
+        _ = Sodium.isReady
+        var out = [UInt8](repeating: 0, count: n)
+        out.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, n) }
+        return out
+    }
+}
+
+/// A start-up problem worth one clear line (bad state dir, unreadable key, locked state...).
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// `meshcoord serve`: the node API (HTTP), the admin API (unix socket), STUN, and presence
+/// tracking, run as one `ServiceGroup` with clean shutdown on SIGTERM/SIGINT.
+public final class Coordinator: Sendable {
+    public static let keyFileName = "coordinator.key"
+    public static let lockFileName = "meshcoord.lock"
+
+    public let config: CoordinatorConfig
+    public let store: CoordinatorStore
+    public let hub: NetworkHub
+    let privateKey: PrivateKey
+    public let publicKey: PublicKey
+    let logger: Logger
+    let startedAt: Int64
+    /// The relays handed to nodes (this coordinator unless configured).
+    public var relays: [RelayInfo] { config.relays(boundPort: boundPort) }
+    /// The URL that goes into join tokens.
+    public var publicURL: String { config.publicURL(boundPort: boundPort) }
+    var boundPort: Int? { listening.withLock { $0.port } }
+    public let stun: STUNServer?
+
+    let replay = Mutex(ReplayGuard())
+    let sharedKeys = Mutex([PublicKey: Box.SharedKey]())
+    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
+    private let group = Mutex<ServiceGroup?>(nil)
+    private let lockFD: Mutex<Int32>
+
+    /// Prepares the state dir (creating it, the coordinator key and the database on first
+    /// start) and loads the netmap. Throws `StartupError`/`StoreError` with a clear message.
+    public init(config: CoordinatorConfig, logger: Logger = Logger(label: "meshcoord")) throws {
+        _ = Sodium.isReady
+        try config.validate()
+        self.config = config
+        self.logger = logger
+        startedAt = Int64(Date().timeIntervalSince1970)
+
+        let dir = config.stateDirectory
+        try Self.prepareDirectory(dir)
+        let fd = try Self.lockStateDirectory(dir)
+        lockFD = Mutex(fd)
+        do {
+            privateKey = try Self.loadOrCreateKey(dir, logger: logger)
+            publicKey = privateKey.publicKey
+            var options = CoordinatorStore.Options(synchronousFull: config.synchronousFull)
+            do {
+                if let p = config.ipv4Prefix {
+                    options.ipv4Prefix = try OverlayPrefix(parsing: p)
+                    guard options.ipv4Prefix?.family == .v4 else { throw StartupError("ipv4_prefix \(p) is not an IPv4 prefix") }
+                }
+                if let p = config.ipv6Prefix {
+                    options.ipv6Prefix = try OverlayPrefix(parsing: p)
+                    guard options.ipv6Prefix?.family == .v6 else { throw StartupError("ipv6_prefix \(p) is not an IPv6 prefix") }
+                }
+            } catch let e as OverlayPrefix.ParseError {
+                throw StartupError("overlay prefix: \(e.description)")
+            }
+            store = try CoordinatorStore(directory: dir, options: options, randomBytes: SodiumEntropy.bytes)
+            hub = NetworkHub(nodes: try store.allNodes(), version: try store.currentVersion())
+        } catch {
+            close(fd)
+            throw error
+        }
+        if config.stunPorts.count == 2 {
+            var stunLogger = Logger(label: "meshcoord.stun")
+            stunLogger.logLevel = logger.logLevel
+            stun = STUNServer(configuration: .init(host: config.listenHost, port1: config.stunPorts[0], port2: config.stunPorts[1]),
+                              logger: stunLogger)
+        } else {
+            if !config.stunPorts.isEmpty {
+                logger.warning("STUN needs two ports (e.g. 3478,3479) so nodes can tell easy from hard NATs; STUN is off")
+            }
+            stun = nil
+        }
+        let hub = self.hub
+        store.setChangeObserver { hub.apply($0) }
+    }
+
+    deinit { releaseLock() }
+
+    /// Lets another server (e.g. a restart in the same process) use the state dir.
+    func releaseLock() {
+        lockFD.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    static func prepareDirectory(_ dir: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw StartupError("state directory \(dir) exists but is not a directory") }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StartupError("cannot create state directory \(dir): \(Self.reason(error))")
+            }
+        }
+        guard access(dir, W_OK | X_OK) == 0 else {
+            throw StartupError("state directory \(dir) is not writable by this user (uid \(getuid())): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(u.code)))
+        }
+        return ns.localizedDescription
+    }
+
+    /// One server per state dir: a second one would hand out addresses behind the first's back.
+    static func lockStateDirectory(_ dir: String) throws -> Int32 {
+        let path = (dir as NSString).appendingPathComponent(lockFileName)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StartupError("state directory \(dir) is not writable: cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StartupError("another meshcoord is already using the state directory \(dir)")
+        }
+        return fd
+    }
+
+    static func loadOrCreateKey(_ dir: String, logger: Logger) throws -> PrivateKey {
+        let path = (dir as NSString).appendingPathComponent(keyFileName)
+        if FileManager.default.fileExists(atPath: path) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw StartupError("cannot read the coordinator key \(path)")
+            }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let key = try? PrivateKey(base64: text) else {
+                throw StartupError("coordinator key \(path) is corrupted (expected one base64 X25519 private key); " +
+                                   "restore it from a backup: every join token and node trusts its public half")
+            }
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+                logger.warning("coordinator key is readable by other users; run: chmod 600 \(path)")
+            }
+            return key
+        }
+        var entropy = SodiumEntropy()
+        let key = PrivateKey.generate(using: &entropy)
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StartupError("cannot write the coordinator key \(tmp): \(String(cString: strerror(errno)))")
+        }
+        let line = Array((key.base64 + "\n").utf8)
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == line.count, synced == 0, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw StartupError("cannot write the coordinator key \(path): \(String(cString: strerror(errno)))")
+        }
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+        logger.info("created coordinator key", metadata: ["path": "\(path)"])
+        return key
+    }
+
+    // MARK: Running
+
+    /// Runs every service until SIGTERM/SIGINT (or `shutdown()`), then shuts down cleanly.
+    public func run(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let nodeApp = makeNodeApplication()
+        let adminApp = try makeAdminApplication()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: nodeApp), .init(service: adminApp),
+        ]
+        if let stun { services.append(.init(service: stun)) }
+        services.append(.init(service: PresenceService(coordinator: self)))
+        // Last, so it is the first to stop: it releases waiting long-polls at once, letting the
+        // HTTP server finish its requests quickly.
+        services.append(.init(service: HubReleaseService(hub: hub)))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals,
+                                                      logger: logger))
+        self.group.withLock { $0 = group }
+        defer {
+            let w = listening.withLock { s -> [CheckedContinuation<Int, any Error>] in
+                let w = s.waiters
+                s.waiters = []
+                return w
+            }
+            for c in w { c.resume(throwing: StartupError("coordinator stopped before listening")) }
+        }
+        defer { releaseLock() }
+        try await group.run()
+        logger.info("meshcoord stopped")
+    }
+
+    /// Starts a graceful shutdown (what SIGTERM does).
+    public func shutdown() async {
+        hub.shutdown()
+        if let g = group.withLock({ $0 }) { await g.triggerGracefulShutdown() }
+    }
+
+    /// The node API's TCP port once it listens (useful with port 0).
+    public func waitUntilListening() async throws -> Int {
+        try await withCheckedThrowingContinuation { c in
+            let port = listening.withLock { s -> Int? in
+                if let p = s.port { return p }
+                s.waiters.append(c)
+                return nil
+            }
+            if let port { c.resume(returning: port) }
+        }
+    }
+
+    func markListening(_ port: Int) {
+        let w = listening.withLock { s -> [CheckedContinuation<Int, any Error>] in
+            s.port = port
+            let w = s.waiters
+            s.waiters = []
+            return w
+        }
+        for c in w { c.resume(returning: port) }
+    }
+
+    func makeNodeApplication() -> some Service {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware(logger: logger))
+        NodeAPI(coordinator: self).register(on: router)
+        let logger = self.logger
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.keepAliveSeconds) + 60))),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord",
+                                 backlog: 4096),
+            onServerRunning: { [self] channel in
+                let port = channel.localAddress?.port ?? config.listenPort
+                markListening(port)
+                logger.info("node API listening", metadata: ["address": "\(config.listenHost):\(port)",
+                                                             "public_url": "\(publicURL)"])
+            },
+            logger: quietLogger("meshcoord.http"))
+    }
+
+    func makeAdminApplication() throws -> some Service {
+        let path = config.adminSocketPath
+        guard path.utf8.count < 108 else {
+            throw StartupError("admin socket path \(path) is too long for a unix socket (max 107 bytes); set admin_socket")
+        }
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware(logger: logger))
+        AdminAPI(coordinator: self).register(on: router)
+        let logger = self.logger
+        return Application(
+            router: router,
+            configuration: .init(address: .unixDomainSocket(path: path), serverName: "meshcoord-admin"),
+            onServerRunning: { _ in
+                if chmod(path, 0o600) != 0 {
+                    logger.error("cannot chmod 600 the admin socket", metadata: ["path": "\(path)"])
+                }
+                logger.info("admin API listening", metadata: ["socket": "\(path)"])
+            },
+            logger: quietLogger("meshcoord.admin"))
+    }
+
+    func quietLogger(_ label: String) -> Logger {
+        var l = Logger(label: label)
+        l.logLevel = logger.logLevel > .notice ? logger.logLevel : .notice
+        return l
+    }
+
+    // MARK: Helpers for the APIs
+
+    static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
+    static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// crypto_box shared key for a node key, cached (X25519 once per node, not per request).
+    func sharedKey(for nodeKey: PublicKey) -> Box.SharedKey? {
+        if let k = sharedKeys.withLock({ $0[nodeKey] }) { return k }
+        guard let k = Box.SharedKey(peer: nodeKey, own: privateKey) else { return nil }
+        sharedKeys.withLock { cache in
+            if cache.count >= 200_000 { cache.removeAll(keepingCapacity: true) }
+            cache[nodeKey] = k
+        }
+        return k
+    }
+
+    func makeJoinToken(secret: [UInt8]) -> JoinToken {
+        JoinToken(coordinatorURL: publicURL, coordinatorKey: publicKey, secret: secret)
+    }
+}
+
+/// Releases waiting long-polls on graceful shutdown.
+struct HubReleaseService: Service {
+    let hub: NetworkHub
+    func run() async throws {
+        try? await gracefulShutdown()
+        hub.shutdown()
+    }
+}
+
+/// Marks nodes offline when they stop polling, and persists last-seen times now and then.
+struct PresenceService: Service {
+    let coordinator: Coordinator
+
+    func run() async throws {
+        var lastFlush = ContinuousClock.now
+        let offlineAfter = Int64(coordinator.config.offlineAfterSeconds.rounded(.up))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            let now = Coordinator.nowSeconds()
+            for (id, lastSeen) in coordinator.hub.staleOnlineNodes(now: now, offlineAfter: offlineAfter,
+                                                                  startedAt: coordinator.startedAt) {
+                _ = try? await coordinator.store.update(nodeID: id, .init(online: false, lastSeen: lastSeen), now: now)
+            }
+            if ContinuousClock.now - lastFlush > .seconds(60) {
+                lastFlush = ContinuousClock.now
+                try? await coordinator.store.recordLastSeen(coordinator.hub.lastSeenTimes())
+            }
+        }
+        try? await coordinator.store.recordLastSeen(coordinator.hub.lastSeenTimes())
+    }
+}
+
+/// Turns every error into `{ "error": "...", "code": "..." }` with a fitting status.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as CoordinatorError {
+            return Self.response(e.code, e.message)
+        } catch let e as SealError {
+            return Self.response(e.code, e.message)
+        } catch is NIOTooManyBytesError {
+            return Self.response(.bodyTooLarge, "request body is too large")
+        } catch let e as HTTPError {
+            switch e.status.code {
+            case 404:
+                return Self.response(.notFound, "no such endpoint: \(request.method) \(request.uri.path)")
+            case 405:
+                return Self.response(.methodNotAllowed, "method \(request.method) is not allowed on \(request.uri.path)")
+            case 413:
+                return Self.response(.bodyTooLarge, "request body is too large")
+            default:
+                return Self.response(.badRequest, e.body ?? e.status.reasonPhrase, status: e.status)
+            }
+        } catch let e as StoreError {
+            logger.error("store error", metadata: ["error": "\(e)"])
+            return Self.response(.unavailable, "the coordinator's database failed: \(e)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.error("internal error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return Self.response(.internal, "internal error: \(error)")
+        }
+    }
+
+    static func status(_ code: ErrorCode) -> HTTPResponse.Status {
+        switch code {
+        case .malformedJSON, .badRequest, .badEnvelope, .invalidName: return .badRequest
+        case .badSeal, .staleRequest, .authKeyMissing, .authKeyUnknown, .nodeUnknown: return .unauthorized
+        case .authKeyExpired, .authKeyRevoked, .authKeyUsed, .nodeExpired: return .forbidden
+        case .replayedRequest, .nameTaken: return .conflict
+        case .bodyTooLarge: return .contentTooLarge
+        case .notFound: return .notFound
+        case .methodNotAllowed: return .methodNotAllowed
+        case .addressPoolExhausted, .unavailable: return .serviceUnavailable
+        case .internal: return .internalServerError
+        }
+    }
+
+    static func response(_ code: ErrorCode, _ message: String, status: HTTPResponse.Status? = nil) -> Response {
+        let body = (try? JSONEncoder().encode(ErrorBody(code, message))) ?? Data()
+        return Response(status: status ?? Self.status(code), headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, pretty: Bool = false) throws -> Response {
+    let e = JSONEncoder()
+    if pretty { e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] }
+    var data = try e.encode(value)
+    if pretty { data.append(0x0A) }
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,243 @@
+import CoordinatorStore
+import MeshWire
+import Synchronization
+
+/// The in-memory netmap and change fan-out.
+///
+/// The store tells the hub about every committed node change, in version order (`apply`).
+/// The hub keeps the current node rows, a change log of (version, node id) sorted by version,
+/// and the continuations of waiting long-polls. A change only bumps the version, appends one log
+/// entry and resumes the waiters: it computes no netmap. Each woken poll then asks for its own
+/// delta, lazily, from the log entries newer than the version it holds (a binary search plus
+/// the touched nodes), so one change costs O(waiters) wake-ups and O(1) work per waiter.
+///
+/// The log is compacted to "latest entry per node" when it grows; that keeps every delta
+/// correct, because a delta since V is exactly the nodes whose last change is newer than V.
+public final class NetworkHub: Sendable {
+    struct Waiter {
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    struct State {
+        var version: UInt64 = 0
+        var nodes: [Int64: NodeRecord] = [:]
+        /// Node key → id, for nodes that are not removed.
+        var byKey: [String: Int64] = [:]
+        var logVersions: [UInt64] = []
+        var logIDs: [Int64] = []
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var cancelled: Set<UInt64> = []
+        var nextWaiterID: UInt64 = 0
+        var shutDown = false
+        /// Open map polls per node and when each node last did anything (Unix seconds).
+        var activePolls: [Int64: Int] = [:]
+        var lastActivity: [Int64: Int64] = [:]
+    }
+
+    let state = Mutex(State())
+
+    public init(nodes: [NodeRecord], version: UInt64) {
+        state.withLock { s in
+            s.version = version
+            for n in nodes.sorted(by: { $0.version < $1.version }) {
+                s.nodes[n.id] = n
+                if n.removedAt == nil { s.byKey[n.nodeKey] = n.id }
+                s.logVersions.append(n.version)
+                s.logIDs.append(n.id)
+            }
+            s.version = max(version, s.logVersions.last ?? 0)
+        }
+    }
+
+    public var version: UInt64 { state.withLock { $0.version } }
+    public var waitingCount: Int { state.withLock { $0.waiters.count } }
+
+    /// A committed change (called by the store's observer, in version order).
+    public func apply(_ node: NodeRecord) {
+        let toResume: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            if let old = s.nodes[node.id], old.nodeKey != node.nodeKey || node.removedAt != nil {
+                if s.byKey[old.nodeKey] == node.id { s.byKey[old.nodeKey] = nil }
+            }
+            var n = node
+            // last seen is tracked here between persisted updates; never go backwards.
+            if let old = s.nodes[node.id], let a = old.lastSeen, a > (n.lastSeen ?? 0) { n.lastSeen = a }
+            s.nodes[node.id] = n
+            if node.removedAt == nil { s.byKey[node.nodeKey] = node.id }
+            if node.version > s.version { s.version = node.version }
+            s.logVersions.append(node.version)
+            s.logIDs.append(node.id)
+            if s.logVersions.count > 2 * s.nodes.count + 1024 { Self.compact(&s) }
+            let w = Array(s.waiters.values)
+            s.waiters.removeAll(keepingCapacity: true)
+            return w
+        }
+        for c in toResume { c.resume() }
+    }
+
+    static func compact(_ s: inout State) {
+        let sorted = s.nodes.values.sorted { $0.version < $1.version }
+        s.logVersions = sorted.map(\.version)
+        s.logIDs = sorted.map(\.id)
+    }
+
+    public func node(id: Int64) -> NodeRecord? { state.withLock { $0.nodes[id] } }
+
+    /// The node (active or expired, not removed) holding this key.
+    public func node(key: String) -> NodeRecord? {
+        state.withLock { s in s.byKey[key].flatMap { s.nodes[$0] } }
+    }
+
+    public func allNodes() -> [NodeRecord] { state.withLock { Array($0.nodes.values) }.sorted { $0.id < $1.id } }
+
+    public struct MapData: Sendable {
+        public var full: Bool
+        public var version: UInt64
+        public var selfNode: NodeRecord?
+        public var peers: [NodeRecord]
+        public var removed: [Int64]
+        public var isEmpty: Bool { !full && selfNode == nil && peers.isEmpty && removed.isEmpty }
+    }
+
+    /// Everything an active node sees: all other active nodes.
+    public func fullMap(for nodeID: Int64) -> MapData {
+        state.withLock { s in
+            var peers: [NodeRecord] = []
+            peers.reserveCapacity(s.nodes.count)
+            for n in s.nodes.values where n.id != nodeID && n.isActive { peers.append(n) }
+            peers.sort { $0.id < $1.id }
+            return MapData(full: true, version: s.version, selfNode: s.nodes[nodeID], peers: peers, removed: [])
+        }
+    }
+
+    /// What changed for `nodeID` since `since`: peers changed or added, peers gone (expired,
+    /// logged out or removed), and the node's own entry when it changed after `selfSince`.
+    public func delta(for nodeID: Int64, since: UInt64, selfSince: UInt64) -> MapData {
+        state.withLock { s in
+            var lo = 0, hi = s.logVersions.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if s.logVersions[mid] <= since { lo = mid + 1 } else { hi = mid }
+            }
+            var seen = Set<Int64>()
+            var changed: [NodeRecord] = []
+            var removed: [Int64] = []
+            var selfNode: NodeRecord?
+            for i in lo..<s.logVersions.count {
+                let id = s.logIDs[i]
+                guard seen.insert(id).inserted, let n = s.nodes[id] else { continue }
+                if id == nodeID {
+                    if n.version > selfSince { selfNode = n }
+                } else if n.isActive {
+                    changed.append(n)
+                } else {
+                    removed.append(id)
+                }
+            }
+            changed.sort { $0.id < $1.id }
+            removed.sort()
+            return MapData(full: false, version: s.version, selfNode: selfNode, peers: changed, removed: removed)
+        }
+    }
+
+    /// Returns when the version exceeds `since`, after `timeout`, or at shutdown.
+    /// True when something changed.
+    public func waitForChange(after since: UInt64, timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.waitNewer(than: since); return true }
+            group.addTask {
+                do { try await Task.sleep(for: timeout) } catch { return true }
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first && self.version > since
+        }
+    }
+
+    private func waitNewer(than since: UInt64) async {
+        let id = state.withLock { s -> UInt64 in s.nextWaiterID += 1; return s.nextWaiterID }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.version > since || s.shutDown || s.cancelled.remove(id) != nil { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                if let c = s.waiters.removeValue(forKey: id) { return c }
+                s.cancelled.insert(id)
+                return nil
+            }
+            c?.resume()
+        }
+        // A cancellation that raced with a wake-up leaves a stale id behind; drop it.
+        state.withLock { s in _ = s.cancelled.remove(id) }
+    }
+
+    /// Releases every waiting poll (they answer "no change") and makes new waits return at once.
+    public func shutdown() {
+        let w: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            s.shutDown = true
+            let w = Array(s.waiters.values)
+            s.waiters.removeAll()
+            return w
+        }
+        for c in w { c.resume() }
+    }
+
+    public var isShutDown: Bool { state.withLock { $0.shutDown } }
+
+    // MARK: Presence
+
+    /// A map poll of `nodeID` began; returns whether the node was marked offline until now.
+    public func pollStarted(_ nodeID: Int64, now: Int64) -> Bool {
+        state.withLock { s in
+            s.activePolls[nodeID, default: 0] += 1
+            s.lastActivity[nodeID] = now
+            s.nodes[nodeID]?.lastSeen = now
+            return s.nodes[nodeID].map { !$0.online } ?? false
+        }
+    }
+
+    public func pollEnded(_ nodeID: Int64, now: Int64) {
+        state.withLock { s in
+            let n = (s.activePolls[nodeID] ?? 1) - 1
+            s.activePolls[nodeID] = n > 0 ? n : nil
+            s.lastActivity[nodeID] = now
+            s.nodes[nodeID]?.lastSeen = now
+        }
+    }
+
+    public func touched(_ nodeID: Int64, now: Int64) {
+        state.withLock { s in
+            s.lastActivity[nodeID] = now
+            s.nodes[nodeID]?.lastSeen = now
+        }
+    }
+
+    /// Nodes marked online that have had no poll open and no request for `offlineAfter`
+    /// seconds (counting from `startedAt` for nodes not seen since the coordinator started).
+    public func staleOnlineNodes(now: Int64, offlineAfter: Int64, startedAt: Int64) -> [(Int64, Int64)] {
+        state.withLock { s in
+            var out: [(Int64, Int64)] = []
+            for n in s.nodes.values where n.online && n.isActive && s.activePolls[n.id] == nil {
+                let last = max(s.lastActivity[n.id] ?? startedAt, startedAt)
+                if now - last >= offlineAfter { out.append((n.id, s.lastActivity[n.id] ?? n.lastSeen ?? last)) }
+            }
+            return out
+        }
+    }
+
+    /// Last-seen times of nodes active since the coordinator started (to persist now and then).
+    public func lastSeenTimes() -> [(Int64, Int64)] {
+        state.withLock { s in
+            s.lastActivity.map { id, t in (id, s.activePolls[id] != nil ? max(t, s.nodes[id]?.lastSeen ?? t) : t) }
+        }
+    }
+
+    public var onlineCount: Int { state.withLock { s in s.nodes.values.filter { $0.online && $0.isActive }.count } }
+    public var activeCount: Int { state.withLock { s in s.nodes.values.filter { $0.isActive }.count } }
+}

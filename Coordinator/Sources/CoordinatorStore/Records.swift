@@ -1,0 +1,72 @@
+import MeshWire
+
+/// A node as the store keeps it. Rows are never deleted: a removed node stays as a tombstone
+/// so its id and addresses are never handed out again.
+public struct NodeRecord: Sendable, Equatable {
+    public var id: Int64
+    public var nodeKey: String
+    public var discoKey: String
+    public var name: String
+    public var hostname: String
+    public var os: String
+    public var ipv4: String
+    public var ipv6: String
+    public var endpoints: [String]
+    public var homeRelay: String?
+    public var tags: [String]
+    public var authKeyID: Int64?
+    public var createdAt: Int64
+    public var lastSeen: Int64?
+    public var online: Bool
+    public var expiredAt: Int64?
+    public var removedAt: Int64?
+    /// The netmap version of this node's last change.
+    public var version: UInt64
+
+    /// In the netmap (neither expired nor removed).
+    public var isActive: Bool { expiredAt == nil && removedAt == nil }
+
+    public var nodeInfo: NodeInfo {
+        NodeInfo(id: id, name: name, nodeKey: nodeKey, discoKey: discoKey, ipv4: ipv4, ipv6: ipv6,
+                 endpoints: endpoints, homeRelay: homeRelay, online: online, lastSeen: lastSeen,
+                 tags: tags, os: os)
+    }
+}
+
+public struct AuthKeyRecord: Sendable, Equatable {
+    public var id: Int64
+    public var reusable: Bool
+    public var tags: [String]
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var revokedAt: Int64?
+    public var usedCount: Int64
+    public var lastUsedAt: Int64?
+    public var description: String?
+
+    /// "valid", "expired", "revoked" or "used".
+    public func state(now: Int64) -> String {
+        if revokedAt != nil { return "revoked" }
+        if !reusable && usedCount > 0 { return "used" }
+        if let e = expiresAt, e <= now { return "expired" }
+        return "valid"
+    }
+}
+
+/// A refusal the coordinator reports to its client with a code and a clear message.
+public struct CoordinatorError: Error, Equatable, CustomStringConvertible {
+    public var code: ErrorCode
+    public var message: String
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+    public var errorBody: ErrorBody { ErrorBody(code, message) }
+}
+
+/// A store that cannot be opened or used: reported at start as a one-line error.
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,372 @@
+import Logging
+import MeshCrypto
+import MeshWire
+import NIOCore
+import NIOPosix
+import Relay
+import Synchronization
+import WireGuard
+
+/// A node's connection to one relay: TCP, the HTTP upgrade, the `RelayClientCore` handshake,
+/// then packets in and out; reconnects with `RelayBackoff` whenever the connection fails or
+/// closes, until `close()`. Callbacks run on the client's event loop.
+public final class RelayClient: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var path: String = RelayService.path
+        /// The Host header; default "host:port".
+        public var hostHeader: String?
+        public var relay: RelayClientConfig
+        public var backoff = RelayBackoff()
+        public var tickInterval: TimeAmount = .seconds(1)
+        public var connectTimeout: TimeAmount = .seconds(5)
+        /// Outbound bytes buffered in the socket layer before `send` starts dropping.
+        public var writeBufferHighWaterMark = 1 << 20
+
+        public init(host: String, port: Int, pinnedServerKey: PublicKey? = nil) {
+            self.host = host
+            self.port = port
+            self.relay = RelayClientConfig(pinnedServerKey: pinnedServerKey)
+        }
+    }
+
+    public enum State: Equatable, Sendable {
+        case idle
+        case connecting
+        case connected(serverKey: PublicKey)
+        /// Waiting `retryIn` before the next attempt, after `lastError`.
+        case waiting(retryIn: Duration, lastError: String)
+        case closed
+    }
+
+    public struct Stats: Equatable, Sendable {
+        public var packetsSent = 0
+        public var packetsReceived = 0
+        /// `send` calls dropped: not connected, packet too large, or the socket is backed up.
+        public var packetsDropped = 0
+        public var connects = 0
+        public var disconnects = 0
+        public var lastRTT: Duration?
+        public var lastError: String?
+    }
+
+    struct Inner {
+        var state: State = .idle
+        var channel: Channel?
+        var current: RelayClientConnectionHandler?
+        var backoff: RelayBackoff
+        var stats = Stats()
+        var closed = false
+        var ticker: RepeatedTask?
+        var retry: Scheduled<Void>?
+        var maxPacket = RelayFrame.maxPayload - 32
+    }
+
+    public let nodeKey: PublicKey
+    let privateKey: PrivateKey
+    public let configuration: Configuration
+    let loop: EventLoop
+    let logger: Logger
+    let inner: Mutex<Inner>
+    let onReceive: @Sendable (PublicKey, [UInt8]) -> Void
+    let onPeerGone: @Sendable (PublicKey, RelayFrame.PeerGoneReason) -> Void
+    let onStateChange: @Sendable (State) -> Void
+
+    public init(nodeKey: PrivateKey, configuration: Configuration, group: EventLoopGroup,
+                logger: Logger = Logger(label: "mesh.relay.client"),
+                onReceive: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
+                onPeerGone: @escaping @Sendable (PublicKey, RelayFrame.PeerGoneReason) -> Void = { _, _ in },
+                onStateChange: @escaping @Sendable (State) -> Void = { _ in }) {
+        self.privateKey = nodeKey
+        self.nodeKey = nodeKey.publicKey
+        self.configuration = configuration
+        self.loop = group.next()
+        self.logger = logger
+        self.onReceive = onReceive
+        self.onPeerGone = onPeerGone
+        self.onStateChange = onStateChange
+        self.inner = Mutex(Inner(backoff: configuration.backoff))
+    }
+
+    public var state: State { inner.withLock { $0.state } }
+    public var isConnected: Bool { inner.withLock { $0.channel != nil } }
+    public var stats: Stats { inner.withLock { $0.stats } }
+
+    /// Starts connecting (and keeps reconnecting until `close()`).
+    public func start() {
+        loop.execute { [self] in
+            let go = inner.withLock { s -> Bool in
+                guard case .idle = s.state, !s.closed else { return false }
+                s.ticker = loop.scheduleRepeatedTask(initialDelay: configuration.tickInterval,
+                                                     delay: configuration.tickInterval) { [self] _ in
+                    inner.withLock { $0.current }?.tick()
+                }
+                return true
+            }
+            if go { connect() }
+        }
+    }
+
+    /// Sends `packet` to `destination` through the relay. False (and counted) when it was
+    /// dropped: not connected, too large, or the connection is backed up.
+    @discardableResult
+    public func send(to destination: PublicKey, packet: [UInt8]) -> Bool {
+        let (channel, max) = inner.withLock { ($0.channel, $0.maxPacket) }
+        guard let channel, packet.count <= max, channel.isWritable else {
+            inner.withLock { $0.stats.packetsDropped += 1 }
+            return false
+        }
+        let bytes = RelayFrame.sendPacket(destination: destination, packet: packet).encoded
+        var buf = channel.allocator.buffer(capacity: bytes.count)
+        buf.writeBytes(bytes)
+        channel.writeAndFlush(buf, promise: nil)
+        inner.withLock { $0.stats.packetsSent += 1 }
+        return true
+    }
+
+    /// Waits until the handshake has finished (true) or `timeout` passed (false).
+    public func waitUntilConnected(timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if isConnected { return true }
+            if inner.withLock({ $0.closed }) { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return isConnected
+    }
+
+    /// Closes the connection and stops reconnecting.
+    public func close() async {
+        let (channel, ticker, retry) = inner.withLock { s in
+            s.closed = true
+            s.state = .closed
+            let c = s.current?.channel
+            s.channel = nil
+            s.current = nil
+            return (c, s.ticker, s.retry)
+        }
+        ticker?.cancel()
+        retry?.cancel()
+        if let channel { try? await channel.close() }
+        onStateChange(.closed)
+    }
+
+    // MARK: - Connection management (on `loop`)
+
+    private func connect() {
+        let handler = RelayClientConnectionHandler(client: self)
+        let proceed = inner.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.state = .connecting
+            s.current = handler
+            s.retry = nil
+            return true
+        }
+        guard proceed else { return }
+        onStateChange(.connecting)
+        ClientBootstrap(group: loop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: configuration.writeBufferHighWaterMark / 2,
+                                                                high: configuration.writeBufferHighWaterMark))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .whenFailure { [self] error in ended(handler, error: "connect: \(error)") }
+    }
+
+    func connected(_ handler: RelayClientConnectionHandler, channel: Channel, serverKey: PublicKey, info: RelayServerInfo) {
+        let ok = inner.withLock { s -> Bool in
+            guard s.current === handler, !s.closed else { return false }
+            s.channel = channel
+            s.state = .connected(serverKey: serverKey)
+            s.stats.connects += 1
+            s.maxPacket = min(Int(info.maxPacketBytes), RelayFrame.maxPayload - 32)
+            s.backoff.connected(now: RelaySystem.now())
+            return true
+        }
+        if ok {
+            logger.debug("relay: connected to \(configuration.host):\(configuration.port) as \(nodeKey)")
+            onStateChange(.connected(serverKey: serverKey))
+        } else {
+            channel.close(promise: nil)  // closed (or superseded) while this attempt was under way
+        }
+    }
+
+    func received(_ event: RelayClientEvent) {
+        switch event {
+        case .packet(let source, let packet):
+            inner.withLock { $0.stats.packetsReceived += 1 }
+            onReceive(source, packet)
+        case .peerGone(let key, let reason):
+            onPeerGone(key, reason)
+        case .pong(_, let rtt):
+            if let rtt { inner.withLock { $0.stats.lastRTT = rtt } }
+        case .send, .connected:
+            break
+        }
+    }
+
+    /// A connection attempt or connection is over; schedule the next one.
+    func ended(_ handler: RelayClientConnectionHandler, error: String) {
+        guard handler.markEnded() else { return }
+        var entropy = RelaySystemEntropy()
+        let next = inner.withLock { s -> State? in
+            guard s.current === handler else { return nil }
+            if s.channel != nil { s.stats.disconnects += 1 }
+            s.channel = nil
+            s.current = nil
+            s.stats.lastError = error
+            guard !s.closed else { return nil }
+            let delay = s.backoff.nextDelay(now: RelaySystem.now(), entropy: &entropy)
+            s.state = .waiting(retryIn: delay, lastError: error)
+            s.retry = loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [self] in connect() }
+            return s.state
+        }
+        if let next {
+            logger.debug("relay: \(configuration.host):\(configuration.port): \(error); \(next)")
+            onStateChange(next)
+        }
+    }
+}
+
+/// One connection attempt of a `RelayClient`: sends the upgrade request, checks the 101, then
+/// runs a `RelayClientCore` over the frame stream.
+final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Strong: the cycle client → current handler → client ends when the connection does.
+    let client: RelayClient
+    // Loop-confined.
+    private var context: ChannelHandlerContext?
+    private(set) var channel: Channel?
+    private var core: RelayClientCore?
+    private var httpBuffer: [UInt8] = []
+    private var upgraded = false
+    private var decoder = RelayFrameDecoder()
+    private let endedFlag = Atomic<Bool>(false)
+    private var entropy = RelaySystemEntropy()
+
+    init(client: RelayClient) { self.client = client }
+
+    func markEnded() -> Bool { !endedFlag.exchange(true, ordering: .acquiringAndReleasing) }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.channel = context.channel
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let c = client.configuration
+        let host = c.hostHeader ?? "\(c.host):\(c.port)"
+        let request = "GET \(c.path) HTTP/1.1\r\nHost: \(host)\r\nConnection: Upgrade\r\nUpgrade: \(RelayService.upgradeProtocol)\r\n\r\n"
+        core = RelayClientCore(privateKey: client.privateKey, config: c.relay, now: RelaySystem.now())
+        var buf = context.channel.allocator.buffer(capacity: request.utf8.count)
+        buf.writeString(request)
+        context.writeAndFlush(wrapOutboundOut(buf), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.ended(self, error: upgraded ? "connection closed" : "connection closed during the upgrade")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(context, "\(error)")
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ why: String) {
+        client.ended(self, error: why)
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        if upgraded {
+            decoder.append(buffer.readableBytesView)
+        } else {
+            httpBuffer.append(contentsOf: buffer.readableBytesView)
+            guard let end = Self.headerEnd(httpBuffer) else {
+                if httpBuffer.count > 16 * 1024 { fail(context, "HTTP response header too large") }
+                return
+            }
+            let head = String(decoding: httpBuffer[..<end], as: UTF8.self)
+            let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
+            let status = lines.first.map(String.init) ?? ""
+            let upgradeHeader = lines.dropFirst().contains { line in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                return parts.count == 2 && parts[0].lowercased() == "upgrade"
+                    && parts[1].trimmingSpaces.lowercased() == RelayService.upgradeProtocol
+            }
+            guard status.hasPrefix("HTTP/1.1 101"), upgradeHeader else {
+                fail(context, "relay refused the upgrade: \(status)")
+                return
+            }
+            upgraded = true
+            decoder.append(httpBuffer[(end + 4)...])
+            httpBuffer = []
+        }
+        let now = RelaySystem.now(), unix = RelaySystem.unixTime()
+        do {
+            while let frame = try decoder.next() {
+                guard var core else { return }
+                let events = try core.receive(frame, now: now, unixTime: unix, entropy: &entropy)
+                self.core = core
+                for e in events { handle(e, context: context) }
+            }
+        } catch {
+            fail(context, "\(error)")
+        }
+    }
+
+    private func handle(_ e: RelayClientEvent, context: ChannelHandlerContext) {
+        switch e {
+        case .send(let frame):
+            write(frame, context: context)
+        case .connected(let key, let info):
+            client.connected(self, channel: context.channel, serverKey: key, info: info)
+        default:
+            client.received(e)
+        }
+    }
+
+    private func write(_ frame: RelayFrame, context: ChannelHandlerContext) {
+        let bytes = frame.encoded
+        var buf = context.channel.allocator.buffer(capacity: bytes.count)
+        buf.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buf), promise: nil)
+    }
+
+    /// Timers (on the loop): handshake and read timeouts, pings.
+    func tick() {
+        guard let context, var core else { return }
+        do {
+            let frames = try core.tick(now: RelaySystem.now(), entropy: &entropy)
+            self.core = core
+            for f in frames { write(f, context: context) }
+        } catch {
+            fail(context, "\(error)")
+        }
+    }
+
+    static func headerEnd(_ b: [UInt8]) -> Int? {
+        guard b.count >= 4 else { return nil }
+        for i in 0...(b.count - 4) where b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 {
+            return i
+        }
+        return nil
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}
