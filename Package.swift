@@ -55,6 +55,8 @@ let package = Package(
         .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
         // Disco: sealed Ping/Pong/CallMeMaybe and the per-peer path state machine (pure).
         .target(name: "Disco", dependencies: ["MeshCrypto", "WireGuard"]),
+        // Netcheck: STUN probing of the node's own network (pure).
+        .target(name: "Netcheck", dependencies: ["MeshWire", "MeshCrypto", "WireGuard"]),
 
         // The coordinator. Only its server module imports the HTTP framework.
         .target(name: "CoordinatorStore", dependencies: [
@@ -80,6 +82,7 @@ let package = Package(
 
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),
+        .testTarget(name: "NetcheckTests", dependencies: ["Netcheck", "MeshWire", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
         .testTarget(name: "CoordinatorStoreTests", dependencies: ["CoordinatorStore", "MeshWire", "MeshCrypto"],
                     path: "Coordinator/Tests/CoordinatorStoreTests"),
@@ -105,6 +108,7 @@ let package = Package(
             "RelayIO", "Relay", "MeshWire", "MeshCrypto", "WireGuard",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
     ],
     swiftLanguageModes: [.v5]
