@@ -332,8 +332,10 @@ public struct RelayHTTPUpgrader: HTTPServerProtocolUpgrader, Sendable {
         if let fallback = try? pipeline.handler(type: RelayHTTPFallbackHandler.self) {
             pipeline.removeHandler(fallback, promise: nil)
         }
+        // Right behind the upgrade handler (which leaves next): when the port is shared, the other
+        // server's handlers sit further down the pipeline and must never see relay bytes.
         return context.eventLoop.makeCompletedFuture {
-            try pipeline.addHandler(RelayServerConnectionHandler(service: service))
+            try pipeline.addHandler(RelayServerConnectionHandler(service: service), position: .after(context.handler))
         }
     }
 }

@@ -91,6 +91,7 @@ final class RelayLab: Sendable {
 final class RawRelaySocket {
     let fd: Int32
     var decoder = RelayFrameDecoder()
+    var afterHead: [UInt8] = []
 
     init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -149,9 +150,21 @@ final class RawRelaySocket {
             acc += chunk
             if let r = acc.indices.dropLast(3).first(where: { acc[$0] == 13 && acc[$0 + 1] == 10 && acc[$0 + 2] == 13 && acc[$0 + 3] == 10 }) {
                 decoder.append(acc[(r + 4)...])
+                afterHead = Array(acc[(r + 4)...])
                 return String(decoding: acc[..<r], as: UTF8.self)
             }
         }
+    }
+
+    /// `n` bytes after the response head (for plain HTTP answers).
+    func readBody(_ n: Int) throws -> [UInt8] {
+        var acc = afterHead
+        while acc.count < n {
+            let chunk = read()
+            if chunk.isEmpty { throw RawError.closed }
+            acc += chunk
+        }
+        return Array(acc.prefix(n))
     }
 
     func nextFrame() throws -> RelayFrame {

@@ -7,6 +7,7 @@ import RelayIO
 import Synchronization
 import Testing
 import WireGuard
+import NIOHTTP1
 
 @Suite(.serialized) struct RelayIOTests {
     @Test func twoClientsExchangePacketsThroughARealServer() async throws {
@@ -198,5 +199,65 @@ extension FixedWidthInteger {
         var v: Self = 0
         for x in b { v = (v << 8) | Self(x) }
         self = v
+    }
+}
+
+/// Another HTTP server's handler (standing in for Hummingbird): answers 200 "other".
+final class OtherServerHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        var buf = context.channel.allocator.buffer(capacity: 5)
+        buf.writeString("other")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok,
+                                                             headers: ["content-length": "5"]))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+@Suite(.serialized) struct RelayPortSharingTests {
+    @Test func relaySharesAPortWithAnotherHTTPServer() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let serverKey = ioKey(100)
+        let nodes = [ioKey(0), ioKey(1)]
+        let registry = IORegistry(nodes)
+        let service = RelayService(privateKey: serverKey, authorize: { registry.contains($0) })
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(OtherServerHandler())
+                    try service.addPortSharingHandler(to: channel)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = listener.localAddress!.port!
+
+        // Plain HTTP goes to the other server.
+        let plain = try RawRelaySocket(port: port)
+        plain.write("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try plain.readResponseHead().hasPrefix("HTTP/1.1 200"))
+        #expect(try plain.readBody(5) == Array("other".utf8))
+
+        // Relay clients get the relay.
+        let inbox = Inbox()
+        var clients: [RelayClient] = []
+        for n in nodes {
+            let c = RelayClient(nodeKey: n, configuration: .init(host: "127.0.0.1", port: port, pinnedServerKey: serverKey.publicKey),
+                                group: group, onReceive: { inbox.add($0, $1) })
+            c.start()
+            clients.append(c)
+            #expect(await c.waitUntilConnected())
+        }
+        clients[0].send(to: nodes[1].publicKey, packet: [1, 2, 3])
+        #expect(await eventually { inbox.received == 1 })
+        #expect(inbox.packets.withLock { $0.first?.1 } == [1, 2, 3])
+        for c in clients { await c.close() }
+        try await listener.close()
+        service.shutdown()
+        try await group.shutdownGracefully()
     }
 }
