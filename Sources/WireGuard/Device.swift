@@ -138,6 +138,7 @@ public final class Device: @unchecked Sendable {
         var remoteIndex: UInt32 = 0
         var destination: UDPAddress? = nil
         var outcome: EncapsulateResult? = nil
+        var rekeyDue = false
         let total = MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize
         peer.lock.withLock {
             guard let endpoint = peer.endpoint else { outcome = .dropped(.noEndpoint); return }
@@ -159,6 +160,7 @@ public final class Device: @unchecked Sendable {
             noteAuthenticatedSend(peer, now: now, isData: packetLength > 0)
             if counter + 1 >= Protocol.rekeyAfterMessages || (kp.isInitiator && now - kp.createdAt >= timers.rekeyAfterTime) {
                 peer.wantsHandshake = true
+                rekeyDue = true
             }
         }
         if let outcome {
@@ -174,7 +176,7 @@ public final class Device: @unchecked Sendable {
         withUnsafeBytes(of: &key) { k in
             ChaChaPoly.sealInPlace(key: k.baseAddress!, counter: counter, buffer: buffer.baseAddress! + 16, length: padded)
         }
-        if peer.wantsHandshakeUnlocked { markFollowUp(peer) }
+        if rekeyDue { markFollowUp(peer) }
         return .send(length: total, to: destination!)
     }
 
@@ -471,7 +473,7 @@ public final class Device: @unchecked Sendable {
                 send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
             }
         }
-        if handshake || peer.wantsHandshakeUnlocked {
+        if handshake || peer.lock.withLock({ peer.wantsHandshake }) {
             if let (len, to) = createInitiation(peer: peer, now: now, wallClock: wallClock, entropy: &entropy, into: buffer) {
                 send(UnsafeRawBufferPointer(rebasing: buffer[0..<len]), to, peer)
             }

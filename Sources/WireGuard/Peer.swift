@@ -82,8 +82,3 @@ public final class Peer: @unchecked Sendable {
         [current?.localIndex, previous?.localIndex, next?.localIndex, pending?.localIndex].compactMap { $0 }
     }
 }
-
-extension Peer {
-    /// Read without the lock by the device after releasing it; a stale read only delays a handshake by one tick.
-    var wantsHandshakeUnlocked: Bool { lock.withLock { wantsHandshake } }
-}
