@@ -64,7 +64,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Coordinator/Sources/CoordinatorStore"),
         .target(name: "CoordinatorServer", dependencies: [
-            "CoordinatorStore", "MeshWire", "MeshCrypto",
+            "CoordinatorStore", "MeshWire", "MeshCrypto", "CSodium",
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -19,6 +19,13 @@ public enum KeyDecodingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// How a key's 32 bytes are held. Four words rather than a SIMD vector: Swift 6.3.1 corrupts
+/// SIMD-typed values kept across an `await` in async functions, and keys live in async code.
+public typealias KeyWords = (UInt64, UInt64, UInt64, UInt64)
+
+@inline(__always) func words(_ v: SIMD32<UInt8>) -> KeyWords { unsafeBitCast(v, to: KeyWords.self) }
+@inline(__always) func simd(_ w: KeyWords) -> SIMD32<UInt8> { unsafeBitCast(w, to: SIMD32<UInt8>.self) }
+
 extension Key32 {
     public init<Bytes: Collection>(rawBytes: Bytes) throws where Bytes.Element == UInt8 {
         guard rawBytes.count == 32 else { throw KeyDecodingError.wrongLength(rawBytes.count) }
@@ -57,19 +64,27 @@ extension Key32 {
 
 /// The public half of an X25519 key pair; a peer's identity.
 public struct PublicKey: Key32, Hashable {
-    public let bytes: SIMD32<UInt8>
-    public init(bytes: SIMD32<UInt8>) { self.bytes = bytes }
+    private let storage: KeyWords
+    public var bytes: SIMD32<UInt8> { simd(storage) }
+    public init(bytes: SIMD32<UInt8>) { storage = words(bytes) }
+    public static func == (a: PublicKey, b: PublicKey) -> Bool {
+        a.storage.0 == b.storage.0 && a.storage.1 == b.storage.1 && a.storage.2 == b.storage.2 && a.storage.3 == b.storage.3
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(storage.0); h.combine(storage.1); h.combine(storage.2); h.combine(storage.3)
+    }
     public var description: String { base64 }
 }
 
 /// An X25519 private key, clamped as `wg genkey` clamps it.
 public struct PrivateKey: Key32, Equatable {
-    public let bytes: SIMD32<UInt8>
+    private let storage: KeyWords
+    public var bytes: SIMD32<UInt8> { simd(storage) }
     public init(bytes: SIMD32<UInt8>) {
         var b = bytes
         b[0] &= 248
         b[31] = (b[31] & 127) | 64
-        self.bytes = b
+        storage = words(b)
     }
     public static func == (a: PrivateKey, b: PrivateKey) -> Bool { a.constantTimeEquals(b) }
     /// Never print a secret by accident.
@@ -87,8 +102,9 @@ public struct PrivateKey: Key32, Equatable {
 
 /// The optional symmetric key mixed into the handshake (post-quantum hedge).
 public struct PresharedKey: Key32, Equatable {
-    public let bytes: SIMD32<UInt8>
-    public init(bytes: SIMD32<UInt8>) { self.bytes = bytes }
+    private let storage: KeyWords
+    public var bytes: SIMD32<UInt8> { simd(storage) }
+    public init(bytes: SIMD32<UInt8>) { storage = words(bytes) }
     public static func == (a: PresharedKey, b: PresharedKey) -> Bool { a.constantTimeEquals(b) }
     public var description: String { "PresharedKey(…)" }
     public static let zero = PresharedKey(bytes: SIMD32<UInt8>())
