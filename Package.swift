@@ -39,7 +39,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "meshd", dependencies: [
-            "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto",
+            "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -55,8 +55,16 @@ let package = Package(
         .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
         // Disco: sealed Ping/Pong/CallMeMaybe and the per-peer path state machine (pure).
         .target(name: "Disco", dependencies: ["MeshCrypto", "WireGuard"]),
+        // Mesh mode's path layer: disco, path choice and relay steering over the one socket.
+        .target(name: "MagicSock", dependencies: ["Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
         // Netcheck: STUN probing of the node's own network (pure).
         .target(name: "Netcheck", dependencies: ["MeshWire", "MeshCrypto", "WireGuard"]),
+
+        // A deliberately small HTTP/1.1 client shared by meshcoord, meshctl/meshd drivers and tests.
+        .target(name: "MeshHTTP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
 
         // The coordinator. Only its server module imports the HTTP framework.
         .target(name: "CoordinatorStore", dependencies: [
@@ -64,16 +72,18 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Coordinator/Sources/CoordinatorStore"),
         .target(name: "CoordinatorServer", dependencies: [
-            "CoordinatorStore", "MeshWire", "MeshCrypto", "CSodium",
+            "CoordinatorStore", "MeshWire", "MeshCrypto", "CSodium", "MeshHTTP", "Relay", "RelayIO",
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Coordinator/Sources/CoordinatorServer"),
         .executableTarget(name: "meshcoord", dependencies: [
-            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto",
+            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto", "MeshHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -83,17 +93,30 @@ let package = Package(
 
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),
+        .testTarget(name: "MagicSockTests", dependencies: ["MagicSock", "Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "NetcheckTests", dependencies: ["Netcheck", "MeshWire", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
         .testTarget(name: "CoordinatorStoreTests", dependencies: ["CoordinatorStore", "MeshWire", "MeshCrypto"],
                     path: "Coordinator/Tests/CoordinatorStoreTests"),
         .testTarget(name: "CoordinatorServerTests", dependencies: [
-            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto",
+            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto", "MeshHTTP", "Relay", "RelayIO",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Coordinator/Tests/CoordinatorServerTests"),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard", "MeshCrypto"]),
         .testTarget(name: "MeshConfigTests", dependencies: ["MeshConfig"]),
+
+        // Mesh mode of meshd: state dir, control client, netmap following (no HTTP framework).
+        .target(name: "MeshNode", dependencies: [
+            "MeshIO", "MeshWire", "MeshHTTP", "MeshConfig", "WireGuard", "MeshCrypto",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "MeshNodeTests", dependencies: [
+            "MeshNode", "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshHTTP", "MeshCrypto", "WireGuard",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
 
         // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
         .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "WireGuard"]),

@@ -3,13 +3,22 @@ enum StatusTable {
     static func render(_ s: [String: Any]) -> String {
         var lines: [String] = []
         lines.append("interface \(s["interface"] ?? "?")  public key \(s["publicKey"] ?? "?")  listening on UDP \(s["listenPort"] ?? "?")")
+        if let name = s["name"] as? String {
+            // Mesh mode: the node's name, overlay addresses and its control connection.
+            var line = "node \(name)  \(s["ipv4"] as? String ?? "-")  \(s["ipv6"] as? String ?? "-")"
+            if let c = s["coordinator"] as? String { line += "  coordinator \(c) (\(s["control"] as? String ?? "?"))" }
+            lines.append(line)
+            if let e = s["controlError"] as? String { lines.append("control: \(e)") }
+        }
         lines.append("dropped datagrams: \(s["droppedDatagrams"] ?? 0)")
         let peers = s["peers"] as? [[String: Any]] ?? []
-        var rows: [[String]] = [["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
+        let mesh = peers.contains { $0["name"] is String }
+        var rows: [[String]] = [(mesh ? ["NAME", "ADDRESS"] : []) + ["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
         for p in peers {
             let hs = (p["lastHandshakeSecondsAgo"] as? Int).map { "\($0)s ago" } ?? "never"
-            rows.append([p["publicKey"] as? String ?? "?", p["endpoint"] as? String ?? "-", hs,
-                         bytes(p["rxBytes"]), bytes(p["txBytes"])])
+            let named = mesh ? [p["name"] as? String ?? "?", p["ipv4"] as? String ?? "-"] : []
+            rows.append(named + [p["publicKey"] as? String ?? "?", p["endpoint"] as? String ?? "-", hs,
+                                 bytes(p["rxBytes"]), bytes(p["txBytes"])])
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
         for r in rows {

@@ -11,7 +11,7 @@ struct MeshDaemon: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshd",
         abstract: "The mesh node daemon: a WireGuard-compatible tunnel on a TUN device.",
-        subcommands: [Run.self, GenerateKey.self, PublicKeyCommand.self],
+        subcommands: [Run.self, Up.self, GenerateKey.self, PublicKeyCommand.self],
         defaultSubcommand: Run.self
     )
 }

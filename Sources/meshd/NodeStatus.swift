@@ -1,4 +1,5 @@
-/// What `meshctl status` shows; the JSON shape is the local API's contract.
+/// What `meshctl status` shows; the JSON shape is the local API's contract. The fields after
+/// `peers` (and the peer's name and overlay addresses) are set in mesh mode only.
 struct NodeStatus: Codable {
     struct PeerStatus: Codable {
         var publicKey: String
@@ -7,6 +8,10 @@ struct NodeStatus: Codable {
         var rxBytes: UInt64
         var txBytes: UInt64
         var persistentKeepalive: Int?
+        var name: String? = nil
+        var ipv4: String? = nil
+        var ipv6: String? = nil
+        var online: Bool? = nil
     }
     var interface: String
     var publicKey: String
@@ -14,4 +19,12 @@ struct NodeStatus: Codable {
     var droppedDatagrams: Int
     var drops: [String: Int]
     var peers: [PeerStatus]
+    var name: String? = nil
+    var ipv4: String? = nil
+    var ipv6: String? = nil
+    var coordinator: String? = nil
+    /// The control connection: starting, registering, connected, unreachable, refused, removed.
+    var control: String? = nil
+    var controlError: String? = nil
+    var netmapVersion: UInt64? = nil
 }

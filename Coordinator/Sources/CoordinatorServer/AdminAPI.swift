@@ -40,12 +40,14 @@ struct AdminAPI: Sendable {
         router.post("/v1/nodes/:id/expire") { _, context in
             let id = try Self.id(context)
             let node = try await coordinator.store.expire(nodeID: id, now: Coordinator.nowSeconds())
+            await coordinator.revokeRelay(nodeKey: node.nodeKey)
             coordinator.logger.notice("node expired", metadata: ["id": "\(id)", "name": "\(node.name)"])
             return try jsonResponse(AdminNode(node), pretty: true)
         }
         router.delete("/v1/nodes/:id") { _, context in
             let id = try Self.id(context)
             let node = try await coordinator.store.remove(nodeID: id, now: Coordinator.nowSeconds())
+            await coordinator.revokeRelay(nodeKey: node.nodeKey)
             coordinator.logger.notice("node removed", metadata: ["id": "\(id)", "name": "\(node.name)"])
             return try jsonResponse(AdminNode(node), pretty: true)
         }

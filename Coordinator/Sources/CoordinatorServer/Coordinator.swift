@@ -7,6 +7,7 @@ import MeshCrypto
 import MeshWire
 import NIOCore
 import NIOPosix
+import RelayIO
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -35,8 +36,8 @@ public struct StartupError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// `meshcoord serve`: the node API (HTTP), the admin API (unix socket), STUN, and presence
-/// tracking, run as one `ServiceGroup` with clean shutdown on SIGTERM/SIGINT.
+/// `meshcoord serve`: the node API (HTTP) with the relay on the same port, the admin API (unix
+/// socket), STUN, and presence tracking, run as one `ServiceGroup` with clean shutdown on SIGTERM/SIGINT.
 public final class Coordinator: Sendable {
     public static let keyFileName = "coordinator.key"
     public static let lockFileName = "meshcoord.lock"
@@ -54,6 +55,9 @@ public final class Coordinator: Sendable {
     public var publicURL: String { config.publicURL(boundPort: boundPort) }
     var boundPort: Int? { listening.withLock { $0.port } }
     public let stun: STUNServer?
+    /// The DERP-style relay served on the node API's port (`GET /relay`), keyed with the
+    /// coordinator key, admitting registered, unexpired, not removed nodes.
+    public let relay: RelayService
 
     let replay = Mutex(ReplayGuard())
     let sharedKeys = Mutex([PublicKey: Box.SharedKey]())
@@ -107,6 +111,9 @@ public final class Coordinator: Sendable {
             }
             stun = nil
         }
+        var relayLogger = Logger(label: "meshcoord.relay")
+        relayLogger.logLevel = logger.logLevel
+        relay = RelayService(privateKey: privateKey, logger: relayLogger, authorize: Self.relayAuthorizer(hub: hub))
         let hub = self.hub
         store.setChangeObserver { hub.apply($0) }
     }
@@ -209,6 +216,8 @@ public final class Coordinator: Sendable {
         ]
         if let stun { services.append(.init(service: stun)) }
         services.append(.init(service: PresenceService(coordinator: self)))
+        // Stops before the node API, whose server waits for its connections (relay ones too).
+        services.append(.init(service: RelayLifecycleService(relay: relay, loop: MultiThreadedEventLoopGroup.singleton.next())))
         // Last, so it is the first to stop: it releases waiting long-polls at once, letting the
         // HTTP server finish its requests quickly.
         services.append(.init(service: HubReleaseService(hub: hub)))
@@ -263,7 +272,8 @@ public final class Coordinator: Sendable {
         let logger = self.logger
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.keepAliveSeconds) + 60))),
+            server: RelaySharingHTTP1Channel.builder(
+                configuration: .init(idleTimeout: .seconds(Int64(config.keepAliveSeconds) + 60)), relay: relay),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord",
                                  backlog: 4096),
             onServerRunning: { [self] channel in

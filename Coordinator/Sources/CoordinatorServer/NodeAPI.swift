@@ -104,6 +104,7 @@ struct NodeAPI: Sendable {
         if let k = req.authKey, k.utf8.count > 256 { throw CoordinatorError(.authKeyUnknown, "auth key is not known to this coordinator") }
         let nodeKey = Base64.encode(opened.nodeKeyBytes)
         let node = try await coordinator.store.register(nodeKey: nodeKey, request: req, now: Coordinator.nowSeconds())
+        coordinator.reinstateRelay(nodeKey: nodeKey)
         coordinator.hub.touched(node.id, now: Coordinator.nowSeconds())
         coordinator.logger.info("node registered", metadata: ["id": "\(node.id)", "name": "\(node.name)", "ipv4": "\(node.ipv4)"])
         return RegisterResponse(nodeID: node.id, name: node.name, ipv4: node.ipv4, ipv6: node.ipv6,
@@ -177,6 +178,7 @@ struct NodeAPI: Sendable {
     func logout(_ opened: OpenedRequest, _ req: LogoutRequest) async throws -> LogoutResponse {
         let node = try activeNode(opened)
         _ = try await coordinator.store.expire(nodeID: node.id, now: Coordinator.nowSeconds(), kind: "logout")
+        await coordinator.revokeRelay(nodeKey: node.nodeKey)
         coordinator.logger.info("node logged out", metadata: ["id": "\(node.id)", "name": "\(node.name)"])
         return LogoutResponse(loggedOut: true)
     }

@@ -3,6 +3,7 @@ import CoordinatorServer
 import CoordinatorStore
 import Foundation
 import Logging
+import MeshHTTP
 import MeshWire
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import CoordinatorServer
 import Foundation
 import MeshCrypto
+import MeshHTTP
 import MeshWire
 import Testing
 #if canImport(Glibc)

@@ -3,6 +3,7 @@ import CoordinatorStore
 import Foundation
 import Logging
 import MeshCrypto
+import MeshHTTP
 import MeshWire
 import NIOCore
 import NIOPosix

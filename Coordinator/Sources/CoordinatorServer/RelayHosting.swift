@@ -1,0 +1,101 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import MeshCrypto
+import NIOCore
+import NIOHTTP1
+import Relay
+import RelayIO
+import ServiceLifecycle
+
+// The coordinator serves the DERP-style relay (DESIGN.md section 6) on its node HTTP port:
+// `GET /relay` + `Upgrade: mesh-relay` is taken over by `RelayIO` before Hummingbird sees it,
+// everything else is the node API.
+
+extension Coordinator {
+    /// The relay's admission rule: the node key belongs to a registered node that is neither
+    /// expired (or logged out) nor removed. Runs under the relay's lock and takes the hub's;
+    /// nothing may call into the relay while holding the hub's lock.
+    static func relayAuthorizer(hub: NetworkHub) -> RelayServerCore.Authorizer {
+        { key in hub.node(key: key.base64)?.isActive == true }
+    }
+
+    /// The node was expired, logged out or removed: drop its relay connection now (the call
+    /// returns once its socket is closed) and refuse it until it registers again.
+    func revokeRelay(nodeKey base64: String) async {
+        guard let key = try? PublicKey(base64: base64) else { return }
+        await relay.revoke(key)
+    }
+
+    /// The node key (re)registered: lift an earlier revocation.
+    func reinstateRelay(nodeKey base64: String) {
+        guard let key = try? PublicKey(base64: base64) else { return }
+        relay.reinstate(key)
+    }
+}
+
+/// Hummingbird's HTTP/1 child channel with the relay's port-sharing handler in front.
+struct RelaySharingHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let http: HTTP1Channel
+    let relay: RelayService
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        http.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let ops = channel.pipeline.syncOperations
+            try relay.addPortSharingHandler(to: channel)
+            // After an upgrade the relay owns the connection: Hummingbird's idle timeout, which
+            // never sees the relay's traffic, must not close it.
+            let state = try ops.handler(type: HTTPConnectionStateHandler.self)
+            try ops.addHandler(RelayUpgradeWatcher(), position: .before(state))
+            try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+            try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await http.handle(value: value, logger: logger)
+    }
+
+    static func builder(configuration: HTTP1Channel.Configuration, relay: RelayService) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            RelaySharingHTTP1Channel(http: HTTP1Channel(responder: responder, configuration: configuration), relay: relay)
+        }
+    }
+}
+
+/// Sits in Hummingbird's part of the pipeline; when the relay upgrade completes (the event
+/// travels down the pipeline), removes Hummingbird's connection-state handler (idle timeout)
+/// and itself. Graceful shutdown closes relay connections through `RelayLifecycleService`.
+final class RelayUpgradeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? HTTPServerUpgradeEvents, case .upgradeComplete(let proto, _) = e,
+           proto == RelayService.upgradeProtocol {
+            let ops = context.pipeline.syncOperations
+            if let state = try? ops.handler(type: HTTPConnectionStateHandler.self) {
+                ops.removeHandler(state, promise: nil)
+            }
+            context.fireUserInboundEventTriggered(event)
+            ops.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// Runs the relay's timers while the coordinator runs; on graceful shutdown closes every relay
+/// connection (before the HTTP server, which waits for its connections, stops).
+struct RelayLifecycleService: Service {
+    let relay: RelayService
+    let loop: EventLoop
+
+    func run() async throws {
+        relay.startTimers(on: loop)
+        try? await gracefulShutdown()
+        relay.shutdown()
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import MeshCrypto
+import MeshIO
+import MeshWire
+import NIOCore
+
+/// The driver around `ControlClient` and `NetmapState`: registers, then follows the map
+/// long-poll for as long as the node runs, reconnecting with exponential backoff and jitter
+/// when the coordinator is down (the device keeps its peers meanwhile, so tunnels keep working),
+/// and republishes the node's endpoints when they change.
+public final class ControlLoop: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var hostname: String
+        public var os: String
+        /// This run's disco public key (base64).
+        public var discoKey: String
+        /// From the join token; nil when rejoining with a saved identity only.
+        public var authSecret: String?
+        public var mapTimeout: TimeAmount = .seconds(90)
+        public var endpointCheckInterval: Duration = .seconds(10)
+        public var backoff = Backoff()
+
+        public init(hostname: String, os: String = "linux", discoKey: String, authSecret: String?) {
+            self.hostname = hostname
+            self.os = os
+            self.discoKey = discoKey
+            self.authSecret = authSecret
+        }
+    }
+
+    public enum Phase: String, Sendable, Codable {
+        case starting, registering, connected, unreachable, refused, removed
+    }
+
+    /// What the local API shows about the control connection.
+    public struct Status: Sendable {
+        public var phase: Phase
+        public var lastError: String?
+        public var netmap: NetmapState
+        public var registration: RegisterResponse?
+    }
+
+    public let client: ControlClient
+    public let options: Options
+    let logger: Logger
+    private let lock = NSLock()
+    private var state = NetmapState()
+    private var phase = Phase.starting
+    private var lastError: String?
+    private var registration: RegisterResponse?
+    private var registeredThisRun = false
+    private var published: [String]?
+    private var tasks: [Task<Void, Never>] = []
+
+    /// Called (from the loop's task) after every successful registration.
+    public var onRegistered: (@Sendable (RegisterResponse) -> Void)?
+    /// Called with every non-empty peer change, in order.
+    public var onPeers: (@Sendable (PeerDiff, NetmapState) -> Void)?
+    /// Called once when the coordinator says this node is no longer active (removed by the
+    /// admin, expired, logged out). The loop then stops: coming back takes a new join.
+    public var onRemoved: (@Sendable (ControlError) -> Void)?
+    /// The node's current candidate endpoints.
+    public var endpoints: @Sendable () -> [String] = { [] }
+
+    public init(client: ControlClient, options: Options, logger: Logger) {
+        self.client = client
+        self.options = options
+        self.logger = logger
+    }
+
+    public var status: Status {
+        lock.withLock { Status(phase: phase, lastError: lastError, netmap: state, registration: registration) }
+    }
+
+    private func set(_ p: Phase, error: String? = nil) {
+        lock.withLock {
+            phase = p
+            lastError = error
+        }
+    }
+
+    /// One registration attempt.
+    public func register() async throws -> RegisterResponse {
+        set(.registering)
+        let r = try await client.register(RegisterRequest(authKey: options.authSecret, hostname: options.hostname,
+                                                          os: options.os, discoKey: options.discoKey))
+        lock.withLock {
+            registration = r
+            registeredThisRun = true
+        }
+        onRegistered?(r)
+        return r
+    }
+
+    /// Registers, retrying while the coordinator is unreachable; a refusal (bad or used auth
+    /// key, …) is thrown at once with the coordinator's reason.
+    public func registerUntilRefused() async throws -> RegisterResponse {
+        var backoff = options.backoff
+        var entropy = SystemEntropy()
+        while true {
+            do { return try await register() } catch let e as ControlError where e.isTransient {
+                let delay = backoff.nextDelay(random: Backoff.draw(&entropy))
+                set(.unreachable, error: "\(e)")
+                logger.warning("\(e); retrying in \(String(format: "%.1f", delay)) s")
+                try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+            } catch let e as ControlError {
+                set(.refused, error: "\(e)")
+                throw e
+            }
+        }
+    }
+
+    /// Starts the map loop and the endpoint watcher.
+    public func start() {
+        let a = Task { await self.run() }
+        let b = Task { await self.watchEndpoints() }
+        lock.withLock { tasks = [a, b] }
+    }
+
+    public func stop() {
+        for t in lock.withLock({ tasks }) { t.cancel() }
+    }
+
+    /// Registers if this run has not yet, then follows the netmap until cancelled.
+    public func run() async {
+        var backoff = options.backoff
+        var entropy = SystemEntropy()
+        while !Task.isCancelled {
+            var registering = false
+            do {
+                if !lock.withLock({ registeredThisRun }) {
+                    registering = true
+                    let r = try await register()
+                    registering = false
+                    logger.info("registered with \(client.coordinatorURL) as \(r.name) (\(r.ipv4), \(r.ipv6))")
+                }
+                let eps = endpoints()
+                let (since, sent, connected) = lock.withLock { (state.sinceVersion, published, phase == .connected) }
+                // After a failure, the first poll answers at once so the node knows it is back.
+                let request = MapRequest(sinceVersion: since, endpoints: eps == sent ? nil : eps, wait: connected ? nil : false)
+                let response = try await client.map(request, timeout: options.mapTimeout)
+                let (diff, snapshot, wasConnected) = lock.withLock {
+                    published = eps
+                    let was = phase == .connected
+                    phase = .connected
+                    lastError = nil
+                    let d = state.apply(response)
+                    return (d, state, was)
+                }
+                if !wasConnected {
+                    logger.info("following the netmap of \(client.coordinatorURL): version \(snapshot.version), \(snapshot.peers.count) peers; endpoints \(eps)")
+                }
+                backoff.reset()
+                if !diff.isEmpty { onPeers?(diff, snapshot) }
+            } catch is CancellationError {
+                return
+            } catch {
+                let e = (error as? ControlError) ?? .unreachable("\(error)")
+                lock.withLock { published = nil }
+                // Gone, or a saved identity the coordinator no longer takes back: only a new join helps.
+                if e.nodeGone || (registering && !e.isTransient) {
+                    let (diff, snapshot) = lock.withLock {
+                        phase = e.nodeGone ? .removed : .refused
+                        lastError = "\(e)"
+                        let d = state.reset()
+                        return (d, state)
+                    }
+                    logger.error("\(e): this node is no longer part of the network; dropping all peers. " +
+                                 "To come back: meshd up --join NEW_TOKEN")
+                    if !diff.isEmpty { onPeers?(diff, snapshot) }
+                    onRemoved?(e)
+                    return
+                } else if e.isTransient {
+                    set(.unreachable, error: "\(e)")
+                } else {
+                    set(.refused, error: "\(e)")
+                }
+                let delay = backoff.nextDelay(random: Backoff.draw(&entropy))
+                if !e.nodeGone { logger.warning("\(e); retrying in \(String(format: "%.1f", delay)) s") }
+                do { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) } catch { return }
+            }
+        }
+    }
+
+    /// Publishes the endpoints at once when they change (the long-poll may be waiting ~50 s).
+    func watchEndpoints() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: options.endpointCheckInterval) } catch { return }
+            let eps = endpoints()
+            let (sent, connected) = lock.withLock { (published, phase == .connected) }
+            guard connected, let sent, sent != eps else { continue }
+            do {
+                _ = try await client.updateEndpoints(EndpointsRequest(endpoints: eps))
+                lock.withLock { published = eps }
+                logger.info("endpoints changed; published \(eps)")
+            } catch {
+                logger.warning("publishing endpoints failed: \(error)")
+            }
+        }
+    }
+
+    /// Leaves the network (peers are told); the node key stays, a new auth key is needed to return.
+    public func logout() async throws {
+        _ = try await client.logout(reason: "meshd logout")
+    }
+}

@@ -1,0 +1,113 @@
+import MeshWire
+
+/// One peer whose netmap entry changed: what it was and what it is now.
+public struct PeerChange: Equatable, Sendable {
+    public var old: NodeInfo
+    public var new: NodeInfo
+    public init(old: NodeInfo, new: NodeInfo) {
+        self.old = old
+        self.new = new
+    }
+}
+
+/// What one map answer changed in the peer set.
+public struct PeerDiff: Equatable, Sendable {
+    public var added: [NodeInfo] = []
+    public var changed: [PeerChange] = []
+    public var removed: [NodeInfo] = []
+    public init(added: [NodeInfo] = [], changed: [PeerChange] = [], removed: [NodeInfo] = []) {
+        self.added = added
+        self.changed = changed
+        self.removed = removed
+    }
+    public var isEmpty: Bool { added.isEmpty && changed.isEmpty && removed.isEmpty }
+}
+
+/// The node's view of the netmap (DESIGN.md section 7), built from the long-poll's answers:
+/// a full map replaces everything, a delta changes or removes peers by id, a keepalive only
+/// moves the version. Pure: no I/O; each `apply` says which peers appeared, changed or left.
+public struct NetmapState: Sendable, Equatable {
+    /// The version to send as the next `sinceVersion` (0: none yet, ask for a full map).
+    public private(set) var version: UInt64 = 0
+    public private(set) var selfNode: NodeInfo?
+    public private(set) var peers: [Int64: NodeInfo] = [:]
+    public private(set) var relays: [RelayInfo] = []
+    public private(set) var domain: String?
+    /// True once a full map arrived (deltas before it are applied but cannot be complete).
+    public private(set) var hasFullMap = false
+
+    public init() {}
+
+    /// Peers sorted by name (then id), for display.
+    public var sortedPeers: [NodeInfo] {
+        peers.values.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+    }
+
+    /// The `sinceVersion` for the next map request: nil asks for a full map.
+    public var sinceVersion: UInt64? { hasFullMap && version > 0 ? version : nil }
+
+    @discardableResult
+    public mutating func apply(_ response: MapResponse) -> PeerDiff {
+        switch response.kind {
+        case .keepAlive:
+            if hasFullMap { version = max(version, response.version) }
+            return PeerDiff()
+        case .full:
+            if let me = response.selfNode { selfNode = me }
+            if let r = response.relays { relays = r }
+            if let d = response.domain { domain = d }
+            let selfID = selfNode?.id
+            var next: [Int64: NodeInfo] = [:]
+            for p in response.peers ?? [] where p.id != selfID { next[p.id] = p }
+            var diff = PeerDiff()
+            for (id, p) in next {
+                if let old = peers[id] {
+                    if old != p { diff.changed.append(PeerChange(old: old, new: p)) }
+                } else {
+                    diff.added.append(p)
+                }
+            }
+            for (id, old) in peers where next[id] == nil { diff.removed.append(old) }
+            peers = next
+            version = response.version
+            hasFullMap = true
+            return diff.sorted()
+        case .delta:
+            if let me = response.selfNode { selfNode = me }
+            if let r = response.relays { relays = r }
+            if let d = response.domain { domain = d }
+            let selfID = selfNode?.id
+            var diff = PeerDiff()
+            let removedIDs = Set(response.peersRemoved ?? [])
+            for p in response.peersChanged ?? [] where p.id != selfID && !removedIDs.contains(p.id) {
+                if let old = peers[p.id] {
+                    if old != p { diff.changed.append(PeerChange(old: old, new: p)) }
+                } else {
+                    diff.added.append(p)
+                }
+                peers[p.id] = p
+            }
+            for id in removedIDs {
+                if let old = peers.removeValue(forKey: id) { diff.removed.append(old) }
+            }
+            version = max(version, response.version)
+            return diff.sorted()
+        }
+    }
+
+    /// Forgets everything (the node was removed or logged out); every known peer is removed.
+    @discardableResult
+    public mutating func reset() -> PeerDiff {
+        let diff = PeerDiff(removed: Array(peers.values)).sorted()
+        self = NetmapState()
+        return diff
+    }
+}
+
+extension PeerDiff {
+    func sorted() -> PeerDiff {
+        PeerDiff(added: added.sorted { $0.id < $1.id },
+                 changed: changed.sorted { $0.new.id < $1.new.id },
+                 removed: removed.sorted { $0.id < $1.id })
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import MeshConfig
+import MeshCrypto
+import MeshIO
+import MeshNode
+import MeshWire
+import WireGuard
+
+/// A node in mesh mode: the device, TUN and socket configured from its registration, its
+/// peers following the coordinator's netmap (direct paths only for now: each peer's first
+/// published endpoint; the steering hook stays nil until disco and the relay arrive).
+final class JoinedNode {
+    let device: Device
+    let tun: TunDevice
+    let udp: UDPTransport
+    let dataPlane: DataPlane
+    let api: LocalAPI
+    let sync: DevicePeerSync
+    let control: ControlLoop
+    let registration: SavedRegistration
+    let logger: Logger
+
+    init(nodeKeyBytes: [UInt8], registration: SavedRegistration, control: ControlLoop, interfaceName: String,
+         socketPath: String, listenPort: UInt16, logger: Logger) throws {
+        self.logger = logger
+        self.registration = registration
+        self.control = control
+        let mtu = 1280
+        device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: mtu)
+        sync = DevicePeerSync(device: device)
+        udp = try UDPTransport(port: listenPort)
+        tun = try TunDevice(name: interfaceName)
+        try tun.setMTU(mtu)
+        let v4 = try Self.parse(registration.ipv4, "overlay IPv4")
+        try tun.addAddress(v4.networkBytes, prefixLength: 32)
+        var v6ok = false
+        do {
+            let v6 = try Self.parse(registration.ipv6, "overlay IPv6")
+            try tun.addAddress(v6.networkBytes, prefixLength: 128)
+            v6ok = true
+        } catch {
+            logger.warning("overlay IPv6 \(registration.ipv6) not configured: \(error)")
+        }
+        try tun.setUp()
+        let p4 = try IPPrefix(registration.ipv4Prefix).masked
+        try tun.addRoute(p4.address.networkBytes, prefixLength: p4.length)
+        if v6ok {
+            do {
+                let p6 = try IPPrefix(registration.ipv6Prefix).masked
+                try tun.addRoute(p6.address.networkBytes, prefixLength: p6.length)
+            } catch {
+                logger.warning("route for overlay prefix \(registration.ipv6Prefix) not added: \(error)")
+            }
+        }
+        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
+        api = LocalAPI(socketPath: socketPath, logger: logger)
+    }
+
+    static func parse(_ s: String, _ what: String) throws -> IPAddress {
+        do { return try IPAddress(s) } catch { throw CommandFailure("bad \(what) from the coordinator: \(error)") }
+    }
+
+    func start() throws {
+        let port = udp.port, ifname = tun.name
+        control.endpoints = { LocalEndpoints.gather(port: port, excludingInterface: ifname) }
+        control.onPeers = { [sync, logger] diff, _ in
+            for line in sync.apply(diff, now: SystemClock.now()) { logger.info("\(line)") }
+        }
+        dataPlane.start()
+        try api.start { [self] in self.status() }
+        control.start()
+    }
+
+    func stop() {
+        control.stop()
+        api.stop()
+    }
+
+    func status() -> NodeStatus {
+        let now = SystemClock.now()
+        let control = self.control.status
+        var byKey: [String: NodeInfo] = [:]
+        for p in control.netmap.peers.values { byKey[p.nodeKey] = p }
+        let peers = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
+        let me = control.netmap.selfNode
+        return NodeStatus(
+            interface: tun.name,
+            publicKey: device.publicKey.base64,
+            listenPort: Int(udp.port),
+            droppedDatagrams: dataPlane.counters.droppedDatagrams,
+            drops: dataPlane.counters.dropsByReason,
+            peers: peers.map { p in
+                let info = byKey[p.publicKey.base64]
+                return NodeStatus.PeerStatus(
+                    publicKey: p.publicKey.base64,
+                    endpoint: p.endpoint?.description,
+                    lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
+                    rxBytes: p.rxBytes, txBytes: p.txBytes,
+                    persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) },
+                    name: info?.name, ipv4: info?.ipv4, ipv6: info?.ipv6, online: info?.online)
+            },
+            name: me?.name ?? registration.name,
+            ipv4: me?.ipv4 ?? registration.ipv4,
+            ipv6: me?.ipv6 ?? registration.ipv6,
+            coordinator: registration.coordinatorURL,
+            control: control.phase.rawValue,
+            controlError: control.lastError,
+            netmapVersion: control.netmap.version)
+    }
+}

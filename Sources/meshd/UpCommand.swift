@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshCrypto
+import MeshIO
+import MeshNode
+import MeshWire
+
+/// `meshd up --join TOKEN`: mesh mode. Registers with the coordinator named in the token (or
+/// reuses the identity saved in the state dir), configures the TUN device and follows the netmap.
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Join a mesh network through its coordinator and follow its netmap."
+    )
+
+    @Option(name: .long, help: "Join token from `meshcoord authkey create` (not needed when the state dir holds a registration).")
+    var join: String?
+
+    @Option(name: .long, help: "Name to register under (default: this machine's hostname).")
+    var hostname: String?
+
+    @Option(name: .customLong("state-dir"), help: "Where the node key and registration are kept.")
+    var stateDir: String = StateDirectory.defaultPath
+
+    @Option(name: .long, help: "TUN device name.")
+    var interface: String = "mesh0"
+
+    @Option(name: .long, help: "Unix socket for meshctl.")
+    var socket: String = LocalAPI.defaultSocketPath
+
+    @Option(name: .long, help: "UDP port (0: any free port).")
+    var port: UInt16 = 0
+
+    @Flag(name: .long, help: "Log handshakes and other details.")
+    var verbose = false
+
+    func run() throws {
+        SignalWaiter.blockInCurrentThread()  // before any thread exists, so all inherit it
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = .info
+            return h
+        }
+        var logger = Logger(label: "meshd")
+        logger.logLevel = verbose ? .debug : .info
+
+        var token: JoinToken?
+        if let join {
+            do { token = try JoinToken(parsing: join) } catch { throw CommandFailure("\(error)") }
+        }
+        let dir = StateDirectory(path: stateDir)
+        let nodeKey: [UInt8]
+        var saved: SavedRegistration?
+        do {
+            nodeKey = try dir.loadOrCreateNodeKey()
+            saved = try dir.loadRegistration()
+        } catch { throw CommandFailure("\(error)") }
+        if let t = token, let s = saved, !s.matches(t) {
+            logger.notice("the join token names another coordinator (\(t.coordinatorURL)) than the saved registration (\(s.coordinatorURL)): registering anew")
+            saved = nil
+        }
+        let coordinatorURL: String, coordinatorKey: [UInt8]
+        if let t = token {
+            coordinatorURL = t.coordinatorURL
+            coordinatorKey = t.coordinatorKeyBytes
+        } else if let s = saved, let k = s.coordinatorKeyBytes {
+            coordinatorURL = s.coordinatorURL
+            coordinatorKey = k
+        } else {
+            throw CommandFailure("no saved registration in \(stateDir): pass --join TOKEN (make one with `meshcoord authkey create`)")
+        }
+
+        let client: ControlClient
+        do { client = try ControlClient(coordinatorURL: coordinatorURL, coordinatorKeyBytes: coordinatorKey, nodeKeyBytes: nodeKey) } catch {
+            throw CommandFailure("\(error)")
+        }
+        var entropy = SystemEntropy()
+        let discoKey = PrivateKey.generate(using: &entropy).publicKey.base64
+        let name = hostname ?? ProcessInfo.processInfo.hostName
+        let control = ControlLoop(client: client,
+                                  options: .init(hostname: name, discoKey: discoKey, authSecret: token?.authSecret),
+                                  logger: logger)
+        let registeredURL = coordinatorURL
+        let keyBase64 = Base64.encode(coordinatorKey)
+        let inUse = saved
+        control.onRegistered = { [logger] r in
+            let record = SavedRegistration(coordinatorURL: registeredURL, coordinatorKey: keyBase64, response: r,
+                                           registeredAt: SystemClock.unixSeconds())
+            do { try dir.saveRegistration(record) } catch { logger.error("saving the registration failed: \(error)") }
+            if let s = inUse, s.ipv4 != r.ipv4 || s.ipv6 != r.ipv6 {
+                logger.warning("the coordinator now gives this node \(r.ipv4), \(r.ipv6) instead of \(s.ipv4), \(s.ipv6): restart meshd to use them")
+            }
+        }
+        control.onRemoved = { _ in
+            // The saved addresses are no longer ours; the node key stays.
+            dir.removeRegistration()
+        }
+
+        let registration: SavedRegistration
+        if let s = saved {
+            registration = s
+            logger.info("reusing saved identity \(s.name) (\(s.ipv4), \(s.ipv6)) from \(stateDir); node key \(client.nodePublicKeyBase64)")
+        } else {
+            logger.info("registering with \(coordinatorURL) as \(name); node key \(client.nodePublicKeyBase64)")
+            let result = Self.blockOn { try await control.registerUntilRefused() }
+            switch result {
+            case .none:
+                logger.info("interrupted before registration completed")
+                return
+            case .some(.failure(let error)):
+                throw CommandFailure("registration failed: \(error)")
+            case .some(.success(let r)):
+                logger.info("registered as \(r.name): \(r.ipv4), \(r.ipv6) (node id \(r.nodeID))")
+                registration = SavedRegistration(coordinatorURL: coordinatorURL, coordinatorKey: keyBase64, response: r,
+                                                 registeredAt: SystemClock.unixSeconds())
+            }
+        }
+
+        let node: JoinedNode
+        do {
+            node = try JoinedNode(nodeKeyBytes: nodeKey, registration: registration, control: control,
+                                  interfaceName: interface, socketPath: socket, listenPort: port, logger: logger)
+            try node.start()
+        } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
+        logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
+        SignalWaiter.waitForTermination()
+        node.stop()
+        logger.info("meshd stopped")
+    }
+
+    /// Runs `body` on the concurrency pool and waits; nil when SIGINT/SIGTERM came first.
+    static func blockOn<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error>? {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        let task = Task {
+            do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
+            done.signal()
+        }
+        while done.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
+            if SignalWaiter.terminationPending() {
+                task.cancel()
+                return nil
+            }
+        }
+        return box.get()
+    }
+}
+
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<T, any Error>?
+    func set(_ v: Result<T, any Error>) { lock.withLock { value = v } }
+    func get() -> Result<T, any Error>? { lock.withLock { value } }
+}

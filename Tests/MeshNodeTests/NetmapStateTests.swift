@@ -1,0 +1,131 @@
+import MeshCrypto
+import MeshNode
+import MeshWire
+import Testing
+
+func node(_ id: Int64, _ name: String, key: String? = nil, endpoints: [String] = ["192.0.2.\(0):41641"], online: Bool = true) -> NodeInfo {
+    // A valid base64 32-byte key per id unless given.
+    let k = key ?? Base64.encode([UInt8](repeating: UInt8(id), count: 32))
+    return NodeInfo(id: id, name: name, nodeKey: k, discoKey: k, ipv4: "100.64.0.\(id)", ipv6: "fd7a:115c:a1e0::\(id)",
+                    endpoints: endpoints, homeRelay: nil, online: online, lastSeen: nil)
+}
+
+@Suite struct NetmapStateTests {
+    let me = node(1, "me")
+
+    @Test func fullMapAddsEveryPeerButSelf() {
+        var s = NetmapState()
+        #expect(s.sinceVersion == nil)
+        let d = s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [me, node(2, "b"), node(3, "c")]))
+        #expect(d.added.map(\.id) == [2, 3])
+        #expect(d.changed.isEmpty && d.removed.isEmpty)
+        #expect(s.sinceVersion == 5)
+        #expect(s.selfNode == me)
+        #expect(s.sortedPeers.map(\.name) == ["b", "c"])
+    }
+
+    @Test func deltasChangeAndRemove() {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b"), node(3, "c")]))
+        var b2 = node(2, "b")
+        b2.endpoints = ["198.51.100.7:5000"]
+        let d = s.apply(MapResponse(kind: .delta, version: 7, peersChanged: [b2, node(4, "d")], peersRemoved: [3]))
+        #expect(d.added.map(\.id) == [4])
+        #expect(d.changed.map(\.new) == [b2])
+        #expect(d.changed.first?.old == node(2, "b"))
+        #expect(d.removed.map(\.id) == [3])
+        #expect(s.version == 7)
+        #expect(Set(s.peers.keys) == [2, 4])
+        // An unchanged entry is no change; removing an unknown id is nothing.
+        let d2 = s.apply(MapResponse(kind: .delta, version: 8, peersChanged: [b2], peersRemoved: [99]))
+        #expect(d2.isEmpty)
+        #expect(s.version == 8)
+    }
+
+    @Test func keepAliveOnlyMovesTheVersion() {
+        var s = NetmapState()
+        // Before any full map a keepalive changes nothing: the next poll still asks for everything.
+        #expect(s.apply(.keepAlive(version: 3)).isEmpty)
+        #expect(s.sinceVersion == nil)
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b")]))
+        #expect(s.apply(.keepAlive(version: 6)).isEmpty)
+        #expect(s.sinceVersion == 6)
+        #expect(s.peers.count == 1)
+    }
+
+    @Test func secondFullMapIsDiffedAgainstTheFirst() {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b"), node(3, "c")]))
+        var c2 = node(3, "c")
+        c2.online = false
+        let d = s.apply(MapResponse(kind: .full, version: 2, self: me, peers: [c2, node(4, "d")]))
+        #expect(d.added.map(\.id) == [4])
+        #expect(d.changed.map(\.new.id) == [3])
+        #expect(d.removed.map(\.id) == [2])
+        // A full map is authoritative even with a lower version (coordinator restored).
+        #expect(s.version == 2)
+    }
+
+    @Test func selfInADeltaIsNotAPeer() {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 1, self: me, peers: []))
+        var me2 = me
+        me2.endpoints = ["203.0.113.1:1"]
+        let d = s.apply(MapResponse(kind: .delta, version: 2, self: me2, peersChanged: [me2]))
+        #expect(d.isEmpty)
+        #expect(s.selfNode == me2)
+    }
+
+    @Test func resetRemovesEverything() {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b"), node(3, "c")]))
+        let d = s.reset()
+        #expect(d.removed.map(\.id) == [2, 3])
+        #expect(s.peers.isEmpty && s.sinceVersion == nil)
+    }
+}
+
+@Suite struct PeerPlanTests {
+    @Test func configFromNode() throws {
+        let c = try #require(PeerConfig(node(2, "b", endpoints: ["bogus", "192.0.2.2:41641", "192.0.2.3:1"])))
+        #expect(c.allowedIPs == ["100.64.0.2/32", "fd7a:115c:a1e0::2/128"])
+        #expect(c.endpoint == "192.0.2.2:41641")
+        #expect(PeerConfig(node(2, "b", key: "not a key")) == nil)
+        #expect(PeerConfig(node(2, "b", endpoints: []))?.endpoint == nil)
+    }
+
+    @Test func planAddsUpdatesRemoves() throws {
+        let b = node(2, "b"), c = node(3, "c")
+        var (actions, table) = DevicePeerSync.plan(current: [:], diff: PeerDiff(added: [b, c]))
+        #expect(actions == [.add(PeerConfig(b)!), .add(PeerConfig(c)!)])
+        // A change that does not touch key, addresses or endpoint needs no device work.
+        var bOffline = b
+        bOffline.online = false
+        (actions, table) = DevicePeerSync.plan(current: table, diff: PeerDiff(changed: [PeerChange(old: b, new: bOffline)]))
+        #expect(actions.isEmpty)
+        var bMoved = b
+        bMoved.endpoints = ["198.51.100.9:7"]
+        (actions, table) = DevicePeerSync.plan(current: table, diff: PeerDiff(changed: [PeerChange(old: b, new: bMoved)]))
+        #expect(actions == [.update(PeerConfig(bMoved)!)])
+        // New key for the same node: the old key goes first.
+        var bRekeyed = bMoved
+        bRekeyed.nodeKey = Base64.encode([UInt8](repeating: 0xEE, count: 32))
+        (actions, table) = DevicePeerSync.plan(current: table, diff: PeerDiff(changed: [PeerChange(old: bMoved, new: bRekeyed)]))
+        #expect(actions == [.remove(publicKey: bMoved.nodeKey), .add(PeerConfig(bRekeyed)!)])
+        (actions, table) = DevicePeerSync.plan(current: table, diff: PeerDiff(removed: [c, node(9, "unknown")]))
+        #expect(actions == [.remove(publicKey: c.nodeKey)])
+        #expect(Set(table.keys) == [2])
+    }
+
+    @Test func backoffGrowsWithJitterAndResets() {
+        var b = Backoff(initial: 0.5, maximum: 30)
+        let delays = (0..<10).map { _ in b.nextDelay(random: 0.5) }
+        #expect(delays[0] == 0.5 && delays[1] == 1 && delays[2] == 2)
+        #expect(delays.last == 30)
+        var j = Backoff(initial: 1, maximum: 30)
+        #expect(j.nextDelay(random: 0) == 0.75)
+        #expect(j.nextDelay(random: 0.999) < 2.5)
+        j.reset()
+        #expect(j.nextDelay(random: 0.5) == 1)
+    }
+}
