@@ -40,6 +40,7 @@ let package = Package(
 
         .executableTarget(name: "meshd", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
+            "MagicSock", "Netcheck", "RelayIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -166,8 +166,7 @@ public final class ControlLoop: @unchecked Sendable {
                         let d = state.reset()
                         return (d, state)
                     }
-                    logger.error("\(e): this node is no longer part of the network; dropping all peers. " +
-                                 "To come back: meshd up --join NEW_TOKEN")
+                    logger.error("\(e): this node is no longer part of the network; dropping all peers. To come back: meshd up --join NEW_TOKEN")
                     if !diff.isEmpty { onPeers?(diff, snapshot) }
                     onRemoved?(e)
                     return

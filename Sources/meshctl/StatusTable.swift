@@ -13,10 +13,11 @@ enum StatusTable {
         lines.append("dropped datagrams: \(s["droppedDatagrams"] ?? 0)")
         let peers = s["peers"] as? [[String: Any]] ?? []
         let mesh = peers.contains { $0["name"] is String }
-        var rows: [[String]] = [(mesh ? ["NAME", "ADDRESS"] : []) + ["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
+        // In mesh mode the path column says how packets travel: direct (and where) or relay.
+        var rows: [[String]] = [(mesh ? ["NAME", "ADDRESS", "PATH"] : []) + ["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
         for p in peers {
             let hs = (p["lastHandshakeSecondsAgo"] as? Int).map { "\($0)s ago" } ?? "never"
-            let named = mesh ? [p["name"] as? String ?? "?", p["ipv4"] as? String ?? "-"] : []
+            let named = mesh ? [p["name"] as? String ?? "?", p["ipv4"] as? String ?? "-", p["path"] as? String ?? "-"] : []
             rows.append(named + [p["publicKey"] as? String ?? "?", p["endpoint"] as? String ?? "-", hs,
                                  bytes(p["rxBytes"]), bytes(p["txBytes"])])
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MagicSock
 import MeshConfig
 import MeshCrypto
 import MeshIO
@@ -21,8 +22,10 @@ final class JoinedNode {
     let registration: SavedRegistration
     let logger: Logger
 
-    init(nodeKeyBytes: [UInt8], registration: SavedRegistration, control: ControlLoop, interfaceName: String,
-         socketPath: String, listenPort: UInt16, logger: Logger) throws {
+    let paths: NodePaths
+
+    init(nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8], registration: SavedRegistration,
+         control: ControlLoop, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
         self.logger = logger
         self.registration = registration
         self.control = control
@@ -55,6 +58,27 @@ final class JoinedNode {
         }
         dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
         api = LocalAPI(socketPath: socketPath, logger: logger)
+        // The coordinator is the relay and the STUN server (its two default ports).
+        let coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
+        let coordinatorHost = URLComponents(string: registration.coordinatorURL)?.host ?? ""
+        let stun = [3478, 3479].compactMap { NodePaths.parseEndpoint("\(coordinatorHost):\($0)") }
+        paths = NodePaths(nodeKey: try PrivateKey(rawBytes: nodeKeyBytes), discoKey: discoKey,
+                          coordinatorKey: coordinatorKey,
+                          relayURL: registration.coordinatorURL.trimmingSuffix("/") + "/relay",
+                          stunServers: stun, dataPlane: dataPlane, udp: udp, logger: logger)
+    }
+
+    /// Points the disco layer at the netmap's peers; a peer with no usable endpoint is reached
+    /// through the relay (its WireGuard endpoint is the relay marker).
+    private func syncPaths(_ netmap: NetmapState) {
+        var list: [NodePaths.NetmapPeer] = []
+        for info in netmap.peers.values {
+            guard let key = try? PublicKey(base64: info.nodeKey), let disco = try? PublicKey(base64: info.discoKey),
+                  let peer = device.peer(for: key) else { continue }
+            if peer.currentEndpoint == nil { peer.setEndpoint(RelayMarker.address(for: key)) }
+            list.append(.init(nodeKey: key, discoKey: disco, endpoints: info.endpoints, wireGuardPeer: peer))
+        }
+        paths.setPeers(list)
     }
 
     static func parse(_ s: String, _ what: String) throws -> IPAddress {
@@ -63,16 +87,20 @@ final class JoinedNode {
 
     func start() throws {
         let port = udp.port, ifname = tun.name
-        control.endpoints = { LocalEndpoints.gather(port: port, excludingInterface: ifname) }
-        control.onPeers = { [sync, logger] diff, _ in
+        let paths = self.paths
+        control.endpoints = { paths.endpoints }
+        control.onPeers = { [sync, logger, weak self] diff, netmap in
             for line in sync.apply(diff, now: SystemClock.now()) { logger.info("\(line)") }
+            self?.syncPaths(netmap)
         }
+        paths.start(localEndpoints: LocalEndpoints.gather(port: port, excludingInterface: ifname))
         dataPlane.start()
         try api.start { [self] in self.status() }
         control.start()
     }
 
     func stop() {
+        paths.stop()
         control.stop()
         api.stop()
     }
@@ -98,7 +126,8 @@ final class JoinedNode {
                     lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
                     rxBytes: p.rxBytes, txBytes: p.txBytes,
                     persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) },
-                    name: info?.name, ipv4: info?.ipv4, ipv6: info?.ipv6, online: info?.online)
+                    name: info?.name, ipv4: info?.ipv4, ipv6: info?.ipv6, online: info?.online,
+                    path: paths.pathDescription(for: p.publicKey))
             },
             name: me?.name ?? registration.name,
             ipv4: me?.ipv4 ?? registration.ipv4,
@@ -108,4 +137,8 @@ final class JoinedNode {
             controlError: control.lastError,
             netmapVersion: control.netmap.version)
     }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

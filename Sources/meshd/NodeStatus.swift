@@ -12,6 +12,8 @@ struct NodeStatus: Codable {
         var ipv4: String? = nil
         var ipv6: String? = nil
         var online: Bool? = nil
+        /// "direct IP:PORT", "direct IP:PORT (unconfirmed, also relay)" or "relay" in mesh mode.
+        var path: String? = nil
     }
     var interface: String
     var publicKey: String

@@ -76,11 +76,14 @@ struct Up: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         var entropy = SystemEntropy()
-        let discoKey = PrivateKey.generate(using: &entropy).publicKey.base64
+        // A fresh disco key every start (DESIGN.md section 2); only its public half leaves the node.
+        let discoPrivate = PrivateKey.generate(using: &entropy)
+        let discoKey = discoPrivate.publicKey.base64
         let name = hostname ?? ProcessInfo.processInfo.hostName
-        let control = ControlLoop(client: client,
-                                  options: .init(hostname: name, discoKey: discoKey, authSecret: token?.authSecret),
-                                  logger: logger)
+        var options = ControlLoop.Options(hostname: name, discoKey: discoKey, authSecret: token?.authSecret)
+        // Endpoint changes (a new STUN mapping, a new LAN address) must reach peers quickly.
+        options.endpointCheckInterval = .milliseconds(500)
+        let control = ControlLoop(client: client, options: options, logger: logger)
         let registeredURL = coordinatorURL
         let keyBase64 = Base64.encode(coordinatorKey)
         let inUse = saved
@@ -119,7 +122,8 @@ struct Up: ParsableCommand {
 
         let node: JoinedNode
         do {
-            node = try JoinedNode(nodeKeyBytes: nodeKey, registration: registration, control: control,
+            node = try JoinedNode(nodeKeyBytes: nodeKey, discoKey: discoPrivate, coordinatorKeyBytes: coordinatorKey,
+                                  registration: registration, control: control,
                                   interfaceName: interface, socketPath: socket, listenPort: port, logger: logger)
             try node.start()
         } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }

@@ -45,6 +45,7 @@ table ip natlab {
         ct state established,related accept
         ct status dnat accept
         iifname "lan0" oifname "wan0" accept
+        iifname "lan0" oifname "lan0" accept
     }
     chain input {
         type filter hook input priority 0; policy accept;
@@ -74,6 +75,9 @@ _natlab_router() {
     lab_in "$name" ip link set lan0 up
     lab_in "$name" ip route add default via "$wan_gw"
     lab_in "$name" sysctl -qw net.ipv4.ip_forward=1
+    # Hosts on one LAN talk through the router's switch unfiltered, as on a home router, even
+    # where br_netfilter would send bridged frames through the router's firewall.
+    lab_in "$name" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
     _natlab_rules "$name" "$type"
 }
 

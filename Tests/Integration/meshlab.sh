@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# meshlab.sh - a coordinator and two meshd nodes on the NAT lab (natlab.sh), for the tests of
+# the mesh itself: the NAT matrix, time to connect, keepalive, fallback, roaming, outages.
+#
+#     source lab.sh; source natlab.sh; source meshlab.sh
+#     meshlab_up eim edm           # natlab + meshcoord on c + meshd in a and b
+#     meshlab_wait_path a b relay  # a's path to b becomes "relay" (or direct[:ADDR])
+#
+# The coordinator runs on the public host c at 203.0.113.100:8080 (STUN on 3478 and 3479, the
+# relay on its HTTP port); the nodes join with one reusable auth key and listen on UDP 41641.
+
+MESHLAB_COORD=203.0.113.100
+MESHLAB_PORT=41641
+
+meshlab_status_has() { # NAME PYTHON_EXPR (j = status JSON)
+    lab_meshd_status "$1" || return 1
+    [[ $(lab_json "$LAB_DIR/$1.status.json" "bool($2)") == True ]]
+}
+meshlab_field() { lab_meshd_status "$1" && lab_json "$LAB_DIR/$1.status.json" "$2"; }
+# meshlab_peer_field NAME PEER EXPR: EXPR with p = the status entry of peer PEER (by name)
+meshlab_peer_field() {
+    lab_meshd_status "$1" || return 1
+    lab_json "$LAB_DIR/$1.status.json" "next((($3) for p in j['peers'] if p.get('name') == '$2'), None)"
+}
+
+meshlab_coord_start() { # NAME
+    lab_start "$1" c "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" --listen "$MESHLAB_COORD:8080" \
+        --stun-ports 3478,3479 --public-url "http://$MESHLAB_COORD:8080"
+    lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
+    lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
+}
+
+meshlab_node_start() { # NAME NS [extra meshd args]
+    local name=$1 ns=$2; shift 2
+    rm -f "$LAB_DIR/$name.sock"
+    lab_start "$name" "$ns" "$MESH_BIN/meshd" up --join "$MESHLAB_TOKEN" --hostname "$name" \
+        --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" "$@"
+    lab_wait_until 20 "meshd $name up in $ns" meshlab_status_has "$name" "j.get('control') == 'connected'"
+}
+
+meshlab_up() { # TYPE_A TYPE_B
+    lab_mesh_bin
+    [[ -x $MESH_BIN/meshcoord ]] || lab_fail "no meshcoord at $MESH_BIN/meshcoord"
+    natlab_up "$1" "$2"
+    meshlab_coord_start coord
+    MESHLAB_TOKEN=$("$MESH_BIN/meshcoord" authkey create --reusable --state-dir "$LAB_DIR/coord" 2>/dev/null)
+    [[ $MESHLAB_TOKEN == mesh1_* ]] || lab_fail "authkey create gave no token: $MESHLAB_TOKEN"
+    MESHLAB_T0=$EPOCHREALTIME
+    meshlab_node_start a a
+    meshlab_node_start b b
+    lab_wait_until 5 "a sees b in its netmap" meshlab_status_has a "[p for p in j['peers'] if p.get('name') == 'b']"
+    lab_wait_until 5 "b sees a in its netmap" meshlab_status_has b "[p for p in j['peers'] if p.get('name') == 'a']"
+    MESHLAB_A4=$(meshlab_field a "j['ipv4']")
+    MESHLAB_B4=$(meshlab_field b "j['ipv4']")
+    lab_info "overlay: a = $MESHLAB_A4, b = $MESHLAB_B4"
+}
+
+meshlab_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}'; }
+
+# meshlab_path_is NAME PEER WANT: WANT is "relay", "direct" or "direct:IP:PORT"
+meshlab_path_is() {
+    local path; path=$(meshlab_peer_field "$1" "$2" "p.get('path')") || return 1
+    case $3 in
+        relay) [[ $path == relay ]] ;;
+        direct) [[ $path == direct\ * ]] ;;
+        direct:*) [[ $path == "direct ${3#direct:}" ]] ;;
+    esac
+}
+meshlab_wait_path() { # NAME PEER WANT DEADLINE
+    lab_poll "$4" meshlab_path_is "$1" "$2" "$3" && { lab_pass "$1's path to $2 is $3"; return 0; }
+    lab_fail "$1's path to $2 is not $3 after $4 s: it is '$(meshlab_peer_field "$1" "$2" "p.get('path')")'"
+}
+
+# meshlab_row TYPE_A TYPE_B EXPECTED [DIRECT_ADDR_OF_B]: one row of the NAT matrix
+meshlab_row() {
+    local ta=$1 tb=$2 want=$3 addr=${4:-}
+    meshlab_up "$ta" "$tb"
+    lab_wait_until 10 "first ping a -> b over the overlay" lab_in a ping -n -c 1 -W 1 "$MESHLAB_B4"
+    lab_info "time from both nodes up to the first ping reply: $(meshlab_since "$MESHLAB_T0")s"
+    if [[ $want == direct ]]; then
+        meshlab_wait_path a b "direct${addr:+:$addr}" 10
+        meshlab_wait_path b a direct 10
+    else
+        # Give discovery a fair chance (several rounds), then require the relay.
+        lab_poll 8 meshlab_path_is a b direct && lab_fail "$ta/$tb: expected relay, but a found a direct path"
+        meshlab_wait_path a b relay 5
+    fi
+    lab_info "a's path to b: $(meshlab_peer_field a b "p.get('path')")"
+    lab_check "$ta/$tb: 5/5 pings a -> b" lab_ping_ok a "$MESHLAB_B4" 5
+    lab_check "$ta/$tb: 5/5 pings b -> a" lab_ping_ok b "$MESHLAB_A4" 5
+    lab_iperf_server iperf b
+    lab_iperf a "$MESHLAB_B4" 5 || lab_fail "$ta/$tb: iperf3 failed: $LAB_IPERF_ERR"
+    lab_pass "$ta/$tb: 5 s TCP transfer a -> b at $LAB_MBPS Mbit/s"
+    lab_done "$ta/$tb: $want ($(meshlab_peer_field a b "p.get('path')")), ping both ways, TCP $LAB_MBPS Mbit/s"
+}
