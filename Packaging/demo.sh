@@ -1,87 +1,88 @@
 #!/usr/bin/env bash
-# demo.sh - watch two meshd nodes build an encrypted tunnel.
+# demo.sh - the whole mesh, live: a coordinator on a simulated public host, three machines
+# behind two simulated home NAT routers, join tokens, NAT traversal, `meshctl status` and pings.
 #
-# Two network namespaces play two machines on the internet (192.0.2.1 and 192.0.2.2, a
-# documentation range: nothing leaves this computer). Each gets fresh keys, a wg-quick-style
-# config and a running meshd; then we look at `meshctl status` and ping across the overlay
-# (10.100.0.1 <-> 10.100.0.2). Everything is removed at the end. Needs root.
+#   c  203.0.113.100  meshcoord (control API, STUN, relay)           [the internet: 203.0.113.0/24]
+#   router 1 (NAT) 203.0.113.11 -- alice 10.1.0.10
+#   router 2 (NAT) 203.0.113.12 -- bob   10.2.0.10, carol 10.2.0.30 (same LAN as bob)
 #
-#   Packaging/demo.sh            (SKIP_DEPS=1 / SKIP_BUILD=1 to skip those steps)
+# Everything runs in network namespaces on this machine (documentation and private address
+# ranges; nothing leaves it) and is removed at the end. Needs root.
+#   Packaging/demo.sh     (SKIP_DEPS=1 / SKIP_BUILD=1 to skip those steps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 LAB_NAME=demo
 source "$REPO/Tests/Integration/lab.sh"
+source "$REPO/Tests/Integration/natlab.sh"
+source "$REPO/Tests/Integration/meshlab.sh"
 
 B=; N=
 if [[ -t 1 ]]; then B=$(tput bold 2>/dev/null || true); N=$(tput sgr0 2>/dev/null || true); fi
 n=0
 say() { n=$((n + 1)); echo; echo "${B}[$n] $*${N}"; }
 show() { echo "    \$ $*"; }
+indent() { sed 's/^/    /'; }
 
 [[ $(id -u) == 0 ]] || { echo "demo.sh needs root (network namespaces, TUN devices)" >&2; exit 1; }
-
 if [[ ${SKIP_DEPS:-0} != 1 ]]; then
     say "Installing the Debian packages mesh needs (only what is missing)"
     ./Packaging/install-deps.sh
 fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-    say "Building meshd and meshctl (release)"
+    say "Building meshcoord, meshd and meshctl (release; the first build takes a few minutes)"
     show swift build -c release
     swift build -c release 2>&1 | tail -n 3
 fi
 lab_mesh_bin
-echo "    binaries: $MESH_BIN/meshd, $MESH_BIN/meshctl"
 
-say "Creating two 'machines' (network namespaces) joined by a virtual cable"
-lab_ns_add alice bob
-lab_veth alice eth0 192.0.2.1/24 bob eth0 192.0.2.2/24
-echo "    $(lab_ns alice): eth0 192.0.2.1    <--- veth --->    $(lab_ns bob): eth0 192.0.2.2"
+say "Building the network: a public host and two home routers doing NAT (nftables masquerade)"
+natlab_up eim eim
+_natlab_host carol r2 10.2.0.30/24 10.2.0.1
+echo "    alice 10.1.0.10 behind router 1 (203.0.113.11); bob 10.2.0.10 and carol 10.2.0.30 behind router 2 (203.0.113.12)"
 
-say "Making a key pair for each node"
-lab_genkey meshd "$LAB_DIR/alice"
-lab_genkey meshd "$LAB_DIR/bob"
-show "meshd genkey > alice.key; meshd pubkey < alice.key"
-echo "    alice public key: $(cat "$LAB_DIR/alice.pub")"
-echo "    bob   public key: $(cat "$LAB_DIR/bob.pub")"
+say "Starting the coordinator on the public host"
+show "meshcoord serve --state-dir ... --listen 203.0.113.100:8080 --stun-ports 3478,3479"
+meshlab_coord_start coord
+show "meshcoord authkey create --reusable"
+MESHLAB_TOKEN=$("$MESH_BIN/meshcoord" authkey create --reusable --state-dir "$LAB_DIR/coord" 2>/dev/null)
+echo "    join token: ${MESHLAB_TOKEN:0:40}..."
 
-say "Writing the config files (wg-quick style; private keys elided here)"
-lab_meshd_conf "$LAB_DIR/alice.conf" "$LAB_DIR/alice.key" 10.100.0.1/24 51820 1280 \
-    "$LAB_DIR/bob.pub" 10.100.0.2/32 192.0.2.2:51820 25
-lab_meshd_conf "$LAB_DIR/bob.conf" "$LAB_DIR/bob.key" 10.100.0.2/24 51820 1280 \
-    "$LAB_DIR/alice.pub" 10.100.0.1/32 192.0.2.1:51820 25
+say "Each machine joins with the token"
+for who in alice bob carol; do
+    ns=$who; [[ $who == alice ]] && ns=a; [[ $who == bob ]] && ns=b
+    show "meshd up --join mesh1_... --hostname $who      (on $who)"
+    meshlab_node_start "$who" "$ns"
+done
+lab_wait_until 5 "alice sees bob and carol" meshlab_status_has alice "len(j['peers']) == 2"
+show "meshcoord node list"
+"$MESH_BIN/meshcoord" node list --state-dir "$LAB_DIR/coord" | indent
+
+BOB=$(meshlab_field bob "j['ipv4']"); CAROL=$(meshlab_field carol "j['ipv4']"); ALICE=$(meshlab_field alice "j['ipv4']")
+say "alice pings bob and carol across both NATs; bob pings carol on their shared LAN"
+show "ping -c 3 $BOB      (on alice)"
+lab_wait_until 10 "first answer from bob" lab_in a ping -n -c 1 -W 1 "$BOB"
+lab_in a ping -n -c 3 -i 0.3 "$BOB" | tail -n 2 | indent
+show "ping -c 3 $CAROL      (on alice)"
+lab_wait_until 10 "first answer from carol" lab_in a ping -n -c 1 -W 1 "$CAROL"
+lab_in a ping -n -c 3 -i 0.3 "$CAROL" | tail -n 2 | indent
+show "ping -c 3 $CAROL      (on bob)"
+lab_wait_until 10 "first answer from carol" lab_in b ping -n -c 1 -W 1 "$CAROL"
+lab_in b ping -n -c 3 -i 0.3 "$CAROL" | tail -n 2 | indent
+say "Waiting for every node to settle on its best path (disco pings, CallMeMaybe through the relay)"
+meshlab_wait_path alice bob direct 10
+meshlab_wait_path alice carol direct 10
+meshlab_wait_path bob alice direct 10
+meshlab_wait_path bob carol direct:10.2.0.30:41641 10
+
+say "meshctl status: the paths the nodes found (direct through the NATs, or over the LAN)"
 for who in alice bob; do
-    echo "    --- $who.conf"
-    sed 's/^PrivateKey = .*/PrivateKey = (secret)/; s/^/    /' "$LAB_DIR/$who.conf"
+    show "meshctl status      (on $who)"
+    lab_meshctl "$who" status | indent
 done
 
-say "Starting meshd on both machines"
-show "meshd --config alice.conf --interface mesh0 --socket .../alice.sock   (in $(lab_ns alice))"
-lab_meshd_start alice alice "$LAB_DIR/alice.conf"
-lab_meshd_start bob bob "$LAB_DIR/bob.conf"
-echo "    alice's mesh0: $(lab_in alice ip -br -4 addr show dev mesh0)"
-echo "    bob's   mesh0: $(lab_in bob ip -br -4 addr show dev mesh0)"
-
-say "Waiting for the WireGuard handshake (first packet across the tunnel)"
-lab_wait_until 20 "alice reaches bob over the overlay" lab_in alice ping -n -c 1 -W 1 10.100.0.2
-
-say "meshctl status on alice"
-show "meshctl status"
-lab_meshctl alice status | sed 's/^/    /'
-say "meshctl status on bob"
-lab_meshctl bob status | sed 's/^/    /'
-
-say "Pinging bob (10.100.0.2) from alice, through the encrypted tunnel"
-show "ping -c 5 10.100.0.2"
-lab_in alice ping -n -c 5 -i 0.5 10.100.0.2 | sed 's/^/    /' || lab_fail "ping across the overlay failed"
-
-say "On the wire there is only meshd's one UDP socket, port 51820 (bob's side)"
-show "ss -uanp 'sport = :51820'"
-lab_in bob ss -uanp 'sport = :51820' | sed 's/^/    /' || true
-
-say "Cleaning up: stopping both meshd processes and deleting the namespaces"
-lab_stop alice
-lab_stop bob
+say "Cleaning up: stopping every process and deleting the namespaces"
+trap - EXIT
+lab_cleanup
 echo
-echo "${B}Demo finished: two nodes, fresh keys, an encrypted tunnel, 5 pings across it.${N}"
-exit 0
+echo "Demo finished: a coordinator, three machines behind two NATs, direct encrypted paths, pings across."

@@ -15,6 +15,9 @@ public struct PathTimings: Sendable {
     public var goodEnoughLatency: Duration = .milliseconds(5)
     /// Minimum gap between discovery rounds (pings to every candidate plus a CallMeMaybe).
     public var discoveryInterval: Duration = .seconds(5)
+    /// A heartbeat to the best path unanswered this long makes data go by the relay too, without
+    /// waiting for the trust window to run out: a dead path costs at most heartbeat + this.
+    public var pongOverdue: Duration = .seconds(1)
     /// A Ping without a Pong after this long is given up.
     public var pingTimeout: Duration = .seconds(5)
     /// While idle, keep the NAT mapping open with a ping at most this far apart (conntrack drops at 30 s).

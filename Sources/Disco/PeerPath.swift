@@ -36,6 +36,9 @@ public struct PeerPath: Sendable {
     private var lastDiscovery: MonotonicTime?
     private var lastActivity: MonotonicTime?
     private var lastProbeSent: MonotonicTime?
+    /// Whether the last `poll` saw the path trusted: losing trust starts a discovery round at
+    /// once (a CallMeMaybe makes the peer reopen its side, e.g. after a NAT lost its mappings).
+    private var trustedAtLastPoll = false
 
     public init(timings: PathTimings = .standard) { self.timings = timings }
 
@@ -47,10 +50,15 @@ public struct PeerPath: Sendable {
         candidates.removeAll { !endpoints.contains($0) && $0 != best && lastPingTo[$0] == nil }
     }
 
-    /// Is the direct path confirmed by a recent Pong?
+    /// Is the direct path confirmed? Either by a Pong within the trust window, or, for an idle
+    /// session, by the idle keepalive whose every Ping was answered: the path was fine at the last
+    /// probe, so the first packet after a quiet spell goes direct at once (the heartbeat that
+    /// packet restarts re-confirms it within a round trip, or the path is dropped).
     public func isTrusted(now: MonotonicTime) -> Bool {
         guard best != nil, let t = lastPongFromBest else { return false }
-        return now - t < timings.trustDuration
+        if let u = unansweredPingToBest, now - u >= timings.pongOverdue { return false }
+        if now - t < timings.trustDuration { return true }
+        return unansweredPingToBest == nil && now - t < timings.idleKeepaliveInterval + timings.trustDuration
     }
 
     /// Route for a data packet; marks the session active. Cheap enough for every packet.
@@ -114,9 +122,11 @@ public struct PeerPath: Sendable {
         var actions: [Action] = []
         let active = lastActivity.map { now - $0 < timings.sessionActiveTimeout } ?? false
         let discoveryDue = lastDiscovery.map { now - $0 >= timings.discoveryInterval } ?? true
+        let trusted = isTrusted(now: now)
+        defer { trustedAtLastPoll = trusted }
         if active {
-            if !isTrusted(now: now) {
-                if discoveryDue { actions += discover(now: now, entropy: &entropy) }
+            if !trusted {
+                if discoveryDue || trustedAtLastPoll { actions += discover(now: now, entropy: &entropy) }
             } else {
                 let wantsUpgrade = (bestLatency ?? .zero) > timings.goodEnoughLatency
                     && (lastDiscovery.map { now - $0 >= timings.upgradeInterval } ?? true)

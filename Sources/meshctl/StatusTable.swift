@@ -14,12 +14,14 @@ enum StatusTable {
         let peers = s["peers"] as? [[String: Any]] ?? []
         let mesh = peers.contains { $0["name"] is String }
         // In mesh mode the path column says how packets travel: direct (and where) or relay.
-        var rows: [[String]] = [(mesh ? ["NAME", "ADDRESS", "PATH"] : []) + ["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
+        // (There the WireGuard endpoint says little: the path column replaces it.)
+        var rows: [[String]] = [(mesh ? ["NAME", "ADDRESS", "PATH", "PEER"] : ["PEER", "ENDPOINT"]) + ["HANDSHAKE", "RX", "TX"]]
         for p in peers {
             let hs = (p["lastHandshakeSecondsAgo"] as? Int).map { "\($0)s ago" } ?? "never"
-            let named = mesh ? [p["name"] as? String ?? "?", p["ipv4"] as? String ?? "-", p["path"] as? String ?? "-"] : []
-            rows.append(named + [p["publicKey"] as? String ?? "?", p["endpoint"] as? String ?? "-", hs,
-                                 bytes(p["rxBytes"]), bytes(p["txBytes"])])
+            let key = p["publicKey"] as? String ?? "?"
+            let who = mesh ? [p["name"] as? String ?? "?", p["ipv4"] as? String ?? "-", p["path"] as? String ?? "-", key]
+                           : [key, p["endpoint"] as? String ?? "-"]
+            rows.append(who + [hs, bytes(p["rxBytes"]), bytes(p["txBytes"])])
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
         for r in rows {

@@ -135,7 +135,12 @@ final class JoinedNode {
             coordinator: registration.coordinatorURL,
             control: control.phase.rawValue,
             controlError: control.lastError,
-            netmapVersion: control.netmap.version)
+            netmapVersion: control.netmap.version,
+            relay: paths.relay.map { r in
+                let st = r.stats
+                return NodeStatus.RelayStatus(connected: r.isConnected, packetsSent: st.packetsSent,
+                                              packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped)
+            })
     }
 }
 

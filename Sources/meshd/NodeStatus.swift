@@ -29,4 +29,13 @@ struct NodeStatus: Codable {
     var control: String? = nil
     var controlError: String? = nil
     var netmapVersion: UInt64? = nil
+    /// The relay connection in mesh mode.
+    var relay: RelayStatus? = nil
+
+    struct RelayStatus: Codable {
+        var connected: Bool
+        var packetsSent: Int
+        var packetsReceived: Int
+        var packetsDropped: Int
+    }
 }

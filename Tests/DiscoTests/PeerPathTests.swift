@@ -32,7 +32,9 @@ import WireGuard
         #expect(accepted)
         #expect(path.route(now: t0 + .seconds(1)) == .init(direct: wan, relay: false))
         #expect(path.bestLatency == .milliseconds(20))
-        // Without further Pongs, after 6.5 s data goes both ways until confirmed or abandoned.
+        // The 3 s heartbeat goes unanswered: after 6.5 s data goes both ways until confirmed or abandoned.
+        _ = path.route(now: t0 + .seconds(3.1))
+        #expect(!pings(path.poll(now: t0 + .seconds(3.1), entropy: &e)).isEmpty)
         #expect(path.route(now: t0 + .seconds(7)) == .init(direct: wan, relay: true))
         // Its heartbeat goes unanswered for a whole ping timeout: the path is dead, relay only.
         _ = path.poll(now: t0 + .seconds(7), entropy: &e)
@@ -92,7 +94,8 @@ import WireGuard
         let idle = times.filter { $0 > 45 }
         #expect(!idle.isEmpty)
         for (x, y) in zip(idle, idle.dropFirst()) { #expect(y - x <= 25.01) }
-        #expect(path.route(now: now).direct == wan)
+        // After three idle minutes the first packet goes direct at once, not through the relay.
+        #expect(path.route(now: now) == .init(direct: wan, relay: false))
     }
 
     @Test func lanAddressBeatsPublicOne() {

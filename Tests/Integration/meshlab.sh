@@ -93,3 +93,38 @@ meshlab_row() {
     lab_pass "$ta/$tb: 5 s TCP transfer a -> b at $LAB_MBPS Mbit/s"
     lab_done "$ta/$tb: $want ($(meshlab_peer_field a b "p.get('path')")), ping both ways, TCP $LAB_MBPS Mbit/s"
 }
+
+# meshlab_direct NAME PEER_NAME PEER_IP: traffic until NAME's path to PEER is direct
+meshlab_direct() {
+    lab_wait_until 10 "first ping $1 -> $2" lab_in "$1" ping -n -c 1 -W 1 "$3"
+    meshlab_wait_path "$1" "$2" direct 10
+}
+
+# meshlab_pinger NAME NS DEST: a ping every 0.1 s in the background, timestamped (-D), log in $LAB_DIR
+meshlab_pinger() {
+    lab_start "$1" "$2" ping -D -n -i 0.1 -W 1 "$3"
+}
+
+# meshlab_max_gap LOGNAME FROM_EPOCH: the longest time in seconds between two echo replies (or
+# from FROM_EPOCH to the first one, or from the last one to now) after FROM_EPOCH
+meshlab_max_gap() {
+    "$LAB_PY" - "$(lab_logfile "$1")" "$2" "$EPOCHREALTIME" <<'EOF'
+import re, sys
+t0, now = float(sys.argv[2]), float(sys.argv[3])
+times = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\] \d+ bytes from", open(sys.argv[1]).read(), re.M)]
+times = [t for t in times if t >= t0]
+points = [t0] + times + [now]
+print(f"{max(b - a for a, b in zip(points, points[1:])):.2f}")
+EOF
+}
+
+# meshlab_cut ROUTER PEER_PUBLIC_IP: drop UDP between ROUTER's network and PEER (a firewall rule)
+meshlab_cut() {
+    lab_in "$1" nft add chain ip natlab cut '{ type filter hook forward priority -10; }'
+    lab_in "$1" nft add rule ip natlab cut meta l4proto udp ip daddr "$2" drop
+    lab_in "$1" nft add rule ip natlab cut meta l4proto udp ip saddr "$2" drop
+}
+meshlab_uncut() {
+    lab_in "$1" nft flush chain ip natlab cut
+    lab_in "$1" nft delete chain ip natlab cut
+}

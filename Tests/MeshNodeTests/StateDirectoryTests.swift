@@ -1,0 +1,48 @@
+import Foundation
+import MeshCrypto
+import MeshNode
+import MeshWire
+import Testing
+
+@Suite struct StateDirectoryTests {
+    @Test func keyIsMadeOnceAndKept() throws {
+        let dir = StateDirectory(path: tempDir("sd") + "/nested/state")
+        let k1 = try dir.loadOrCreateNodeKey()
+        let k2 = try dir.loadOrCreateNodeKey()
+        #expect(k1 == k2 && k1.count == 32)
+        var st = stat()
+        #expect(stat(dir.path, &st) == 0 && st.st_mode & 0o777 == 0o700)
+        #expect(stat(dir.nodeKeyPath, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        // Written as `wg genkey` writes keys.
+        let text = try String(contentsOfFile: dir.nodeKeyPath, encoding: .utf8)
+        #expect(try PrivateKey(base64: text.trimmingCharacters(in: .whitespacesAndNewlines)).rawBytes == k1)
+    }
+
+    @Test func damagedFilesAreNamed() throws {
+        let dir = StateDirectory(path: tempDir("sd2"))
+        try "not a key\n".write(toFile: dir.nodeKeyPath, atomically: true, encoding: .utf8)
+        #expect { try dir.loadOrCreateNodeKey() } throws: { "\($0)".contains(dir.nodeKeyPath) }
+        try "{".write(toFile: dir.registrationPath, atomically: true, encoding: .utf8)
+        #expect { try dir.loadRegistration() } throws: { "\($0)".contains("registration.json") }
+    }
+
+    @Test func registrationRoundTrip() throws {
+        let dir = StateDirectory(path: tempDir("sd3"))
+        #expect(try dir.loadRegistration() == nil)
+        let r = RegisterResponse(nodeID: 7, name: "laptop", ipv4: "100.64.0.7", ipv6: "fd7a::7", ipv4Prefix: "100.64.0.0/10",
+                                 ipv6Prefix: "fd7a::/48", tags: [], relays: [])
+        let key = Base64.encode([UInt8](repeating: 9, count: 32))
+        let saved = SavedRegistration(coordinatorURL: "http://192.0.2.1:8080", coordinatorKey: key, response: r, registeredAt: 1)
+        try dir.saveRegistration(saved)
+        #expect(try dir.loadRegistration() == saved)
+        #expect(saved.coordinatorKeyBytes == [UInt8](repeating: 9, count: 32))
+        let token = JoinToken(coordinatorURL: "http://192.0.2.1:8080", coordinatorKey: try PublicKey(rawBytes: [UInt8](repeating: 9, count: 32)),
+                              secret: [UInt8](repeating: 1, count: 32))
+        #expect(saved.matches(token))
+        var other = token
+        other.coordinatorURL = "http://198.51.100.1:8080"
+        #expect(!saved.matches(other))
+        dir.removeRegistration()
+        #expect(try dir.loadRegistration() == nil)
+    }
+}
