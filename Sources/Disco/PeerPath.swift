@@ -35,6 +35,9 @@ public struct PeerPath: Sendable {
     private var lastPingTo: [UDPAddress: MonotonicTime] = [:]
     private var lastDiscovery: MonotonicTime?
     private var lastActivity: MonotonicTime?
+    /// Last time anything authenticated came back from the peer (data, or a Pong on the best path).
+    private var lastHeard: MonotonicTime?
+    private var lastSent: MonotonicTime?
     private var lastProbeSent: MonotonicTime?
     /// Whether the last `poll` saw the path trusted: losing trust starts a discovery round at
     /// once (a CallMeMaybe makes the peer reopen its side, e.g. after a NAT lost its mappings).
@@ -64,12 +67,16 @@ public struct PeerPath: Sendable {
     /// Route for a data packet; marks the session active. Cheap enough for every packet.
     public mutating func route(now: MonotonicTime) -> Route {
         lastActivity = now
+        lastSent = now
         if isTrusted(now: now) { return Route(direct: best, relay: false) }
         return Route(direct: best, relay: true)
     }
 
     /// Traffic from the peer keeps the session active too.
-    public mutating func noteReceived(now: MonotonicTime) { lastActivity = now }
+    public mutating func noteReceived(now: MonotonicTime) {
+        lastActivity = now
+        lastHeard = now
+    }
 
     /// A Pong: if it answers one of our Pings, it may give us a (better) direct path.
     @discardableResult
@@ -80,6 +87,7 @@ public struct PeerPath: Sendable {
         if source == best {
             bestLatency = latency
             lastPongFromBest = now
+            lastHeard = now
             unansweredPingToBest = nil
         } else if best == nil || !isTrusted(now: now) || Self.isBetter(source, latency, than: best!, bestLatency) {
             best = source
@@ -133,6 +141,12 @@ public struct PeerPath: Sendable {
                 if wantsUpgrade {
                     actions += discover(now: now, entropy: &entropy)
                 } else if let best, lastPingTo[best].map({ now - $0 >= timings.heartbeatInterval }) ?? true {
+                    actions.append(ping(best, now: now, entropy: &entropy))
+                } else if let best, unansweredPingToBest == nil, let sent = lastSent, now - sent < .milliseconds(500),
+                          now - (lastHeard ?? .init(nanoseconds: 0)) >= timings.pongOverdue,
+                          lastPingTo[best].map({ now - $0 >= timings.pongOverdue }) ?? true {
+                    // We keep sending but hear nothing back: probe the path now rather than at
+                    // the next heartbeat (a NAT may have dropped its mapping).
                     actions.append(ping(best, now: now, entropy: &entropy))
                 }
             }

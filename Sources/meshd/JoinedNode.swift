@@ -93,7 +93,7 @@ final class JoinedNode {
             for line in sync.apply(diff, now: SystemClock.now()) { logger.info("\(line)") }
             self?.syncPaths(netmap)
         }
-        paths.start(localEndpoints: LocalEndpoints.gather(port: port, excludingInterface: ifname))
+        paths.start(gatherLocalEndpoints: { LocalEndpoints.gather(port: port, excludingInterface: ifname) })
         dataPlane.start()
         try api.start { [self] in self.status() }
         control.start()

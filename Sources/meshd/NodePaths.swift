@@ -80,8 +80,13 @@ final class NodePaths: @unchecked Sendable {
         return (host, c.port ?? (c.scheme == "https" ? 443 : 80), c.path.isEmpty ? "/relay" : c.path)
     }
 
-    func start(localEndpoints: [String]) {
-        lock.lock(); self.localEndpoints = localEndpoints; lock.unlock()
+    /// Gathers the node's LAN endpoints; called again every few seconds to notice a new address.
+    private var gatherLocal: @Sendable () -> [String] = { [] }
+
+    func start(gatherLocalEndpoints: @escaping @Sendable () -> [String]) {
+        gatherLocal = gatherLocalEndpoints
+        let local = gatherLocalEndpoints()
+        lock.lock(); self.localEndpoints = local; lock.unlock()
         dataPlane.steering = magic
         relay?.start()
         let t = Thread { [weak self] in self?.timerLoop() }
@@ -124,6 +129,7 @@ final class NodePaths: @unchecked Sendable {
 
     private func timerLoop() {
         var nextProbe = SystemClock.now()
+        var nextAddressCheck = nextProbe + .seconds(2)
         var entropy = SystemEntropy()
         while true {
             let now = SystemClock.now()
@@ -131,6 +137,20 @@ final class NodePaths: @unchecked Sendable {
             if stopped { lock.unlock(); return }
             lock.unlock()
             magic.tick(now: now)
+            if now >= nextAddressCheck {
+                // A cheap periodic check (getifaddrs) for a changed LAN address: re-learn the
+                // public endpoint at once and publish both.
+                nextAddressCheck = now + .seconds(2)
+                let local = gatherLocal()
+                lock.lock()
+                let changed = local != localEndpoints
+                if changed { localEndpoints = local }
+                lock.unlock()
+                if changed {
+                    logger.info("local addresses changed: \(local)")
+                    nextProbe = now
+                }
+            }
             if now >= nextProbe, !stunServers.isEmpty {
                 lock.lock()
                 probe = NetcheckProbe(stunServers: stunServers, now: now, timeout: .seconds(3), entropy: &entropy)

@@ -63,9 +63,10 @@ import WireGuard
         let (a, t) = pings(path.poll(now: now, entropy: &e))[0]
         path.handlePong(txid: t, from: a, now: now + .milliseconds(1))
         var heartbeats = 0
-        for _ in 0..<100 {  // 10 s in 100 ms steps, sending data all along
+        for _ in 0..<100 {  // 10 s in 100 ms steps, data flowing both ways all along
             now = now + .milliseconds(100)
             _ = path.route(now: now)
+            path.noteReceived(now: now)
             for (addr, txid) in pings(path.poll(now: now, entropy: &e)) {
                 heartbeats += 1
                 path.handlePong(txid: txid, from: addr, now: now)
@@ -73,6 +74,27 @@ import WireGuard
         }
         #expect(heartbeats == 3)
         #expect(path.isTrusted(now: now))
+    }
+
+    @Test func sendingIntoSilenceProbesThePathEarly() {
+        var e = SeededEntropy(seed: 1)
+        var path = PeerPath()
+        path.setCandidates([wan])
+        _ = path.route(now: t0)
+        let (a, t) = pings(path.poll(now: t0, entropy: &e))[0]
+        path.handlePong(txid: t, from: a, now: t0)
+        path.noteReceived(now: t0)
+        // Data keeps going out, nothing comes back (say the peer's NAT lost its mapping).
+        var now = t0, probedAt: MonotonicTime?
+        for _ in 0..<30 {
+            now = now + .milliseconds(100)
+            _ = path.route(now: now)
+            if !pings(path.poll(now: now, entropy: &e)).isEmpty { probedAt = now; break }
+        }
+        let probed = try! #require(probedAt) - t0
+        #expect(probed <= .milliseconds(1100), "probed after \(probed), not waiting for the 3 s heartbeat")
+        // Unanswered, the path loses trust a pong-overdue later: data goes by the relay too.
+        #expect(path.route(now: now + .milliseconds(1000)).relay)
     }
 
     @Test func idleKeepaliveAtMost25Seconds() {
