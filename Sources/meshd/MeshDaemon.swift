@@ -35,14 +35,7 @@ struct Run: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        SignalWaiter.blockInCurrentThread()  // before any thread exists, so all inherit it
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = .info
-            return h
-        }
-        var logger = Logger(label: "meshd")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = DaemonStartup.begin(verbose: verbose)
 
         let parsed: TunnelConfig
         do { parsed = try TunnelConfigParser.load(path: config) } catch {

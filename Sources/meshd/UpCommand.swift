@@ -36,14 +36,7 @@ struct Up: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        SignalWaiter.blockInCurrentThread()  // before any thread exists, so all inherit it
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = .info
-            return h
-        }
-        var logger = Logger(label: "meshd")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = DaemonStartup.begin(verbose: verbose)
 
         var token: JoinToken?
         if let join {
