@@ -2,22 +2,34 @@ import Logging
 import MeshCrypto
 import MeshWire
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOWebSocket
 import Relay
 import Synchronization
 import WireGuard
 
-/// A node's connection to one relay: TCP, the HTTP upgrade, the `RelayClientCore` handshake,
+/// A node's connection to one relay: TCP, the HTTP upgrade (`Upgrade: mesh-relay`, or the
+/// WebSocket variant for proxies that only pass WebSocket), the `RelayClientCore` handshake,
 /// then packets in and out; reconnects with `RelayBackoff` whenever the connection fails or
 /// closes, until `close()`. Callbacks run on the client's event loop.
 public final class RelayClient: Sendable {
     public struct Configuration: Sendable {
+        /// How the relay frame stream is carried after `GET /relay`.
+        public enum Transport: Sendable, Equatable {
+            /// `Upgrade: mesh-relay`, then the frames as raw bytes.
+            case upgrade
+            /// `Upgrade: websocket` (RFC 6455), then the frames inside binary WebSocket messages.
+            case webSocket
+        }
+
         public var host: String
         public var port: Int
         public var path: String = RelayService.path
         /// The Host header; default "host:port".
         public var hostHeader: String?
         public var relay: RelayClientConfig
+        public var transport: Transport = .upgrade
         public var backoff = RelayBackoff()
         public var tickInterval: TimeAmount = .seconds(1)
         public var connectTimeout: TimeAmount = .seconds(5)
@@ -155,7 +167,8 @@ public final class RelayClient: Sendable {
     // MARK: - Connection management (on `loop`)
 
     private func connect() {
-        let handler = RelayClientConnectionHandler(client: self)
+        let webSocket = configuration.transport == .webSocket
+        let handler = RelayClientConnectionHandler(client: self, webSocket: webSocket)
         let proceed = inner.withLock { s -> Bool in
             guard !s.closed else { return false }
             s.state = .connecting
@@ -170,8 +183,14 @@ public final class RelayClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: configuration.writeBufferHighWaterMark / 2,
                                                                 high: configuration.writeBufferHighWaterMark))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            .channelInitializer { [configuration] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if webSocket {
+                        try RelayClientWebSocketStarter.configure(channel, handler: handler, configuration: configuration)
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                }
             }
             .connect(host: configuration.host, port: configuration.port)
             .whenFailure { [self] error in ended(handler, error: "connect: \(error)") }
@@ -233,7 +252,9 @@ public final class RelayClient: Sendable {
 }
 
 /// One connection attempt of a `RelayClient`: sends the upgrade request, checks the 101, then
-/// runs a `RelayClientCore` over the frame stream.
+/// runs a `RelayClientCore` over the frame stream. With the WebSocket transport the upgrade is
+/// `RelayClientWebSocketStarter`'s, and this handler joins the pipeline after it, behind the
+/// WebSocket codec and `RelayWebSocketFrameHandler`.
 final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -250,20 +271,39 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
     private let endedFlag = Atomic<Bool>(false)
     private var entropy = RelaySystemEntropy()
 
-    init(client: RelayClient) { self.client = client }
+    let webSocket: Bool
+
+    init(client: RelayClient, webSocket: Bool = false) {
+        self.client = client
+        self.webSocket = webSocket
+    }
 
     func markEnded() -> Bool { !endedFlag.exchange(true, ordering: .acquiringAndReleasing) }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.channel = context.channel
+        if webSocket {
+            // Added once the WebSocket upgrade is done: from here on the inbound ByteBuffers are
+            // the frame stream.
+            upgraded = true
+            begin(channel: context.channel)
+        }
+    }
+
+    /// The connection is up: start the core (its handshake timeout covers the HTTP upgrade).
+    func begin(channel: Channel) {
+        if self.channel == nil { self.channel = channel }
+        guard core == nil else { return }
+        core = RelayClientCore(privateKey: client.privateKey, config: client.configuration.relay, now: RelaySystem.now())
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        guard !webSocket else { return context.fireChannelActive() }
         let c = client.configuration
         let host = c.hostHeader ?? "\(c.host):\(c.port)"
         let request = "GET \(c.path) HTTP/1.1\r\nHost: \(host)\r\nConnection: Upgrade\r\nUpgrade: \(RelayService.upgradeProtocol)\r\n\r\n"
-        core = RelayClientCore(privateKey: client.privateKey, config: c.relay, now: RelaySystem.now())
+        begin(channel: context.channel)
         var buf = context.channel.allocator.buffer(capacity: request.utf8.count)
         buf.writeString(request)
         context.writeAndFlush(wrapOutboundOut(buf), promise: nil)
@@ -282,6 +322,12 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
     private func fail(_ context: ChannelHandlerContext, _ why: String) {
         client.ended(self, error: why)
         context.close(promise: nil)
+    }
+
+    /// The attempt failed before this handler joined the pipeline (WebSocket upgrade).
+    func fail(_ why: String) {
+        client.ended(self, error: why)
+        channel?.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -343,13 +389,15 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
 
     /// Timers (on the loop): handshake and read timeouts, pings.
     func tick() {
-        guard let context, var core else { return }
+        guard var core else { return }
         do {
             let frames = try core.tick(now: RelaySystem.now(), entropy: &entropy)
             self.core = core
-            for f in frames { write(f, context: context) }
+            // Before the handler is in the pipeline (a WebSocket upgrade under way) there is no
+            // stream to write to yet; the core only waits for ServerKey then.
+            if let context { for f in frames { write(f, context: context) } }
         } catch {
-            fail(context, "\(error)")
+            if let context { fail(context, "\(error)") } else { fail("\(error)") }
         }
     }
 
@@ -368,5 +416,80 @@ extension Substring {
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return s
+    }
+}
+
+/// The WebSocket transport's upgrade: sends `GET /relay` through NIO's HTTP client pipeline with
+/// `NIOWebSocketClientUpgrader` (which adds `Upgrade: websocket`, the key, and checks the
+/// accept), reports a refusal or a failure before the upgrade to the connection handler, and on
+/// success gives way to `RelayWebSocketFrameHandler` + the `RelayClientConnectionHandler`.
+final class RelayClientWebSocketStarter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let handler: RelayClientConnectionHandler
+    let configuration: RelayClient.Configuration
+    private var reported = false
+
+    init(handler: RelayClientConnectionHandler, configuration: RelayClient.Configuration) {
+        self.handler = handler
+        self.configuration = configuration
+    }
+
+    /// Sets up a fresh client channel for the WebSocket transport (on its event loop).
+    static func configure(_ channel: Channel, handler: RelayClientConnectionHandler,
+                          configuration: RelayClient.Configuration) throws {
+        let starter = RelayClientWebSocketStarter(handler: handler, configuration: configuration)
+        let upgrader = NIOWebSocketClientUpgrader(
+            maxFrameSize: RelayService.webSocketMaxFrameSize, automaticErrorHandling: false,
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    // The codec was appended behind the starter: the starter goes, the relay
+                    // handlers follow the codec.
+                    ops.removeHandler(try ops.handler(type: RelayClientWebSocketStarter.self), promise: nil)
+                    try ops.addHandler(RelayWebSocketFrameHandler(isClient: true))
+                    try ops.addHandler(handler)
+                }
+            })
+        let ops = channel.pipeline.syncOperations
+        try ops.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes,
+                                      withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+        try ops.addHandler(starter)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        handler.begin(channel: context.channel)
+        let c = configuration
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: c.hostHeader ?? "\(c.host):\(c.port)")
+        headers.add(name: "Sec-WebSocket-Protocol", value: RelayService.webSocketSubprotocol)
+        headers.add(name: "Content-Length", value: "0")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: c.path, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Only a response that did not upgrade gets here.
+        if case .head(let head) = unwrapInboundIn(data) {
+            report("relay refused the upgrade: HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)")
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        report("\(error)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        report("connection closed during the upgrade")
+        context.fireChannelInactive()
+    }
+
+    private func report(_ why: String) {
+        guard !reported else { return }
+        reported = true
+        handler.fail(why)
     }
 }

@@ -4,10 +4,10 @@ import NIOHTTP1
 extension RelayService {
     /// Shares a port with another HTTP server (the coordinator's Hummingbird): put this handler
     /// FIRST in each child channel, before the other server's handlers. It buffers the first
-    /// request head; a `GET /relay` with `Upgrade: mesh-relay` gets the relay's own HTTP pipeline
-    /// (`HTTPServerUpgradeHandler` with the relay upgrader) right behind it and never reaches
-    /// the other server; anything else passes through untouched. Either way it then removes
-    /// itself. Must run on the channel's event loop.
+    /// request head; a `GET /relay` with `Upgrade: mesh-relay` or `Upgrade: websocket` gets the
+    /// relay's own HTTP pipeline (`HTTPServerUpgradeHandler` with the relay upgraders) right
+    /// behind it and never reaches the other server; anything else passes through untouched.
+    /// Either way it then removes itself. Must run on the channel's event loop.
     public func addPortSharingHandler(to channel: Channel) throws {
         try channel.pipeline.syncOperations.addHandler(RelayPortSharingHandler(service: self), position: .first)
     }
@@ -53,7 +53,8 @@ final class RelayPortSharingHandler: ChannelInboundHandler, RemovableChannelHand
     private func configureRelayPipeline(after context: ChannelHandlerContext) throws {
         let ops = context.pipeline.syncOperations
         try ops.configureHTTPServerPipeline(position: .after(self),
-                                            withServerUpgrade: (upgraders: [service.upgrader()], completionHandler: { _ in }))
+                                            withServerUpgrade: (upgraders: [service.upgrader(), service.webSocketUpgrader()],
+                                                                completionHandler: { _ in }))
         let upgrade = try ops.handler(type: HTTPServerUpgradeHandler.self)
         try ops.addHandler(RelayHTTPFallbackHandler(), name: RelayHTTPFallbackHandler.name, position: .after(upgrade))
     }
@@ -84,7 +85,10 @@ final class RelayPortSharingHandler: ChannelInboundHandler, RemovableChannelHand
         return lines.dropFirst().contains { line in
             let kv = line.split(separator: ":", maxSplits: 1)
             guard kv.count == 2, kv[0].lowercased() == "upgrade" else { return false }
-            return kv[1].split(separator: ",").contains { $0.trimmingSpaces.lowercased() == RelayService.upgradeProtocol }
+            return kv[1].split(separator: ",").contains {
+                let p = $0.trimmingSpaces.lowercased()
+                return p == RelayService.upgradeProtocol || p == "websocket"
+            }
         }
     }
 }

@@ -15,7 +15,8 @@ import WireGuard
 /// Ways to serve it:
 /// - `RelayServer.start(host:port:service:group:)`: a standalone HTTP/1.1 server.
 /// - `configureHTTPServerPipeline(on:)` in a `childChannelInitializer`: the same, on your bootstrap.
-/// - `upgrader()`: an `HTTPServerProtocolUpgrader` for your own HTTP pipeline.
+/// - `upgrader()` and `webSocketUpgrader()`: `HTTPServerProtocolUpgrader`s for your own HTTP
+///   pipeline (`Upgrade: mesh-relay`, and the WebSocket variant `Upgrade: websocket`).
 /// - `addRelayHandler(to:)`: a channel whose HTTP upgrade you already answered (101 sent);
 ///   from here on its bytes are the frame stream.
 public final class RelayService: Sendable {
@@ -102,14 +103,14 @@ public final class RelayService: Sendable {
     /// The HTTP upgrader for `GET /relay` with `Upgrade: mesh-relay`.
     public func upgrader() -> RelayHTTPUpgrader { RelayHTTPUpgrader(service: self) }
 
-    /// Makes `channel` an HTTP/1.1 server that answers `GET /relay` + `Upgrade: mesh-relay` with
-    /// 101 and then speaks the relay protocol; any other request gets 404 (426 for a plain
-    /// `GET /relay`) and the connection closes.
+    /// Makes `channel` an HTTP/1.1 server that answers `GET /relay` + `Upgrade: mesh-relay` (or
+    /// `Upgrade: websocket`) with 101 and then speaks the relay protocol; any other request gets
+    /// 404 (426 for a plain `GET /relay`) and the connection closes.
     public func configureHTTPServerPipeline(on channel: Channel) -> EventLoopFuture<Void> {
         let body: @Sendable () throws -> Void = { [self] in
             let fallback = RelayHTTPFallbackHandler()
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                withServerUpgrade: (upgraders: [upgrader()], completionHandler: { _ in }))
+                withServerUpgrade: (upgraders: [upgrader(), webSocketUpgrader()], completionHandler: { _ in }))
             try channel.pipeline.syncOperations.addHandler(fallback, name: RelayHTTPFallbackHandler.name)
         }
         if channel.eventLoop.inEventLoop {
@@ -363,7 +364,7 @@ final class RelayHTTPFallbackHandler: ChannelInboundHandler, RemovableChannelHan
             let text = isRelay ? "use Upgrade: \(RelayService.upgradeProtocol)\n" : "not found\n"
             var headers = HTTPHeaders([("content-type", "text/plain"), ("content-length", "\(text.utf8.count)"),
                                        ("connection", "close")])
-            if isRelay { headers.add(name: "upgrade", value: RelayService.upgradeProtocol) }
+            if isRelay { headers.add(name: "upgrade", value: "\(RelayService.upgradeProtocol), websocket") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             var buf = context.channel.allocator.buffer(capacity: text.utf8.count)
             buf.writeString(text)

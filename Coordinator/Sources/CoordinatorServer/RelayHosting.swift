@@ -73,8 +73,9 @@ final class RelayUpgradeWatcher: ChannelInboundHandler, RemovableChannelHandler 
     typealias InboundIn = NIOAny
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Either relay transport: the mesh-relay upgrade or its WebSocket variant.
         if let e = event as? HTTPServerUpgradeEvents, case .upgradeComplete(let proto, _) = e,
-           proto == RelayService.upgradeProtocol {
+           proto == RelayService.upgradeProtocol || proto.lowercased() == "websocket" {
             let ops = context.pipeline.syncOperations
             if let state = try? ops.handler(type: HTTPConnectionStateHandler.self) {
                 ops.removeHandler(state, promise: nil)
