@@ -72,10 +72,10 @@ public final class DataPlane: @unchecked Sendable {
         case .packet(_, let offset, let len):
             tun.write(datagram.baseAddress! + offset, length: len)
             counters.packetsToTunnel.add(1, ordering: .relaxed)
-        case .reply(let len, _):
-            if let peer = device.peers.first(where: { $0.currentEndpoint == source }) {
-                sendOne(UnsafeRawBufferPointer(rebasing: relayScratch[0..<len]), source, peer)
-            }
+        case .reply(let len, _, let peer):
+            // Back through the relay to the peer it answers; a cookie reply names no peer, and
+            // the relay only forwards between known nodes anyway.
+            if let peer { sendOne(UnsafeRawBufferPointer(rebasing: relayScratch[0..<len]), source, peer) }
         case .handshakeCompleted, .keepalive, .consumed:
             break
         case .dropped(let reason):
@@ -235,7 +235,7 @@ public final class DataPlane: @unchecked Sendable {
                 plane.tun.write(datagram.baseAddress! + offset, length: len)
                 counters.packetsToTunnel.add(1, ordering: .relaxed)
                 plane.steering?.noteReceived(from: peer, source: sources[i].udpAddress, now: now)
-            case .reply(let len, let to):
+            case .reply(let len, let to, _):
                 plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to)
             case .handshakeCompleted(let peer):
                 plane.logger.debug("handshake completed with \(peer.publicKey)")

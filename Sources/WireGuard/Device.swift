@@ -14,7 +14,8 @@ public enum ReceiveResult {
     /// A decrypted, authenticated inner IP packet sits at `offset..<offset+length` of the datagram buffer.
     case packet(Peer, offset: Int, length: Int)
     /// A handshake answer (response or cookie reply) of `length` bytes is in the reply buffer.
-    case reply(length: Int, to: UDPAddress)
+    /// `peer` is the peer it answers (nil for a cookie reply, sent before the sender is known).
+    case reply(length: Int, to: UDPAddress, peer: Peer?)
     case handshakeCompleted(Peer)
     case keepalive(Peer)
     /// Valid but nothing to hand on (a cookie reply was stored).
@@ -267,7 +268,7 @@ public final class Device: @unchecked Sendable {
                 }
                 return (true, 0)
             }
-            if verdict.cookieLength > 0 { return .reply(length: verdict.cookieLength, to: source) }
+            if verdict.cookieLength > 0 { return .reply(length: verdict.cookieLength, to: source, peer: nil) }
             guard verdict.ok else { return .dropped(.invalidMAC1) }
             return type == .initiation
                 ? receiveInitiation(msg, from: source, now: now, entropy: &entropy, reply: reply)
@@ -307,7 +308,7 @@ public final class Device: @unchecked Sendable {
             peer.zeroKeyMaterialAt = now + timers.rejectAfterTime * 3
             peer.newHandshakeAt = nil
             noteAuthenticatedSend(peer, now: now, isData: false)
-            return .reply(length: MessageLayout.responseSize, to: source)
+            return .reply(length: MessageLayout.responseSize, to: source, peer: peer)
         }
         if case .dropped = outcome { released.append(newIndex) }
         for idx in released { releaseIndex(idx) }

@@ -120,14 +120,13 @@ final class JoinedNode {
             drops: dataPlane.counters.dropsByReason,
             peers: peers.map { p in
                 let info = byKey[p.publicKey.base64]
-                return NodeStatus.PeerStatus(
-                    publicKey: p.publicKey.base64,
-                    endpoint: p.endpoint?.description,
-                    lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
-                    rxBytes: p.rxBytes, txBytes: p.txBytes,
-                    persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) },
-                    name: info?.name, ipv4: info?.ipv4, ipv6: info?.ipv6, online: info?.online,
-                    path: paths.pathDescription(for: p.publicKey))
+                var status = NodeStatus.PeerStatus(p, now: now)
+                status.name = info?.name
+                status.ipv4 = info?.ipv4
+                status.ipv6 = info?.ipv6
+                status.online = info?.online
+                status.path = paths.pathDescription(for: p.publicKey)
+                return status
             },
             name: me?.name ?? registration.name,
             ipv4: me?.ipv4 ?? registration.ipv4,

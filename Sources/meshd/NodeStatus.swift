@@ -1,3 +1,5 @@
+import WireGuard
+
 /// What `meshctl status` shows; the JSON shape is the local API's contract. The fields after
 /// `peers` (and the peer's name and overlay addresses) are set in mesh mode only.
 struct NodeStatus: Codable {
@@ -37,5 +39,15 @@ struct NodeStatus: Codable {
         var packetsSent: Int
         var packetsReceived: Int
         var packetsDropped: Int
+    }
+}
+
+extension NodeStatus.PeerStatus {
+    /// The WireGuard facts both modes show; mesh mode adds name, addresses and path.
+    init(_ p: Peer.Snapshot, now: MonotonicTime) {
+        self.init(publicKey: p.publicKey.base64, endpoint: p.endpoint?.description,
+                  lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
+                  rxBytes: p.rxBytes, txBytes: p.txBytes,
+                  persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) })
     }
 }

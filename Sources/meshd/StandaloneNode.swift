@@ -61,14 +61,7 @@ final class StandaloneNode {
             listenPort: Int(udp.port),
             droppedDatagrams: dataPlane.counters.droppedDatagrams,
             drops: dataPlane.counters.dropsByReason,
-            peers: peers.map { p in
-                NodeStatus.PeerStatus(
-                    publicKey: p.publicKey.base64,
-                    endpoint: p.endpoint?.description,
-                    lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
-                    rxBytes: p.rxBytes, txBytes: p.txBytes,
-                    persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) })
-            })
+            peers: peers.map { NodeStatus.PeerStatus($0, now: now) })
     }
 }
 

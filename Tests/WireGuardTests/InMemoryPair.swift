@@ -114,7 +114,7 @@ final class InMemoryPair {
         case .packet(_, let offset, let length):
             (toA ? { self.deliveredToA.append(Array(bytes[offset..<offset + length])) } : { self.deliveredToB.append(Array(bytes[offset..<offset + length])) })()
             results.append("packet")
-        case .reply(let len, let to):
+        case .reply(let len, let to, _):
             network.append(Datagram(bytes: Array(reply[0..<len]), from: d.to, to: to))
             results.append("reply")
         case .handshakeCompleted: results.append("handshakeCompleted")
