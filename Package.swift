@@ -28,7 +28,9 @@ let package = Package(
         .target(name: "CMeshShim"),
 
         // Pure modules: no sockets, no clock, no randomness of their own.
-        .target(name: "MeshCrypto", dependencies: ["CSodium"]),
+        // Non-trapping arithmetic and conversions for numbers from outside (network, files, flags).
+        .target(name: "CheckedArithmetic"),
+        .target(name: "MeshCrypto", dependencies: ["CSodium", "CheckedArithmetic"]),
         .target(name: "WireGuard", dependencies: ["MeshCrypto"]),
         .target(name: "MeshConfig", dependencies: ["MeshCrypto", "WireGuard"]),
 
@@ -53,7 +55,7 @@ let package = Package(
         ]),
 
         // Wire formats shared by node and coordinator (pure): STUN, control messages, sealing, join tokens.
-        .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
+        .target(name: "MeshWire", dependencies: ["MeshCrypto", "CheckedArithmetic"]),
         // Disco: sealed Ping/Pong/CallMeMaybe and the per-peer path state machine (pure).
         .target(name: "Disco", dependencies: ["MeshCrypto", "WireGuard"]),
         // Mesh mode's path layer: disco, path choice and relay steering over the one socket.
@@ -92,6 +94,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Coordinator/Sources/meshcoord"),
 
+        .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "MagicSockTests", dependencies: ["MagicSock", "Disco", "MeshIO", "WireGuard", "MeshCrypto"]),

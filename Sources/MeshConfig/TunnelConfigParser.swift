@@ -94,6 +94,10 @@ private struct ParserState {
     var currentPeer: PeerDraft?
     var peers: [(section: PeerSection, publicKeyLine: Int)] = []
     var peerLinesByKey: [PublicKey: Int] = [:]
+    /// Where each AllowedIPs prefix (masked) was given, and to which [Peer] section (its header
+    /// line). WireGuard silently moves a prefix to the last peer naming it, which misroutes
+    /// traffic without a word; here a second peer claiming it is an error naming both lines.
+    var allowedIPOwners: [IPPrefix: (line: Int, peerHeader: Int)] = [:]
     var warnings: [String] = []
 
     mutating func consume(line rawLine: Substring, number: Int) throws(ConfigError) {
@@ -185,7 +189,18 @@ private struct ParserState {
             try markSingle("PresharedKey", line: line, seen: &draft.seen)
             draft.presharedKey = try parseKey(PresharedKey.self, name: "PresharedKey", value: value, line: line)
         case "allowedips":
-            draft.allowedIPs += try parsePrefixes(name: "AllowedIPs", value: value, line: line)
+            let prefixes = try parsePrefixes(name: "AllowedIPs", value: value, line: line)
+            for prefix in prefixes {
+                let masked = prefix.masked
+                if let owner = allowedIPOwners[masked] {
+                    guard owner.peerHeader == draft.headerLine else {
+                        throw ConfigError(line: line, message: "AllowedIPs: \(masked) is already given to the peer of line \(owner.peerHeader) (on line \(owner.line)); a prefix can belong to one peer only")
+                    }
+                } else {
+                    allowedIPOwners[masked] = (line, draft.headerLine)
+                }
+            }
+            draft.allowedIPs += prefixes
         case "endpoint":
             try markSingle("Endpoint", line: line, seen: &draft.seen)
             guard !value.isEmpty else { throw ConfigError(line: line, message: "Endpoint: missing value") }

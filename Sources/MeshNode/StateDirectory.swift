@@ -85,6 +85,17 @@ public struct StateDirectory: Sendable {
         return key.rawBytes
     }
 
+    /// A warning when the node key can be read (or replaced) by users other than its owner:
+    /// whoever reads it can impersonate this node. meshd still starts, as `wg` does, because
+    /// refusing would take a working node down over a chmod.
+    public func nodeKeyPermissionWarning() -> String? {
+        var info = stat()
+        guard stat(nodeKeyPath, &info) == 0 else { return nil }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return nil }
+        return "node key \(nodeKeyPath) is accessible to other users (mode \(String(mode, radix: 8))): run chmod 600 \(nodeKeyPath)"
+    }
+
     public func loadRegistration() throws -> SavedRegistration? {
         guard FileManager.default.fileExists(atPath: registrationPath) else { return nil }
         guard let data = FileManager.default.contents(atPath: registrationPath) else {

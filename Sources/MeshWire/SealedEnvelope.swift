@@ -1,3 +1,4 @@
+import CheckedArithmetic
 import Foundation
 import MeshCrypto
 
@@ -177,8 +178,9 @@ public enum ControlSeal {
         guard let rid = Base64.decode(header.rid), rid.count == requestIDLength else {
             throw SealError(.badRequest, "request id must be 16 bytes of base64")
         }
-        let skew = header.ts > nowMillis ? header.ts - nowMillis : nowMillis - header.ts
-        guard skew <= maxSkewMillis else {
+        // `ts` is any Int64 a stranger chose: the distance is taken without trapping.
+        let skew = header.ts.absoluteDifference(from: nowMillis)
+        guard skew <= UInt64(max(0, maxSkewMillis)) else {
             throw SealError(.staleRequest, "request timestamp is \(skew / 1000) s away from the coordinator's clock " +
                             "(limit \(maxSkewMillis / 1000) s): check the node's clock")
         }
@@ -234,7 +236,7 @@ public struct ReplayGuard: Sendable {
         let entry = Entry(key: nodeKey, rid0: a, rid1: b)
         if let expiry = seen[entry], expiry >= nowMillis { return .replayed }
         // Keep it until a replay would be refused as stale anyway.
-        seen[entry] = max(timestampMillis, nowMillis) + windowMillis
+        seen[entry] = max(timestampMillis, nowMillis).saturatingAdding(windowMillis)
         return .fresh
     }
 }

@@ -89,6 +89,14 @@ final class JoinedNode {
         let port = udp.port, ifname = tun.name
         let paths = self.paths
         control.endpoints = { paths.endpoints }
+        // A removed node has no business with the relay (it would be refused every few seconds
+        // for ever) nor with disco: stop all path work, keep the local API for `meshctl status`.
+        let whenRemoved = control.onRemoved
+        control.onRemoved = { [logger] error in
+            whenRemoved?(error)
+            paths.stop()
+            logger.info("relay and path discovery stopped: this node was removed")
+        }
         control.onPeers = { [sync, logger, weak self] diff, netmap in
             for line in sync.apply(diff, now: SystemClock.now()) { logger.info("\(line)") }
             self?.syncPaths(netmap)

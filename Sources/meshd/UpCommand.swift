@@ -14,7 +14,11 @@ struct Up: ParsableCommand {
         abstract: "Join a mesh network through its coordinator and follow its netmap."
     )
 
-    @Option(name: .long, help: "Join token from `meshcoord authkey create` (not needed when the state dir holds a registration).")
+    @Option(name: .customLong("join-file"),
+            help: "File holding the join token from `meshcoord authkey create` (\"-\": read it from standard input). Not needed when the state dir holds a registration; MESH_JOIN_TOKEN in the environment works too.")
+    var joinFile: String?
+
+    @Option(name: .long, help: "Join token on the command line (discouraged: prefer --join-file or MESH_JOIN_TOKEN; meshd wipes it from its argv once read).")
     var join: String?
 
     @Option(name: .long, help: "Name to register under (default: this machine's hostname).")
@@ -39,14 +43,15 @@ struct Up: ParsableCommand {
         let logger = DaemonStartup.begin(verbose: verbose)
 
         var token: JoinToken?
-        if let join {
-            do { token = try JoinToken(parsing: join) } catch { throw CommandFailure("\(error)") }
+        if let text = try JoinSecretSource.read(joinFile: joinFile, joinArgument: join, warn: { logger.warning("\($0)") }) {
+            do { token = try JoinToken(parsing: text) } catch { throw CommandFailure("\(error)") }
         }
         let dir = StateDirectory(path: stateDir)
         let nodeKey: [UInt8]
         var saved: SavedRegistration?
         do {
             nodeKey = try dir.loadOrCreateNodeKey()
+            if let warning = dir.nodeKeyPermissionWarning() { logger.warning("\(warning)") }
             saved = try dir.loadRegistration()
         } catch { throw CommandFailure("\(error)") }
         if let t = token, let s = saved, !s.matches(t) {
@@ -61,7 +66,7 @@ struct Up: ParsableCommand {
             coordinatorURL = s.coordinatorURL
             coordinatorKey = k
         } else {
-            throw CommandFailure("no saved registration in \(stateDir): pass --join TOKEN (make one with `meshcoord authkey create`)")
+            throw CommandFailure("no saved registration in \(stateDir): pass --join-file FILE holding a join token (make one with `meshcoord authkey create`)")
         }
 
         let client: ControlClient

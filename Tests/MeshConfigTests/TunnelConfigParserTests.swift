@@ -215,6 +215,9 @@ persistentkeepalive = off
                   fragment: "PrivateKey is set more than once in this section (first on line 2)"),
         ErrorCase(name: "Endpoint twice", text: peerHead + "Endpoint = 1.2.3.4:5\nEndpoint = 1.2.3.4:6\n", line: 6,
                   fragment: "Endpoint is set more than once"),
+        ErrorCase(name: "same AllowedIPs for two peers",
+                  text: peerHead + "AllowedIPs = 10.0.0.0/24\n[Peer]\nPublicKey = \(TestKeys.peer2.base64)\nAllowedIPs = 10.0.0.9/24\n",
+                  line: 8, fragment: "AllowedIPs: 10.0.0.0/24 is already given to the peer of line 3 (on line 5)"),
         ErrorCase(name: "empty file", text: "", line: 0, fragment: "missing [Interface] section"),
         ErrorCase(name: "only peers", text: "[Peer]\nPublicKey = \(TestKeys.peer1.base64)\n", line: 0,
                   fragment: "missing [Interface] section"),
@@ -379,11 +382,17 @@ private func randomConfig(rng: inout SeededGenerator, entropy: inout SeededEntro
         addresses: (0..<Int.random(in: 0...3, using: &rng)).map { _ in randomPrefix() },
         listenPort: maybe { UInt16.random(in: 0...65535, using: &rng) },
         mtu: maybe { Int.random(in: 576...65535, using: &rng) })
+    // A prefix belongs to one peer only (the parser refuses a second owner).
+    var claimed = Set<IPPrefix>()
     let peers = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
         PeerSection(
             publicKey: PrivateKey.generate(using: &entropy).publicKey,
             presharedKey: maybe { PresharedKey(bytes: PrivateKey.generate(using: &entropy).bytes) },
-            allowedIPs: (0..<Int.random(in: 0...4, using: &rng)).map { _ in randomPrefix() },
+            allowedIPs: (0..<Int.random(in: 0...4, using: &rng)).map { _ in randomPrefix() }.filter { p in
+                if claimed.contains(p.masked) { return false }
+                claimed.insert(p.masked)
+                return true
+            },
             endpoint: maybe {
                 Endpoint(address: randomPrefix().address, port: UInt16.random(in: 1...65535, using: &rng))
             },

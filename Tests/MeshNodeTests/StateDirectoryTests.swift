@@ -18,6 +18,18 @@ import Testing
         #expect(try PrivateKey(base64: text.trimmingCharacters(in: .whitespacesAndNewlines)).rawBytes == k1)
     }
 
+    @Test func readableNodeKeyIsWarnedAbout() throws {
+        let dir = StateDirectory(path: tempDir("sdperm"))
+        _ = try dir.loadOrCreateNodeKey()
+        #expect(dir.nodeKeyPermissionWarning() == nil)
+        chmod(dir.nodeKeyPath, 0o644)
+        let warning = try #require(dir.nodeKeyPermissionWarning())
+        #expect(warning.contains("644") && warning.contains(dir.nodeKeyPath))
+        // The warning names the file, never its content.
+        let text = try String(contentsOfFile: dir.nodeKeyPath, encoding: .utf8)
+        #expect(!warning.contains(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
     @Test func damagedFilesAreNamed() throws {
         let dir = StateDirectory(path: tempDir("sd2"))
         try "not a key\n".write(toFile: dir.nodeKeyPath, atomically: true, encoding: .utf8)

@@ -77,6 +77,28 @@ import Testing
         }
     }
 
+    /// Finding: `ts` near Int64.min or Int64.max trapped in the skew subtraction (a remote crash of
+    /// the coordinator with no credentials). Every extreme must be refused as stale, never trap.
+    @Test(arguments: [Int64.min, .min + 1, -1, .max, .max - 1, 1 << 62])
+    func extremeTimestampsAreStaleNotFatal(ts: Int64) throws {
+        for now in [Int64(1_700_000_000_000), 0, .max, .min] where now.absoluteDifference(from: ts) > 60_000 {
+            let wire = try sealedRequest(MapRequest(), ts: ts)
+            let env = try ControlSeal.parseEnvelope(wire)
+            let shared = try #require(Box.SharedKey(peer: env.nodeKey, own: coord))
+            #expect(throws: SealError.self) {
+                try ControlSeal.openRequest(nodeKey: env.nodeKey, nonce: env.nonce, box: env.box, sharedKey: shared, nowMillis: now)
+            }
+        }
+    }
+
+    @Test func replayGuardToleratesExtremeTimestamps() {
+        var g = ReplayGuard(windowMillis: 60_000)
+        let key = coord.publicKey
+        #expect(g.check(nodeKey: key, requestID: Self.bytes(16, 1), timestampMillis: .max, nowMillis: .max - 5) == .fresh)
+        #expect(g.check(nodeKey: key, requestID: Self.bytes(16, 1), timestampMillis: .max, nowMillis: .max - 4) == .replayed)
+        #expect(g.check(nodeKey: key, requestID: Self.bytes(16, 2), timestampMillis: .min, nowMillis: .min) == .fresh)
+    }
+
     @Test func wrongKeyAndTamperingRefused() throws {
         var r = SeededEntropy(seed: 5)
         let other = PrivateKey.generate(using: &r)
