@@ -9,6 +9,10 @@ public struct AllowedIPs<Value>: Sendable where Value: AnyObject & Sendable {
     private var hostsV6: [SIMD16<UInt8>: Value] = [:]
     private var prefixesV4: [V4Entry] = []
     private var prefixesV6: [V6Entry] = []
+    /// The host routes each owner was given, so removing a peer costs its own routes, not a
+    /// scan of every peer's (which made loading a 100,000-peer config quadratic). Entries may
+    /// be stale after a later insert moved the host to another owner; removal checks.
+    private var hostsByOwner: [ObjectIdentifier: (v4: [UInt32], v6: [SIMD16<UInt8>])] = [:]
 
     public init() {}
 
@@ -18,7 +22,11 @@ public struct AllowedIPs<Value>: Sendable where Value: AnyObject & Sendable {
             precondition((0...32).contains(prefixLength))
             let a = address.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
             let mask: UInt32 = prefixLength == 0 ? 0 : ~UInt32(0) << (32 - prefixLength)
-            if prefixLength == 32 { hostsV4[a] = value; return }
+            if prefixLength == 32 {
+                hostsV4[a] = value
+                hostsByOwner[ObjectIdentifier(value), default: ([], [])].v4.append(a)
+                return
+            }
             prefixesV4.removeAll { $0.bits == prefixLength && $0.network == a & mask }
             prefixesV4.append(V4Entry(network: a & mask, mask: mask, bits: prefixLength, value: value))
             prefixesV4.sort { $0.bits > $1.bits }
@@ -30,7 +38,11 @@ public struct AllowedIPs<Value>: Sendable where Value: AnyObject & Sendable {
                 let bitsHere = max(0, min(8, prefixLength - 8 * i))
                 m[i] = bitsHere == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - bitsHere))
             }
-            if prefixLength == 128 { hostsV6[a] = value; return }
+            if prefixLength == 128 {
+                hostsV6[a] = value
+                hostsByOwner[ObjectIdentifier(value), default: ([], [])].v6.append(a)
+                return
+            }
             let net = a & m
             prefixesV6.removeAll { $0.bits == prefixLength && $0.network == net }
             prefixesV6.append(V6Entry(network: net, mask: m, bits: prefixLength, value: value))
@@ -40,8 +52,10 @@ public struct AllowedIPs<Value>: Sendable where Value: AnyObject & Sendable {
 
     /// Removes every route that points at `value`.
     public mutating func removeAll(for value: Value) {
-        hostsV4 = hostsV4.filter { $0.value !== value }
-        hostsV6 = hostsV6.filter { $0.value !== value }
+        if let owned = hostsByOwner.removeValue(forKey: ObjectIdentifier(value)) {
+            for a in owned.v4 where hostsV4[a] === value { hostsV4[a] = nil }
+            for a in owned.v6 where hostsV6[a] === value { hostsV6[a] = nil }
+        }
         prefixesV4.removeAll { $0.value === value }
         prefixesV6.removeAll { $0.value === value }
     }

@@ -42,7 +42,13 @@ struct Run: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         for warning in parsed.warnings { logger.warning("\(warning)") }
-        let node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket, logger: logger)
+        let node: StandaloneNode
+        do {
+            node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket, logger: logger)
+        } catch is Interrupted {
+            logger.info("meshd stopped during start-up")
+            return
+        }
         try node.start()
         logger.info("meshd up: interface \(node.tun.name), listening on UDP \(node.udp.port), public key \(node.device.publicKey)")
         SignalWaiter.waitForTermination()

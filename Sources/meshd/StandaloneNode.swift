@@ -19,7 +19,10 @@ final class StandaloneNode {
         let mtu = config.interface.mtu ?? 1280
         device = Device(privateKey: config.interface.privateKey, mtu: mtu)
         let now = SystemClock.now()
-        for peer in config.peers {
+        // A config may hold many thousands of peers; SIGTERM during the load must still stop
+        // meshd at once rather than after it (the signal is blocked, so it is polled).
+        for (n, peer) in config.peers.enumerated() {
+            if n % 1024 == 1023, SignalWaiter.terminationPending() { throw Interrupted() }
             try device.addPeer(
                 publicKey: peer.publicKey, presharedKey: peer.presharedKey,
                 endpoint: peer.endpoint.map(UDPAddress.init),
@@ -34,7 +37,8 @@ final class StandaloneNode {
             try tun.addAddress(address.address.networkBytes, prefixLength: address.length)
         }
         try tun.setUp()
-        for peer in config.peers {
+        for (n, peer) in config.peers.enumerated() {
+            if n % 1024 == 1023, SignalWaiter.terminationPending() { throw Interrupted() }
             for prefix in peer.allowedIPs {
                 // The interface's own connected prefix already routes its addresses.
                 if config.interface.addresses.contains(where: { $0.masked == prefix.masked }) { continue }
@@ -63,6 +67,11 @@ final class StandaloneNode {
             drops: dataPlane.counters.dropsByReason,
             peers: peers.map { NodeStatus.PeerStatus($0, now: now) })
     }
+}
+
+/// SIGINT or SIGTERM arrived while the node was still being set up.
+struct Interrupted: Error, CustomStringConvertible {
+    var description: String { "interrupted during start-up" }
 }
 
 extension UDPAddress {

@@ -26,6 +26,34 @@ final class Tag: Sendable { let name: String; init(_ n: String) { name = n } }
         #expect(t.lookupV4(0xC000_0201)?.name == "all")
     }
 
+    /// Removal goes through each owner's own host list; a host that moved to another owner
+    /// stays with the new owner when the old one is removed.
+    @Test func removingAnOwnerRemovesOnlyWhatItStillOwns() {
+        var t = AllowedIPs<Tag>()
+        let a = Tag("a"), b = Tag("b")
+        let v6: [UInt8] = [0xfd, 0] + [UInt8](repeating: 0, count: 13) + [1]
+        t.insert(address: [10, 0, 0, 1], prefixLength: 32, value: a)
+        t.insert(address: [10, 0, 0, 2], prefixLength: 32, value: a)
+        t.insert(address: v6, prefixLength: 128, value: a)
+        t.insert(address: [10, 0, 0, 2], prefixLength: 32, value: b)
+        t.removeAll(for: a)
+        #expect(t.lookupV4(0x0A00_0001) == nil)
+        #expect(t.lookupV4(0x0A00_0002)?.name == "b")
+        var v6simd = SIMD16<UInt8>()
+        for i in 0..<16 { v6simd[i] = v6[i] }
+        #expect(t.lookupV6(v6simd) == nil)
+        t.removeAll(for: b)
+        #expect(t.lookupV4(0x0A00_0002) == nil)
+        // Many owners: each removal leaves the others' hosts alone.
+        let tags = (0..<1000).map { Tag("\($0)") }
+        for (i, tag) in tags.enumerated() {
+            t.insert(address: [10, 1, UInt8(i / 256), UInt8(i % 256)], prefixLength: 32, value: tag)
+        }
+        for tag in tags[..<500] { t.removeAll(for: tag) }
+        #expect(t.lookupV4(0x0A01_0000) == nil)
+        #expect(t.lookupV4(0x0A01_0000 + 999)?.name == "999")
+    }
+
     @Test func ipv6Prefixes() {
         var t = AllowedIPs<Tag>()
         let net = Tag("net"), host = Tag("host")
