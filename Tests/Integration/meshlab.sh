@@ -24,7 +24,9 @@ meshlab_peer_field() {
 }
 
 meshlab_coord_start() { # NAME
-    lab_start "$1" c "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" --listen "$MESHLAB_COORD:8080" \
+    # MESHLAB_COORD_WRAP: a command prefix such as "prlimit --nofile=1024:1024" (it must exec)
+    # shellcheck disable=SC2086
+    lab_start "$1" c ${MESHLAB_COORD_WRAP:-} "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" --listen "$MESHLAB_COORD:8080" \
         --stun-ports 3478,3479 --public-url "http://$MESHLAB_COORD:8080"
     lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
@@ -33,7 +35,9 @@ meshlab_coord_start() { # NAME
 meshlab_node_start() { # NAME NS [extra meshd args]
     local name=$1 ns=$2; shift 2
     rm -f "$LAB_DIR/$name.sock"
-    lab_start "$name" "$ns" "$MESH_BIN/meshd" up --join "$MESHLAB_TOKEN" --hostname "$name" \
+    # The documented way: the token in a file only root can read, never on the command line.
+    (umask 077; printf '%s\n' "$MESHLAB_TOKEN" > "$LAB_DIR/join-token")
+    lab_start "$name" "$ns" "$MESH_BIN/meshd" up --join-file "$LAB_DIR/join-token" --hostname "$name" \
         --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" "$@"
     lab_wait_until 20 "meshd $name up in $ns" meshlab_status_has "$name" "j.get('control') == 'connected'"
 }
