@@ -56,6 +56,15 @@ public enum DiscoMessage: Equatable, Sendable {
         }
     }
 
+    /// `encoded.count`, without building the bytes.
+    public var encodedLength: Int {
+        switch self {
+        case .ping(_, _, let padding): return 2 + 12 + 32 + max(0, padding)
+        case .pong: return 2 + 12 + 18
+        case .callMeMaybe(let endpoints): return 2 + 18 * min(endpoints.count, Self.maxCallMeMaybeEndpoints)
+        }
+    }
+
     public static func decode(_ bytes: [UInt8]) throws(DiscoError) -> DiscoMessage {
         guard bytes.count >= 2 else { throw .truncated }
         guard let type = TypeCode(rawValue: bytes[0]) else { throw .unknownType(bytes[0]) }

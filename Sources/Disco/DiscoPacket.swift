@@ -1,4 +1,5 @@
 import MeshCrypto
+import WireGuard
 
 /// The sealed envelope a disco message travels in:
 /// magic "MESHDS" | sender disco key (32) | nonce (24) | crypto_box(message).
@@ -6,12 +7,17 @@ import MeshCrypto
 public enum DiscoPacket {
     public static let magic: [UInt8] = Array("MESHDS".utf8)
     static let headerLength = 6 + 32 + 24
+    /// Bytes a sealed packet adds to its message: header plus the box's tag.
+    public static let overhead = headerLength + Box.tagLength
     /// Datagrams longer than this are not disco (pings pad up to path MTU probes at most).
     public static let maxLength = 9000
 
     public static func looksLikeDisco(_ bytes: some Collection<UInt8>) -> Bool {
         bytes.count >= headerLength + Box.tagLength && bytes.starts(with: magic)
     }
+
+    /// The size on the wire of `message` once sealed.
+    public static func sealedLength(of message: DiscoMessage) -> Int { overhead + message.encodedLength }
 
     public static func seal(_ message: DiscoMessage, from sender: PrivateKey, to receiver: PublicKey,
                             entropy: inout some EntropySource) -> [UInt8]? {
@@ -21,10 +27,28 @@ public enum DiscoPacket {
         return magic + sender.publicKey.rawBytes + nonce + box
     }
 
+    /// Seals with a precomputed shared key: no X25519 per packet. `sender` is our own disco
+    /// public key, passed in because deriving it from the private key is itself an X25519.
+    public static func seal(_ message: DiscoMessage, sender: PublicKey, shared: Box.SharedKey,
+                            entropy: inout some EntropySource) -> [UInt8] {
+        var nonce = [UInt8](repeating: 0, count: Box.nonceLength)
+        nonce.withUnsafeMutableBytes { entropy.fill($0) }
+        return magic + sender.rawBytes + nonce + shared.seal(message.encoded, nonce: nonce)
+    }
+
     /// The sender's disco key, readable before opening, so the caller can look up whether it is a peer.
     public static func senderKey(_ bytes: [UInt8]) throws(DiscoError) -> PublicKey {
         guard looksLikeDisco(bytes) else { throw .notDisco }
         return try! PublicKey(rawBytes: bytes[6..<38])
+    }
+
+    /// The sender's disco key read in place, without copying the datagram: the first check on
+    /// every disco datagram, so it must cost nanoseconds and allocate nothing. Nil when the
+    /// datagram is not disco-shaped (bad magic, too short or too long).
+    public static func senderKey(in datagram: UnsafeRawBufferPointer) -> PublicKey? {
+        guard datagram.count >= headerLength + Box.tagLength, datagram.count <= maxLength else { return nil }
+        for i in 0..<6 where datagram[i] != magic[i] { return nil }
+        return PublicKey(bytes: datagram.loadUnaligned(fromByteOffset: 6, as: SIMD32<UInt8>.self))
     }
 
     public static func open(_ bytes: [UInt8], with receiver: PrivateKey) throws(DiscoError) -> (sender: PublicKey, message: DiscoMessage) {
@@ -35,5 +59,14 @@ public enum DiscoPacket {
             throw .cannotOpen
         }
         return (sender, try DiscoMessage.decode(plain))
+    }
+
+    /// Opens with the sender's precomputed shared key (the caller has looked the sender up by
+    /// `senderKey(in:)`). Throws `.cannotOpen` for a bad seal, a decode error for a bad body.
+    public static func open(_ datagram: UnsafeRawBufferPointer, shared: Box.SharedKey) throws(DiscoError) -> DiscoMessage {
+        guard datagram.count >= headerLength + Box.tagLength, datagram.count <= maxLength else { throw .truncated }
+        let nonce = Array(datagram[38..<62])
+        guard let plain = shared.open(Array(datagram[62...]), nonce: nonce) else { throw .cannotOpen }
+        return try DiscoMessage.decode(plain)
     }
 }

@@ -22,6 +22,13 @@ public struct PathTimings: Sendable {
     public var pingTimeout: Duration = .seconds(5)
     /// While idle, keep the NAT mapping open with a ping at most this far apart (conntrack drops at 30 s).
     public var idleKeepaliveInterval: Duration = .seconds(25)
+    /// A candidate whose Pings time out this many times in a row (and never answered since) is
+    /// pruned when a CallMeMaybe or a Ping brought it, or backed off when the netmap did.
+    public var missesBeforePrune = 3
+    /// A pruned address is not pinged again for this long, even if a CallMeMaybe lists it anew.
+    public var prunedHold: Duration = .seconds(600)
+    /// Longest gap between pings to a netmap endpoint that keeps failing (the backoff doubles up to it).
+    public var backoffCap: Duration = .seconds(60)
 
     public init() {}
     public static let standard = PathTimings()

@@ -8,6 +8,12 @@ import WireGuard
 /// path state machine, answers and sends disco Pings, Pongs and CallMeMaybes, and steers each
 /// WireGuard datagram to the direct path, the relay, or both (DESIGN.md section 5). It does no
 /// I/O itself: sending on the socket and through the relay are closures the node supplies.
+///
+/// Admission of a disco datagram, cheapest check first: shape and magic; the sender's disco
+/// key (clear header) must be a current peer's, looked up with no copy and no public-key
+/// work; the relaying node must own that key; a per-source budget; the box must open with the
+/// peer's shared key (computed once per disco key); then per-peer budgets on Pongs and
+/// CallMeMaybes. Each refusal is counted by reason, never logged per packet.
 public final class MagicSock: OverlaySteering, @unchecked Sendable {
     /// What the netmap says about a peer.
     public struct PeerInfo: Sendable {
@@ -37,19 +43,36 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         }
     }
 
+    /// Derives the box key shared with a peer's disco key: the one X25519 disco does per peer.
+    /// Injectable so tests can count the calls.
+    public typealias KeyAgreement = @Sendable (_ peer: PublicKey, _ own: PrivateKey) -> Box.SharedKey?
+
     final class PeerState {
         var info: PeerInfo
         var path: PeerPath
-        init(info: PeerInfo, timings: PathTimings) {
+        /// The box key for `sharedFor`; nil when that key is unusable (a low-order point).
+        var shared: Box.SharedKey?
+        var sharedFor: PublicKey?
+        var pongs: TokenBucket
+        var callMeMaybes: TokenBucket
+        var credit: ResponseCredit
+        init(info: PeerInfo, timings: PathTimings, limits: DiscoLimits) {
             self.info = info
             path = PeerPath(timings: timings)
+            pongs = TokenBucket(burst: limits.pongBurst, every: limits.pongInterval)
+            callMeMaybes = TokenBucket(burst: limits.callMeMaybeBurst, every: limits.callMeMaybeInterval)
+            credit = ResponseCredit(cap: limits.creditCap)
             path.setCandidates(info.endpoints)
         }
     }
 
     public let discoKey: PrivateKey
+    /// Our disco public key, derived once (each derivation is an X25519).
+    public let discoPublicKey: PublicKey
     public let nodeKey: PublicKey
     private let timings: PathTimings
+    private let limits: DiscoLimits
+    private let keyAgreement: KeyAgreement
     private let sendUDP: @Sendable ([UInt8], UDPAddress) -> Void
     private let sendRelay: @Sendable (PublicKey, [UInt8]) -> Void
     private let relayUp: @Sendable () -> Bool
@@ -59,33 +82,51 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     private var byNode: [PublicKey: PeerState] = [:]
     private var ownEndpoints: [UDPAddress] = []
     private var entropy = SystemEntropy()
+    private var sources: SourceRateLimiter
+    private var drops = DiscoDropCounters()
+    private var keyComputations = 0
     /// Non-disco, non-WireGuard traffic (STUN answers) goes here.
     public var onSTUN: (@Sendable ([UInt8], UDPAddress) -> Void)?
-    public private(set) var discoDropped = 0
 
     public init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,
+                limits: DiscoLimits = .standard,
                 sendUDP: @escaping @Sendable ([UInt8], UDPAddress) -> Void,
                 sendRelay: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
-                relayUp: @escaping @Sendable () -> Bool = { true }) {
+                relayUp: @escaping @Sendable () -> Bool = { true },
+                keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) }) {
         self.discoKey = discoKey
+        discoPublicKey = discoKey.publicKey
         self.nodeKey = nodeKey
         self.timings = timings
+        self.limits = limits
+        self.keyAgreement = keyAgreement
         self.sendUDP = sendUDP
         self.sendRelay = sendRelay
         self.relayUp = relayUp
+        var e = SystemEntropy()
+        var seed: UInt64 = 0
+        withUnsafeMutableBytes(of: &seed) { e.fill($0) }
+        sources = SourceRateLimiter(slots: limits.sourceSlots, burst: limits.perSourceBurst,
+                                    every: limits.perSourceInterval, seed: seed)
     }
 
     // MARK: Netmap
 
-    /// Replaces the peer set; paths of peers that stay keep their state.
+    /// Replaces the peer set; paths of peers that stay keep their state, and a peer's shared
+    /// key is derived again only when its disco key changed.
     public func setPeers(_ peers: [PeerInfo]) {
         lock.lock(); defer { lock.unlock() }
         var next: [ObjectIdentifier: PeerState] = [:]
         for info in peers {
             let id = ObjectIdentifier(info.wireGuardPeer)
-            let state = byPeer[id] ?? PeerState(info: info, timings: timings)
+            let state = byPeer[id] ?? PeerState(info: info, timings: timings, limits: limits)
             state.info = info
             state.path.setCandidates(info.endpoints)
+            if state.sharedFor != info.discoKey {
+                state.shared = keyAgreement(info.discoKey, discoKey)
+                state.sharedFor = info.discoKey
+                keyComputations += 1
+            }
             next[id] = state
         }
         byPeer = next
@@ -93,9 +134,9 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         byNode = Dictionary(next.values.map { ($0.info.nodeKey, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// Our own candidate endpoints, sent to peers in CallMeMaybe.
+    /// Our own candidate endpoints, sent to peers in CallMeMaybe (at most the cap a peer keeps).
     public func setOwnEndpoints(_ endpoints: [UDPAddress]) {
-        lock.lock(); ownEndpoints = endpoints; lock.unlock()
+        lock.lock(); ownEndpoints = Array(endpoints.prefix(PeerPath.maxCandidates)); lock.unlock()
     }
 
     public func pathStatus() -> [PathStatus] {
@@ -105,6 +146,24 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
             PathStatus(nodeKey: s.info.nodeKey, direct: s.path.best, latency: s.path.bestLatency,
                        trusted: s.path.isTrusted(now: now), relay: !s.path.isTrusted(now: now))
         }
+    }
+
+    /// Disco datagrams dropped so far, all reasons.
+    public var discoDropped: Int { lock.lock(); defer { lock.unlock() }; return Int(clamping: drops.total) }
+
+    /// Drops by reason (every reason present, zeros included).
+    public var discoDrops: DiscoDropCounters { lock.lock(); defer { lock.unlock() }; return drops }
+
+    /// Drops by reason name, as `meshctl status --json` shows them under `discoDrops`.
+    public var discoDropsByReason: [String: Int] { discoDrops.byName }
+
+    /// How many shared keys (X25519 operations) disco has derived for peers since start.
+    public var sharedKeyComputations: Int { lock.lock(); defer { lock.unlock() }; return keyComputations }
+
+    /// Candidate addresses currently kept for the peer with this node key (for tests and status).
+    public func candidates(ofNode key: PublicKey) -> [UDPAddress] {
+        lock.lock(); defer { lock.unlock() }
+        return byNode[key]?.path.candidates ?? []
     }
 
     // MARK: OverlaySteering
@@ -131,7 +190,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     public func receive(_ datagram: UnsafeRawBufferPointer, kind: DatagramKind, from source: UDPAddress, now: MonotonicTime) {
         switch kind {
-        case .disco: handleDisco(Array(datagram), from: source, viaRelay: false, now: now)
+        case .disco: handleDisco(datagram, from: source, relayedBy: nil, now: now)
         case .stun: onSTUN?(Array(datagram), source)
         default: break
         }
@@ -147,7 +206,8 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     /// WireGuard datagram, returned with the marker address it must be decapsulated under.
     public func receiveFromRelay(_ packet: [UInt8], from nodeKey: PublicKey, now: MonotonicTime) -> UDPAddress? {
         if DiscoPacket.looksLikeDisco(packet) {
-            handleDisco(packet, from: RelayMarker.address(for: nodeKey), viaRelay: true, now: now)
+            let marker = RelayMarker.address(for: nodeKey)
+            packet.withUnsafeBytes { handleDisco($0, from: marker, relayedBy: nodeKey, now: now) }
             return nil
         }
         return RelayMarker.address(for: nodeKey)
@@ -155,64 +215,103 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     // MARK: Disco
 
-    private func handleDisco(_ bytes: [UInt8], from source: UDPAddress, viaRelay: Bool, now: MonotonicTime) {
-        guard let opened = try? DiscoPacket.open(bytes, with: discoKey) else { countDrop(); return }
+    private typealias Outgoing = (message: DiscoMessage, destination: UDPAddress?)  // nil: through the relay
+
+    private func handleDisco(_ d: UnsafeRawBufferPointer, from source: UDPAddress, relayedBy: PublicKey?, now: MonotonicTime) {
         lock.lock()
-        guard let state = byDisco[opened.sender] else { lock.unlock(); countDrop(); return }
-        var out: [(DiscoMessage, UDPAddress?)] = []  // nil destination: through the relay
-        switch opened.message {
+        // Everything up to the shared-key lookup is a few comparisons and one hash: a flood
+        // from strangers costs no public-key work, no copy, no allocation, no log line.
+        guard let sender = DiscoPacket.senderKey(in: d) else { return drop(.malformed) }
+        guard let state = byDisco[sender] else { return drop(.unknownSender) }
+        if let relayedBy, relayedBy != state.info.nodeKey { return drop(.wrongPeer) }
+        guard sources.take(source, now: now) else { return drop(.rateLimited) }
+        guard let shared = state.shared else { return drop(.badSeal) }
+        let message: DiscoMessage
+        do {
+            message = try DiscoPacket.open(d, shared: shared)
+        } catch {
+            return drop(error == .cannotOpen ? .badSeal : .malformed)
+        }
+        // Authentic: what it carried pays for what we send because of it.
+        state.credit.earn(d.count)
+        var out: [Outgoing] = []
+        switch message {
         case .ping(let txid, let senderNodeKey, _):
-            guard senderNodeKey == state.info.nodeKey else { lock.unlock(); countDrop(); return }
-            out.append((.pong(txid: txid, source: source), viaRelay ? nil : source))
-            if !viaRelay {
-                out += actions(state.path.handlePing(from: source, now: now, entropy: &entropy), state)
+            guard senderNodeKey == state.info.nodeKey else { return drop(.wrongPeer) }
+            guard state.pongs.take(now: now), state.credit.spend(DiscoLimits.pongLength) else { return drop(.rateLimited) }
+            // The Pong goes back where the Ping came from, never elsewhere, and is smaller.
+            out.append((.pong(txid: txid, source: source), relayedBy == nil ? source : nil))
+            if relayedBy == nil {
+                let paid = state.credit.balance >= DiscoLimits.plainPingLength
+                out += outgoing(state.path.handlePing(from: source, now: now, pingBack: paid, entropy: &entropy),
+                                state, padded: false, alwaysCharged: true)
             }
         case .pong(let txid, _):
-            if !viaRelay { state.path.handlePong(txid: txid, from: source, now: now) }
+            if relayedBy == nil { state.path.handlePong(txid: txid, from: source, now: now) }
         case .callMeMaybe(let endpoints):
-            out += actions(state.path.handleCallMeMaybe(endpoints, now: now, entropy: &entropy), state)
+            guard state.callMeMaybes.take(now: now) else { return drop(.rateLimited) }
+            let refusedBefore = state.path.candidatesRefused
+            out += outgoing(state.path.handleCallMeMaybe(endpoints, now: now, entropy: &entropy), state,
+                            padded: false, alwaysCharged: false)
+            if state.path.candidatesRefused != refusedBefore { drops.count(.tooManyCandidates) }
         }
-        let peerDisco = state.info.discoKey, peerNode = state.info.nodeKey
+        let peerNode = state.info.nodeKey
         lock.unlock()
-        send(out, peerDisco: peerDisco, peerNode: peerNode)
+        send(out, shared: shared, peerNode: peerNode)
+    }
+
+    /// Counts a drop and releases the lock `handleDisco` holds.
+    private func drop(_ reason: DiscoDropReason) {
+        drops.count(reason)
+        lock.unlock()
     }
 
     /// Runs every peer's path timers; call every 100–250 ms.
     public func tick(now: MonotonicTime) {
         lock.lock()
-        var work: [([(DiscoMessage, UDPAddress?)], PublicKey, PublicKey)] = []
+        var work: [([Outgoing], Box.SharedKey, PublicKey)] = []
         for state in byPeer.values {
-            let a = actions(state.path.poll(now: now, entropy: &entropy), state)
-            if !a.isEmpty { work.append((a, state.info.discoKey, state.info.nodeKey)) }
+            let a = outgoing(state.path.poll(now: now, entropy: &entropy), state, padded: true, alwaysCharged: false)
+            if !a.isEmpty, let shared = state.shared { work.append((a, shared, state.info.nodeKey)) }
         }
         lock.unlock()
-        for (out, disco, node) in work { send(out, peerDisco: disco, peerNode: node) }
+        for (out, shared, node) in work { send(out, shared: shared, peerNode: node) }
     }
 
-    /// Turns path actions into disco messages (called under the lock).
-    private func actions(_ list: [PeerPath.Action], _ state: PeerState) -> [(DiscoMessage, UDPAddress?)] {
-        list.map { action in
+    /// Turns path actions into disco messages (called under the lock). Pings that look for a
+    /// new path are `padded`, which gives the peer the credit to ping back; Pings to the best
+    /// path, Pings back and hole-punching Pings are not. A Ping to an address the peer alone
+    /// named (or any Ping that answers one, `alwaysCharged`) is sent only if the peer's credit
+    /// pays for it; unpaid ones stay unsent and time out as misses, which prunes the address.
+    private func outgoing(_ list: [PeerPath.Action], _ state: PeerState, padded: Bool, alwaysCharged: Bool) -> [Outgoing] {
+        var out: [Outgoing] = []
+        out.reserveCapacity(list.count)
+        for action in list {
             switch action {
-            case .ping(let addr, let txid): return (.ping(txid: txid, nodeKey: nodeKey, padding: 0), addr)
-            case .callMeMaybe: return (.callMeMaybe(endpoints: ownEndpoints), nil)
+            case .ping(let addr, let txid):
+                let padding = padded && addr != state.path.best ? DiscoLimits.pingBackPadding : 0
+                let message = DiscoMessage.ping(txid: txid, nodeKey: nodeKey, padding: padding)
+                if alwaysCharged || !state.path.isVouched(addr) {
+                    guard state.credit.spend(DiscoPacket.sealedLength(of: message)) else { continue }
+                }
+                out.append((message, addr))
+            case .callMeMaybe:
+                out.append((.callMeMaybe(endpoints: ownEndpoints), nil))
             }
         }
+        return out
     }
 
-    private func send(_ out: [(DiscoMessage, UDPAddress?)], peerDisco: PublicKey, peerNode: PublicKey) {
+    private func send(_ out: [Outgoing], shared: Box.SharedKey, peerNode: PublicKey) {
+        var e = SystemEntropy()
         for (message, destination) in out {
-            var e = SystemEntropy()
-            guard let packet = DiscoPacket.seal(message, from: discoKey, to: peerDisco, entropy: &e) else { continue }
+            let packet = DiscoPacket.seal(message, sender: discoPublicKey, shared: shared, entropy: &e)
             if let destination, !RelayMarker.isMarker(destination) {
                 sendUDP(packet, destination)
             } else if relayUp() {
                 sendRelay(peerNode, packet)
             }
         }
-    }
-
-    private func countDrop() {
-        lock.lock(); discoDropped += 1; lock.unlock()
     }
 }
 

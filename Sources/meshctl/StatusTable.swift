@@ -11,6 +11,11 @@ enum StatusTable {
             if let e = s["controlError"] as? String { lines.append("control: \(e)") }
         }
         lines.append("dropped datagrams: \(s["droppedDatagrams"] ?? 0)")
+        if let disco = s["discoDrops"] as? [String: Any] {
+            // Mesh mode: disco traffic the node refused (a flood from strangers shows here).
+            let nonzero = disco.compactMap { k, v in (v as? Int).flatMap { $0 > 0 ? "\(k) \($0)" : nil } }.sorted()
+            lines.append("disco drops: " + (nonzero.isEmpty ? "none" : nonzero.joined(separator: ", ")))
+        }
         let peers = s["peers"] as? [[String: Any]] ?? []
         let mesh = peers.contains { $0["name"] is String }
         // In mesh mode the path column says how packets travel: direct (and where) or relay.

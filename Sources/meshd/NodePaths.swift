@@ -121,6 +121,9 @@ final class NodePaths: @unchecked Sendable {
 
     var netcheck: NetcheckReport? { lock.lock(); defer { lock.unlock() }; return lastReport }
 
+    /// Disco drops by reason, for `meshctl status` (`discoDrops`).
+    var discoDrops: [String: Int] { magic.discoDropsByReason }
+
     func pathDescription(for key: PublicKey) -> String? {
         magic.pathStatus().first { $0.nodeKey == key }?.description
     }
@@ -130,6 +133,8 @@ final class NodePaths: @unchecked Sendable {
     private func timerLoop() {
         var nextProbe = SystemClock.now()
         var nextAddressCheck = nextProbe + .seconds(2)
+        var nextDropReport = nextProbe + .seconds(30)
+        var reportedDrops: [String: Int] = [:]
         var entropy = SystemEntropy()
         while true {
             let now = SystemClock.now()
@@ -137,6 +142,22 @@ final class NodePaths: @unchecked Sendable {
             if stopped { lock.unlock(); return }
             lock.unlock()
             magic.tick(now: now)
+            if now >= nextDropReport {
+                // Drops are never logged per packet (a flood would become a log flood); a
+                // summary at most every 30 s says that something is knocking.
+                nextDropReport = now + .seconds(30)
+                let drops = magic.discoDropsByReason
+                let delta = drops.compactMap { reason, n -> (String, Int)? in
+                    let d = n &- (reportedDrops[reason] ?? 0)
+                    return d > 0 ? (reason, d) : nil
+                }.sorted { $0.0 < $1.0 }
+                if !delta.isEmpty {
+                    let total = delta.reduce(0) { $0 &+ $1.1 }
+                    let parts = delta.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                    logger.notice("disco: dropped \(total) datagrams in the last 30 s (\(parts))")
+                    reportedDrops = drops
+                }
+            }
             if now >= nextAddressCheck {
                 // A cheap periodic check (getifaddrs) for a changed LAN address: re-learn the
                 // public endpoint at once and publish both.

@@ -33,6 +33,9 @@ struct NodeStatus: Codable {
     var netmapVersion: UInt64? = nil
     /// The relay connection in mesh mode.
     var relay: RelayStatus? = nil
+    /// Disco datagrams the path layer refused, by reason (mesh mode): unknownSender, badSeal,
+    /// malformed, rateLimited, tooManyCandidates, wrongPeer. Every reason is present.
+    var discoDrops: [String: Int]? = nil
 
     struct RelayStatus: Codable {
         var connected: Bool
