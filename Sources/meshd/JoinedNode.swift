@@ -101,7 +101,10 @@ final class JoinedNode {
             for line in sync.apply(diff, now: SystemClock.now()) { logger.info("\(line)") }
             self?.syncPaths(netmap)
         }
-        paths.start(gatherLocalEndpoints: { LocalEndpoints.gather(port: port, excludingInterface: ifname) })
+        let overlayPrefix = registration.ipv4Prefix
+        paths.start(gatherLocalEndpoints: {
+            LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefix: overlayPrefix)
+        })
         dataPlane.start()
         try api.start { [self] in self.status() }
         control.start()
@@ -147,7 +150,8 @@ final class JoinedNode {
                 let st = r.stats
                 return NodeStatus.RelayStatus(connected: r.isConnected, packetsSent: st.packetsSent,
                                               packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped)
-            })
+            },
+            discoDrops: paths.discoDrops)
     }
 }
 
