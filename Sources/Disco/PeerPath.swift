@@ -134,7 +134,7 @@ public struct PeerPath: Sendable {
             unansweredPingToBest = nil
         }
         // An address that answered is worth keeping even after the list that brought it is replaced.
-        if !candidates.contains(source) { addReflexive(source) } else { rebuildCandidates() }
+        if !published.contains(source) && !reflexive.contains(source) { addReflexive(source) } else { rebuildCandidates() }
         return true
     }
 
@@ -226,6 +226,8 @@ public struct PeerPath: Sendable {
         lastDiscovery = now
         var actions: [Action] = []
         for c in candidates where c == best || isEligible(c, now: now) {
+            // Just pinged (say, for a CallMeMaybe): its answer is still on the way.
+            if c != best, let t = probes[c]?.lastPing, now - t < .seconds(1) { continue }
             if let a = ping(c, now: now, entropy: &entropy) { actions.append(a) }
         }
         actions.append(.callMeMaybe)
