@@ -68,7 +68,22 @@ struct AdminAPI: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw CoordinatorError(.malformedJSON, "request body is not a valid \(T.self): \(error)")
+            throw CoordinatorError(.malformedJSON, "request body is not a valid \(T.self): \(Self.where_(error))")
+        }
+    }
+
+    /// Which field a decoding error is about, without the decoder's own description.
+    static func where_(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case DecodingError.keyNotFound(let key, let ctx): return "missing field \"\(path(ctx.codingPath + [key]))\""
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            return "wrong type at \"\(path(ctx.codingPath))\""
+        case DecodingError.dataCorrupted(let ctx):
+            return ctx.codingPath.isEmpty ? "not valid JSON" : "bad value at \"\(path(ctx.codingPath))\""
+        default: return "not valid JSON"
         }
     }
 

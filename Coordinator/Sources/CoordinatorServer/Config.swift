@@ -1,3 +1,4 @@
+import CheckedArithmetic
 import Foundation
 import MeshWire
 
@@ -35,6 +36,20 @@ public struct CoordinatorConfig: Sendable, Equatable {
     /// A node with no map poll open for this long is shown offline.
     public var offlineAfterSeconds: Double = 60
     public var maxBodyBytes = 64 * 1024
+    /// Open connections on the node API port (HTTP and relay) at most; nil: derived from the
+    /// file descriptor limit (see `ConnectionCaps.defaultTotal`). Extra connections are closed
+    /// at once so descriptors stay free for the database, STUN and the admin socket.
+    public var maxConnections: Int?
+    /// Open connections from one source address (an IPv6 /64 counts as one source) at most.
+    public var maxConnectionsPerSource = 64
+    /// A connection must deliver a complete request head within this long (and its body
+    /// within `idleTimeoutSeconds` more).
+    public var requestHeadTimeoutSeconds: Double = 10
+    /// An idle keep-alive connection (between requests) is closed after this long.
+    /// A waiting map poll is not idle: it is held up to `keepAliveSeconds`.
+    public var idleTimeoutSeconds: Double = 30
+    /// An upgraded relay connection must prove its node key within this long.
+    public var relayHandshakeTimeoutSeconds: Double = 4
     /// DNS suffix for node names.
     public var domain = "mesh"
     /// SQLite `synchronous`: true = FULL (survives power loss), false = NORMAL.
@@ -110,29 +125,99 @@ public struct CoordinatorConfig: Sendable, Equatable {
         }
     }
 
-    /// Checks values that have a fixed form (prefixes, URL, ports).
+    /// The allowed range of every numeric setting, with the config key and flag that set it.
+    /// Values from a file or a flag are checked here (never converted with a trapping `Int(_:)`).
+    public static let numericRanges: [(key: String, flag: String?, range: ClosedRange<Double>)] = [
+        ("keepalive_seconds", "--keepalive", 0.1...600),
+        ("offline_after_seconds", "--offline-after", 1...86_400),
+        ("max_body_bytes", "--max-body-bytes", 1024...(16 * 1024 * 1024)),
+        ("max_connections", "--max-connections", 1...1_000_000),
+        ("max_connections_per_source", "--max-connections-per-source", 1...1_000_000),
+        ("request_head_timeout_seconds", nil, 1...600),
+        ("idle_timeout_seconds", nil, 1...3600),
+        ("relay_handshake_timeout_seconds", nil, 1...60),
+    ]
+
+    static func range(of key: String) -> ClosedRange<Double> {
+        numericRanges.first { $0.key == key }!.range
+    }
+
+    static func describeRange(_ key: String) -> String {
+        let entry = numericRanges.first { $0.key == key }!
+        let r = entry.range
+        let name = entry.flag.map { "\(key) (\($0))" } ?? key
+        return "\(name) must be a number from \(Self.plain(r.lowerBound)) to \(Self.plain(r.upperBound))"
+    }
+
+    static func plain(_ d: Double) -> String {
+        if let i = Int64(checkedRounding: d), Double(i) == d { return String(i) }
+        return String(d)
+    }
+
+    static func checkRange(_ key: String, _ value: Double) throws {
+        guard value.isFinite, range(of: key).contains(value) else {
+            throw ConfigError("\(describeRange(key)), not \(value)")
+        }
+    }
+
+    /// Checks every value: fixed forms (URL, ports, domain) and the range of every number.
+    /// Each error names the setting.
     public func validate() throws {
         if let u = publicURL, !(u.hasPrefix("http://") || u.hasPrefix("https://")) || u.count < 9 {
             throw ConfigError("public_url \"\(u)\" must start with http:// or https://")
         }
-        guard keepAliveSeconds > 0, offlineAfterSeconds > 0 else {
-            throw ConfigError("keepalive_seconds and offline_after_seconds must be positive")
-        }
-        guard maxBodyBytes >= 1024 else { throw ConfigError("max_body_bytes must be at least 1024") }
+        try Self.checkRange("keepalive_seconds", keepAliveSeconds)
+        try Self.checkRange("offline_after_seconds", offlineAfterSeconds)
+        try Self.checkRange("max_body_bytes", Double(maxBodyBytes))
+        if let m = maxConnections { try Self.checkRange("max_connections", Double(m)) }
+        try Self.checkRange("max_connections_per_source", Double(maxConnectionsPerSource))
+        try Self.checkRange("request_head_timeout_seconds", requestHeadTimeoutSeconds)
+        try Self.checkRange("idle_timeout_seconds", idleTimeoutSeconds)
+        try Self.checkRange("relay_handshake_timeout_seconds", relayHandshakeTimeoutSeconds)
+        guard (0...65535).contains(listenPort) else { throw ConfigError("listen port must be 0-65535, not \(listenPort)") }
+        for p in stunPorts where !(0...65535).contains(p) { throw ConfigError("stun_ports must be ports 0-65535, not \(p)") }
         guard Set(stunPorts.filter { $0 != 0 }).count == stunPorts.filter({ $0 != 0 }).count else { throw ConfigError("stun_ports lists a port twice") }
+        if let problem = Self.domainProblem(domain) {
+            throw ConfigError("domain \"\(domain.prefix(80))\" is not a DNS name: \(problem)")
+        }
+    }
+
+    /// Why `name` is not a DNS suffix for node names (labels of a-z, 0-9 and '-', 1-63
+    /// characters, not starting or ending with '-', 253 characters in all), or nil when it is.
+    /// Node names are `<node>.<domain>` in the nodes' resolvers, so anything else (say
+    /// "../../etc") would end up in files and DNS answers.
+    public static func domainProblem(_ name: String) -> String? {
+        guard !name.isEmpty else { return "it is empty" }
+        guard name.utf8.count <= 253 else { return "it is longer than 253 characters" }
+        for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !label.isEmpty else { return "it has an empty label (a leading, trailing or double dot)" }
+            guard label.utf8.count <= 63 else { return "label \"\(label.prefix(20))...\" is longer than 63 characters" }
+            guard label.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }) else {
+                return "labels may only use a-z, 0-9 and '-' (lowercase)"
+            }
+            guard label.first != "-", label.last != "-" else { return "a label starts or ends with '-'" }
+        }
+        return nil
     }
 
     // MARK: Config file
 
     static let knownKeys = ["state_dir", "listen", "public_url", "stun_ports", "ipv4_prefix", "ipv6_prefix",
                             "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
+                            "max_connections", "max_connections_per_source", "request_head_timeout_seconds",
+                            "idle_timeout_seconds", "relay_handshake_timeout_seconds",
                             "domain", "sync", "log_level"]
     static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
-    public mutating func apply(configText: String, file: String) throws {
+    /// A key given twice in one table is an error (TOML says so, and a silent "last one wins"
+    /// hides typos); a UTF-8 byte order mark at the start (some editors write one) is skipped.
+    public mutating func apply(configText rawText: String, file: String) throws {
+        var configText = rawText
+        if configText.unicodeScalars.first == "\u{FEFF}" { configText.unicodeScalars.removeFirst() }
         var relay: [String: (TOMLValue, Int)]? = nil
         var relays: [RelayInfo] = []
+        var topLevel: [String: Int] = [:]
 
         func finishRelay() throws {
             guard let r = relay else { return }
@@ -174,9 +259,16 @@ public struct CoordinatorConfig: Sendable, Equatable {
                 guard Self.relayKeys.contains(key) else {
                     throw ConfigError("\(file):\(lineNo): unknown key \"\(key)\" in [[relay]] (known: \(Self.relayKeys.joined(separator: ", ")))")
                 }
+                if let (_, first) = relay![key] {
+                    throw ConfigError("\(file):\(lineNo): duplicate key \"\(key)\" in this [[relay]] table (first set on line \(first))")
+                }
                 relay![key] = (value, lineNo)
                 continue
             }
+            if let first = topLevel[key] {
+                throw ConfigError("\(file):\(lineNo): duplicate key \"\(key)\" (first set on line \(first))")
+            }
+            topLevel[key] = lineNo
             switch key {
             case "state_dir": stateDirectory = try value.string(file, lineNo, key)
             case "listen":
@@ -188,9 +280,14 @@ public struct CoordinatorConfig: Sendable, Equatable {
             case "ipv4_prefix": ipv4Prefix = try value.string(file, lineNo, key)
             case "ipv6_prefix": ipv6Prefix = try value.string(file, lineNo, key)
             case "admin_socket": adminSocket = try value.string(file, lineNo, key)
-            case "keepalive_seconds": keepAliveSeconds = try value.number(file, lineNo, key)
-            case "offline_after_seconds": offlineAfterSeconds = try value.number(file, lineNo, key)
-            case "max_body_bytes": maxBodyBytes = Int(try value.number(file, lineNo, key))
+            case "keepalive_seconds": keepAliveSeconds = try value.seconds(file, lineNo, key)
+            case "offline_after_seconds": offlineAfterSeconds = try value.seconds(file, lineNo, key)
+            case "max_body_bytes": maxBodyBytes = try value.integer(file, lineNo, key)
+            case "max_connections": maxConnections = try value.integer(file, lineNo, key)
+            case "max_connections_per_source": maxConnectionsPerSource = try value.integer(file, lineNo, key)
+            case "request_head_timeout_seconds": requestHeadTimeoutSeconds = try value.seconds(file, lineNo, key)
+            case "idle_timeout_seconds": idleTimeoutSeconds = try value.seconds(file, lineNo, key)
+            case "relay_handshake_timeout_seconds": relayHandshakeTimeoutSeconds = try value.seconds(file, lineNo, key)
             case "domain": domain = try value.string(file, lineNo, key)
             case "log_level": logLevel = try value.string(file, lineNo, key)
             case "sync":
@@ -308,6 +405,34 @@ enum TOMLValue: Equatable {
         case .integer(let i): return Double(i)
         case .double(let d): return d
         default: throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must be a number")
+        }
+    }
+
+    /// A number of seconds within the key's range (NaN, infinities and 1e300 are refused here,
+    /// with the file, line and key, long before anything converts them).
+    func seconds(_ file: String, _ line: Int, _ key: String) throws -> Double {
+        let d = try number(file, line, key)
+        guard d.isFinite, CoordinatorConfig.range(of: key).contains(d) else {
+            throw CoordinatorConfig.ConfigError("\(file):\(line): \(CoordinatorConfig.describeRange(key)), not \(Self.show(self))")
+        }
+        return d
+    }
+
+    /// A whole number within the key's range.
+    func integer(_ file: String, _ line: Int, _ key: String) throws -> Int {
+        let d = try number(file, line, key)
+        let r = CoordinatorConfig.range(of: key)
+        guard d.isFinite, r.contains(d), d.rounded(.towardZero) == d, let i = Int(checkedRounding: d) else {
+            throw CoordinatorConfig.ConfigError("\(file):\(line): \(CoordinatorConfig.describeRange(key)) (a whole number), not \(Self.show(self))")
+        }
+        return i
+    }
+
+    static func show(_ v: TOMLValue) -> String {
+        switch v {
+        case .integer(let i): return String(i)
+        case .double(let d): return String(d)
+        default: return "\(v)"
         }
     }
 

@@ -1,4 +1,5 @@
 import CSodium
+import CheckedArithmetic
 import CoordinatorStore
 import Foundation
 import Hummingbird
@@ -7,6 +8,7 @@ import MeshCrypto
 import MeshWire
 import NIOCore
 import NIOPosix
+import Relay
 import RelayIO
 import ServiceLifecycle
 import Synchronization
@@ -49,6 +51,12 @@ public final class Coordinator: Sendable {
     public let publicKey: PublicKey
     let logger: Logger
     let startedAt: Int64
+    /// Requests stamped before this are refused (see `NodeAPI.checkStampedAfterStart`).
+    let startedAtMillis: Int64
+    /// Caps on the node API's connections (see `ConnectionCaps`).
+    public let gate: ConnectionGate
+    /// The process's file descriptor limit after start-up raised it (soft, hard).
+    public let fileDescriptorLimit: (soft: Int, hard: Int)
     /// The relays handed to nodes (this coordinator unless configured).
     public var relays: [RelayInfo] { config.relays(boundPort: boundPort) }
     /// The URL that goes into join tokens.
@@ -72,7 +80,19 @@ public final class Coordinator: Sendable {
         try config.validate()
         self.config = config
         self.logger = logger
-        startedAt = Int64(Date().timeIntervalSince1970)
+        let nowMillis = Self.nowMillis()
+        startedAtMillis = nowMillis
+        startedAt = nowMillis / 1000
+        fileDescriptorLimit = FileDescriptorLimit.raiseSoftToHard()
+        let total = config.maxConnections ?? ConnectionCaps.defaultTotal(fileDescriptorLimit: fileDescriptorLimit.soft)
+        var gateLogger = Logger(label: "meshcoord.connections")
+        gateLogger.logLevel = logger.logLevel
+        gate = ConnectionGate(total: total, perSource: config.maxConnectionsPerSource,
+                              headTimeout: Self.timeAmount(config.requestHeadTimeoutSeconds, default: 10), logger: gateLogger)
+        logger.info("\("file descriptor limit \(fileDescriptorLimit.soft) (hard \(fileDescriptorLimit.hard)); ")\("node API connections capped at \(total) in all, \(config.maxConnectionsPerSource) per source")")
+        if total > fileDescriptorLimit.soft - 64 {
+            logger.warning("\("max_connections \(total) leaves fewer than 64 of the \(fileDescriptorLimit.soft) file descriptors ")\("for the database and sockets; raise the limit (LimitNOFILE=) or lower max_connections")")
+        }
 
         let dir = config.stateDirectory
         try Self.prepareDirectory(dir)
@@ -113,7 +133,13 @@ public final class Coordinator: Sendable {
         }
         var relayLogger = Logger(label: "meshcoord.relay")
         relayLogger.logLevel = logger.logLevel
-        relay = RelayService(privateKey: privateKey, logger: relayLogger, authorize: Self.relayAuthorizer(hub: hub))
+        var relayConfig = RelayServerConfig()
+        // An upgraded connection that has not proved a registered key holds a descriptor for
+        // nothing: a few seconds are plenty for the one round trip the proof needs.
+        relayConfig.handshakeTimeout = .milliseconds(
+            SecondsInput.milliseconds(config.relayHandshakeTimeoutSeconds, within: 1...60) ?? 4000)
+        relay = RelayService(privateKey: privateKey, config: relayConfig, logger: relayLogger,
+                             authorize: Self.relayAuthorizer(hub: hub))
         let hub = self.hub
         store.setChangeObserver { hub.apply($0) }
     }
@@ -273,7 +299,11 @@ public final class Coordinator: Sendable {
         return Application(
             router: router,
             server: RelaySharingHTTP1Channel.builder(
-                configuration: .init(idleTimeout: .seconds(Int64(config.keepAliveSeconds) + 60)), relay: relay),
+                // Hummingbird's own idle timeout is only a backstop behind `RequestDeadlines`.
+                configuration: .init(idleTimeout: Self.timeAmount(config.idleTimeoutSeconds + config.requestHeadTimeoutSeconds, default: 40)),
+                relay: relay, gate: gate,
+                headTimeout: Self.timeAmount(config.requestHeadTimeoutSeconds, default: 10),
+                idleTimeout: Self.timeAmount(config.idleTimeoutSeconds, default: 30)),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord",
                                  backlog: 4096),
             onServerRunning: { [self] channel in
@@ -314,8 +344,13 @@ public final class Coordinator: Sendable {
 
     // MARK: Helpers for the APIs
 
-    static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
-    static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func nowSeconds() -> Int64 { Int64(checkedRounding: Date().timeIntervalSince1970) ?? 0 }
+    static func nowMillis() -> Int64 { Int64(checkedRounding: Date().timeIntervalSince1970 * 1000) ?? 0 }
+
+    /// A validated seconds setting as a NIO time amount (`default` if it is somehow out of range).
+    static func timeAmount(_ seconds: Double, default fallback: Int64) -> TimeAmount {
+        .milliseconds(SecondsInput.milliseconds(seconds, within: 0.001...86_400) ?? fallback * 1000)
+    }
 
     /// crypto_box shared key for a node key, cached (X25519 once per node, not per request).
     func sharedKey(for nodeKey: PublicKey) -> Box.SharedKey? {
@@ -348,7 +383,7 @@ struct PresenceService: Service {
 
     func run() async throws {
         var lastFlush = ContinuousClock.now
-        let offlineAfter = Int64(coordinator.config.offlineAfterSeconds.rounded(.up))
+        let offlineAfter = Int64(checkedRounding: coordinator.config.offlineAfterSeconds.rounded(.up)) ?? 60
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             let now = Coordinator.nowSeconds()
@@ -374,7 +409,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let e as CoordinatorError {
-            return Self.response(e.code, e.message)
+            return Self.response(e.code, e.message, wireCode: e.wireCode)
         } catch let e as SealError {
             return Self.response(e.code, e.message)
         } catch is NIOTooManyBytesError {
@@ -391,13 +426,14 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return Self.response(.badRequest, e.body ?? e.status.reasonPhrase, status: e.status)
             }
         } catch let e as StoreError {
-            logger.error("store error", metadata: ["error": "\(e)"])
-            return Self.response(.unavailable, "the coordinator's database failed: \(e)")
+            // The details (SQLite's text, paths) are for the operator, not for clients.
+            logger.error("store error", metadata: ["path": "\(request.uri.path)", "error": "\(e)"])
+            return Self.response(.unavailable, "the coordinator cannot use its database right now; try again later")
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             logger.error("internal error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return Self.response(.internal, "internal error: \(error)")
+            return Self.response(.internal, "internal error; the coordinator's log has the details")
         }
     }
 
@@ -415,8 +451,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func response(_ code: ErrorCode, _ message: String, status: HTTPResponse.Status? = nil) -> Response {
-        let body = (try? JSONEncoder().encode(ErrorBody(code, message))) ?? Data()
+    static func response(_ code: ErrorCode, _ message: String, status: HTTPResponse.Status? = nil,
+                         wireCode: String? = nil) -> Response {
+        let body = (try? JSONEncoder().encode(ErrorBody(error: message, code: wireCode ?? code.rawValue))) ?? Data()
         return Response(status: status ?? Self.status(code), headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

@@ -1,3 +1,4 @@
+import CheckedArithmetic
 import CoordinatorStore
 import Foundation
 import Hummingbird
@@ -51,6 +52,7 @@ struct NodeAPI: Sendable {
         let now = Coordinator.nowMillis()
         let opened = try ControlSeal.openRequest(nodeKey: envelope.nodeKey, nonce: envelope.nonce, box: envelope.box,
                                                  sharedKey: shared, nowMillis: now)
+        try Self.checkStampedAfterStart(opened.timestampMillis, startedAtMillis: coordinator.startedAtMillis)
         let verdict = coordinator.replay.withLock {
             $0.check(nodeKey: envelope.nodeKey, requestID: opened.requestID, timestampMillis: opened.timestampMillis, nowMillis: now)
         }
@@ -62,6 +64,23 @@ struct NodeAPI: Sendable {
     }
 
     // MARK: Checks
+
+    /// The replay guard lives in memory, so a request captured before a restart would look
+    /// fresh to the new process while it is still inside the clock-skew window. Requests
+    /// stamped before this process started are therefore refused as stale. We do not persist
+    /// the window instead: that would be a database write per request. What a node sees:
+    /// - clock right (or ahead): nothing; its requests after the restart are stamped later.
+    /// - clock behind by d seconds: `stale_request` (which meshd retries) for the first d
+    ///   seconds after a restart, then normal service; d is at most the 60 s skew limit.
+    /// What stays open: a request from a node whose clock is ahead by d, captured in the last
+    /// d seconds before the restart; keep node clocks synchronised.
+    static func checkStampedAfterStart(_ timestampMillis: Int64, startedAtMillis: Int64) throws {
+        guard timestampMillis >= startedAtMillis else {
+            let behind = startedAtMillis.absoluteDifference(from: timestampMillis) / 1000
+            throw SealError(.staleRequest, "request is stamped \(behind) s before the coordinator (re)started; " +
+                            "retry with a fresh request (and check the node's clock)")
+        }
+    }
 
     static func checkDiscoKey(_ s: String) throws {
         guard (try? PublicKey(base64: s)) != nil else {
@@ -78,8 +97,8 @@ struct NodeAPI: Sendable {
                 throw CoordinatorError(.badRequest, "endpoint \"\(x.prefix(80))\" is not ip:port or [ipv6]:port")
             }
         }
-        if let h = homeRelay, h.count > 64 || h.isEmpty {
-            throw CoordinatorError(.badRequest, "homeRelay must be a relay id of 1-64 characters")
+        if let h = homeRelay, h.count > 64 || h.isEmpty || !TerminalText.isClean(h) {
+            throw CoordinatorError(.badRequest, "homeRelay must be a relay id of 1-64 printable characters")
         }
     }
 
@@ -96,11 +115,15 @@ struct NodeAPI: Sendable {
 
     // MARK: Handlers
 
-    func register(_ opened: OpenedRequest, _ req: RegisterRequest) async throws -> RegisterResponse {
-        try Self.checkDiscoKey(req.discoKey)
-        guard req.hostname.utf8.count <= 255, req.os.utf8.count <= 64 else {
+    func register(_ opened: OpenedRequest, _ raw: RegisterRequest) async throws -> RegisterResponse {
+        try Self.checkDiscoKey(raw.discoKey)
+        guard raw.hostname.utf8.count <= 255, raw.os.utf8.count <= 64 else {
             throw CoordinatorError(.badRequest, "hostname (255) or os (64) is too long")
         }
+        // Stored cleaned: these reach admins' terminals (see TerminalText).
+        var req = raw
+        req.hostname = TerminalText.cleaned(raw.hostname)
+        req.os = TerminalText.cleaned(raw.os)
         if let k = req.authKey, k.utf8.count > 256 { throw CoordinatorError(.authKeyUnknown, "auth key is not known to this coordinator") }
         let nodeKey = Base64.encode(opened.nodeKeyBytes)
         let node = try await coordinator.store.register(nodeKey: nodeKey, request: req, now: Coordinator.nowSeconds())
@@ -135,7 +158,8 @@ struct NodeAPI: Sendable {
             // First poll, or a version from before a restore: the whole map.
             return makeResponse(hub.fullMap(for: node.id))
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(coordinator.config.keepAliveSeconds * 1000))
+        let keepAlive = SecondsInput.milliseconds(coordinator.config.keepAliveSeconds, within: 0.1...600) ?? 50_000
+        let deadline = ContinuousClock.now + .milliseconds(keepAlive)
         var version = since
         let selfSince = max(since, ownVersion)
         while true {

@@ -34,24 +34,40 @@ extension Coordinator {
     }
 }
 
-/// Hummingbird's HTTP/1 child channel with the relay's port-sharing handler in front.
+/// Hummingbird's HTTP/1 child channel with, in front, the connection gate (caps per source
+/// and in all), the request deadlines, and the relay's port-sharing handler.
 struct RelaySharingHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let http: HTTP1Channel
     let relay: RelayService
+    let gate: ConnectionGate?
+    let headTimeout: TimeAmount
+    let idleTimeout: TimeAmount
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        http.setup(channel: channel, logger: logger).flatMapThrowing { value in
+        // A refused connection is closed here, before Hummingbird sets anything up; failing the
+        // setup drops it without disturbing the accept loop.
+        if let gate, !gate.admit(channel) {
+            return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+        }
+        return http.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let ops = channel.pipeline.syncOperations
             try relay.addPortSharingHandler(to: channel)
-            // After an upgrade the relay owns the connection: Hummingbird's idle timeout, which
-            // never sees the relay's traffic, must not close it.
+            let timer = ConnectionDeadlineTimer(headTimeout: headTimeout, idleTimeout: idleTimeout, gate: gate)
+            try ops.addHandler(RawBytesDeadlineHandler(timer: timer), position: .first)
+            // After an upgrade the relay owns the connection: Hummingbird's idle timeout and the
+            // request deadlines, which never see the relay's traffic, must not close it.
             let state = try ops.handler(type: HTTPConnectionStateHandler.self)
+            try ops.addHandler(HTTPPartDeadlineHandler(timer: timer), position: .before(state))
             try ops.addHandler(RelayUpgradeWatcher(), position: .before(state))
             try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
             try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             return value
+        }.flatMapErrorThrowing { error in
+            // Never leave a half-set-up connection open (it would hold a descriptor and a slot).
+            channel.close(promise: nil)
+            throw error
         }
     }
 
@@ -59,16 +75,19 @@ struct RelaySharingHTTP1Channel: ServerChildChannel {
         await http.handle(value: value, logger: logger)
     }
 
-    static func builder(configuration: HTTP1Channel.Configuration, relay: RelayService) -> HTTPServerBuilder {
+    static func builder(configuration: HTTP1Channel.Configuration, relay: RelayService, gate: ConnectionGate?,
+                        headTimeout: TimeAmount, idleTimeout: TimeAmount) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            RelaySharingHTTP1Channel(http: HTTP1Channel(responder: responder, configuration: configuration), relay: relay)
+            RelaySharingHTTP1Channel(http: HTTP1Channel(responder: responder, configuration: configuration), relay: relay,
+                                     gate: gate, headTimeout: headTimeout, idleTimeout: idleTimeout)
         }
     }
 }
 
 /// Sits in Hummingbird's part of the pipeline; when the relay upgrade completes (the event
-/// travels down the pipeline), removes Hummingbird's connection-state handler (idle timeout)
-/// and itself. Graceful shutdown closes relay connections through `RelayLifecycleService`.
+/// travels down the pipeline), removes Hummingbird's connection-state handler (idle timeout),
+/// the request deadline handlers, and itself. The relay's own handshake timeout takes over.
+/// Graceful shutdown closes relay connections through `RelayLifecycleService`.
 final class RelayUpgradeWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
@@ -80,6 +99,8 @@ final class RelayUpgradeWatcher: ChannelInboundHandler, RemovableChannelHandler 
             if let state = try? ops.handler(type: HTTPConnectionStateHandler.self) {
                 ops.removeHandler(state, promise: nil)
             }
+            if let raw = try? ops.handler(type: RawBytesDeadlineHandler.self) { ops.removeHandler(raw, promise: nil) }
+            if let parts = try? ops.handler(type: HTTPPartDeadlineHandler.self) { ops.removeHandler(parts, promise: nil) }
             context.fireUserInboundEventTriggered(event)
             ops.removeHandler(context: context, promise: nil)
             return

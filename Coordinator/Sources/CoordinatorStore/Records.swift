@@ -55,17 +55,34 @@ public struct AuthKeyRecord: Sendable, Equatable {
 
 /// A refusal the coordinator reports to its client with a code and a clear message.
 public struct CoordinatorError: Error, Equatable, CustomStringConvertible {
+    /// Decides the HTTP status; its raw value is the answer's `code` unless `specificCode` is set.
     public var code: ErrorCode
     public var message: String
-    public init(_ code: ErrorCode, _ message: String) {
+    /// A finer code than the shared `ErrorCode` list has (e.g. "disco_key_taken"); nodes that
+    /// do not know it still act on the HTTP status.
+    public var specificCode: String?
+    public init(_ code: ErrorCode, _ message: String, specificCode: String? = nil) {
         self.code = code
         self.message = message
+        self.specificCode = specificCode
     }
     public var description: String { message }
-    public var errorBody: ErrorBody { ErrorBody(code, message) }
+    public var wireCode: String { specificCode ?? code.rawValue }
+    public var errorBody: ErrorBody { ErrorBody(error: message, code: wireCode) }
+
+    /// Another node already holds this disco key. Disco keys are public (every peer sees
+    /// them in its netmap), so without this check a registered node could register a second
+    /// node under its victim's disco key and confuse peers' path discovery (409).
+    public static func discoKeyTaken() -> CoordinatorError {
+        CoordinatorError(.nameTaken, "this disco key is already used by another node: each node needs its own disco key",
+                         specificCode: discoKeyTakenCode)
+    }
+    public static let discoKeyTakenCode = "disco_key_taken"
 }
 
-/// A store that cannot be opened or used: reported at start as a one-line error.
+/// A store that cannot be opened or used: reported at start as a one-line error. While
+/// serving, the description (which may hold SQLite's own text and paths) goes to the log only;
+/// clients get a generic "unavailable" answer.
 public struct StoreError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }

@@ -161,6 +161,11 @@ public final class CoordinatorStore: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v2-disco-key-index") { db in
+            // Not UNIQUE: databases from before the check may hold duplicates; the store checks
+            // (inside the writer's transaction) instead. The index keeps that check cheap.
+            try db.execute(sql: "CREATE INDEX nodes_active_disco_key ON nodes(disco_key) WHERE removed_at IS NULL AND expired_at IS NULL")
+        }
         return m
     }
 
@@ -176,44 +181,44 @@ public final class CoordinatorStore: Sendable {
     // MARK: Reading
 
     public func currentVersion() throws -> UInt64 {
-        try pool.read { db in UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'version'") ?? 0) }
+        try guarded { try pool.read { db in UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'version'") ?? 0) } }
     }
 
     /// All nodes, tombstones included.
     public func allNodes() throws -> [NodeRecord] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY id").map(Self.node) }
+        try guarded { try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY id").map(Self.node) } }
     }
 
     public func node(id: Int64) throws -> NodeRecord? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM nodes WHERE id = ?", arguments: [id]).map(Self.node) }
+        try guarded { try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM nodes WHERE id = ?", arguments: [id]).map(Self.node) } }
     }
 
     public func authKeys() throws -> [AuthKeyRecord] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM auth_keys ORDER BY id").map(Self.authKey) }
+        try guarded { try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM auth_keys ORDER BY id").map(Self.authKey) } }
     }
 
     // MARK: Auth keys
 
     public func createAuthKey(secret: String, reusable: Bool, expiresAt: Int64?, tags: [String],
                               description: String?, now: Int64) async throws -> AuthKeyRecord {
-        try await pool.write { db in
+        try await guarded { try await self.pool.write { db in
             try db.execute(sql: """
                 INSERT INTO auth_keys(secret_hash, reusable, tags, description, created_at, expires_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [Data(Self.hashSecret(secret)), reusable, Self.json(tags), description, now, expiresAt])
             let id = db.lastInsertedRowID
             return try Row.fetchOne(db, sql: "SELECT * FROM auth_keys WHERE id = ?", arguments: [id]).map(Self.authKey)!
-        }
+        } }
     }
 
     public func revokeAuthKey(id: Int64, now: Int64) async throws -> AuthKeyRecord {
-        try await pool.write { db in
+        try await guarded { try await self.pool.write { db in
             guard try Row.fetchOne(db, sql: "SELECT id FROM auth_keys WHERE id = ?", arguments: [id]) != nil else {
                 throw CoordinatorError(.notFound, "no auth key with id \(id)")
             }
             try db.execute(sql: "UPDATE auth_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [now, id])
             return try Row.fetchOne(db, sql: "SELECT * FROM auth_keys WHERE id = ?", arguments: [id]).map(Self.authKey)!
-        }
+        } }
     }
 
     // MARK: Node changes
@@ -221,7 +226,7 @@ public final class CoordinatorStore: Sendable {
     /// Runs `body` in one immediate transaction; after commit, while still holding the writer,
     /// passes the changed nodes to the observer (in version order).
     private func mutate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [NodeRecord])) async throws -> T {
-        try await pool.writeWithoutTransaction { db in
+        try await guarded { try await self.pool.writeWithoutTransaction { db in
             var result: (T, [NodeRecord])?
             try db.inTransaction(.immediate) {
                 result = try body(db)
@@ -232,7 +237,44 @@ public final class CoordinatorStore: Sendable {
                 for n in changed { f(n) }
             }
             return value
+        } }
+    }
+
+    /// Runs a database call; a failure of the database itself (disk full, I/O error, locked)
+    /// becomes a `StoreError` whose description is for the log, so no caller sends SQLite's
+    /// text to a client. Refusals (`CoordinatorError`) pass through.
+    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw storeFailure(error) }
+    }
+
+    func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw storeFailure(error) }
+    }
+
+    func storeFailure(_ error: any Error) -> any Error {
+        if error is CoordinatorError || error is StoreError || error is CancellationError { return error }
+        return StoreError(Self.explain(error, path: path, directory: (path as NSString).deletingLastPathComponent))
+    }
+
+    /// Caps the database at `pages` pages (`PRAGMA max_page_count` on the writer): further
+    /// growth fails as if the disk were full. Tests use it to reproduce a full disk.
+    public func setSizeLimit(pages: Int) async throws {
+        try await pool.writeWithoutTransaction { db in
+            _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(max(1, pages))")
         }
+    }
+
+    /// The database's size in pages.
+    public func pageCount() throws -> Int {
+        try guarded { try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 } }
+    }
+
+    /// Refuses a disco key that another active node holds (see `CoordinatorError.discoKeyTaken`).
+    private static func checkDiscoKeyFree(_ db: Database, _ discoKey: String, except nodeID: Int64?) throws {
+        let holder = try Int64.fetchOne(db, sql: """
+            SELECT id FROM nodes WHERE disco_key = ? AND removed_at IS NULL AND expired_at IS NULL AND id != ? LIMIT 1
+            """, arguments: [discoKey, nodeID ?? -1])
+        if holder != nil { throw CoordinatorError.discoKeyTaken() }
     }
 
     /// Bumps the version, stamps the node, logs the change, and returns the fresh row.
@@ -259,6 +301,7 @@ public final class CoordinatorStore: Sendable {
         return try await mutate { db in
             let existing = try Row.fetchOne(db, sql: "SELECT * FROM nodes WHERE node_key = ? AND removed_at IS NULL",
                                             arguments: [nodeKey]).map(Self.node)
+            try Self.checkDiscoKeyFree(db, request.discoKey, except: existing?.id)
             if let node = existing, node.expiredAt == nil {
                 try db.execute(sql: """
                     UPDATE nodes SET disco_key = ?, os = ?, hostname = ?, last_seen = ?, online = 1 WHERE id = ?
@@ -376,7 +419,11 @@ public final class CoordinatorStore: Sendable {
             var args: [(any DatabaseValueConvertible)?] = []
             if let e = u.endpoints, e != node.endpoints { sets.append("endpoints = ?"); args.append(Self.json(e)) }
             if let h = u.homeRelay, h != node.homeRelay { sets.append("home_relay = ?"); args.append(h) }
-            if let d = u.discoKey, d != node.discoKey { sets.append("disco_key = ?"); args.append(d) }
+            if let d = u.discoKey, d != node.discoKey {
+                try Self.checkDiscoKeyFree(db, d, except: nodeID)
+                sets.append("disco_key = ?")
+                args.append(d)
+            }
             if let o = u.online, o != node.online { sets.append("online = ?"); args.append(o) }
             let relevant = !sets.isEmpty
             if let s = u.lastSeen { sets.append("last_seen = ?"); args.append(s) }
@@ -393,11 +440,11 @@ public final class CoordinatorStore: Sendable {
     /// Persists last-seen times in one transaction without bumping the version.
     public func recordLastSeen(_ times: [(Int64, Int64)]) async throws {
         guard !times.isEmpty else { return }
-        try await pool.write { db in
+        try await guarded { try await self.pool.write { db in
             for (id, t) in times {
                 try db.execute(sql: "UPDATE nodes SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE id = ?", arguments: [t, id])
             }
-        }
+        } }
     }
 
     public func rename(nodeID: Int64, to name: String, now: Int64) async throws -> NodeRecord {

@@ -68,8 +68,16 @@ struct Serve: AsyncParsableCommand {
     var ipv4Prefix: String?
     @Option(name: .long, help: "IPv6 overlay prefix (default: a random ULA /48 chosen at first start).")
     var ipv6Prefix: String?
-    @Option(name: .long, help: "Seconds before a waiting map poll answers \"no change\" (default 50).")
+    @Option(name: .long, help: "Seconds before a waiting map poll answers \"no change\" (1-600, default 50).")
     var keepalive: Double?
+    @Option(name: .long, help: "Seconds without a map poll before a node shows offline (1-86400, default 60).")
+    var offlineAfter: Double?
+    @Option(name: .long, help: "Largest request body in bytes (1024-16777216, default 65536).")
+    var maxBodyBytes: Int?
+    @Option(name: .long, help: "Open connections on the node API port at most (default: from the file descriptor limit).")
+    var maxConnections: Int?
+    @Option(name: .long, help: "Open connections from one source address (IPv6: one /64) at most (default 64).")
+    var maxConnectionsPerSource: Int?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
@@ -90,6 +98,12 @@ struct Serve: AsyncParsableCommand {
             if let v = ipv4Prefix { c.ipv4Prefix = v }
             if let v = ipv6Prefix { c.ipv6Prefix = v }
             if let v = keepalive { c.keepAliveSeconds = v }
+            if let v = offlineAfter { c.offlineAfterSeconds = v }
+            if let v = maxBodyBytes { c.maxBodyBytes = v }
+            if let v = maxConnections { c.maxConnections = v }
+            if let v = maxConnectionsPerSource { c.maxConnectionsPerSource = v }
+            // Every value (file or flag) is range-checked here, before anything converts it.
+            try c.validate()
             if let v = logLevel { c.logLevel = v }
             guard let level = Logger.Level(rawValue: c.logLevel) else {
                 throw CommandFailure("log level \"\(c.logLevel)\" must be one of trace, debug, info, notice, warning, error, critical")
@@ -359,16 +373,4 @@ struct NodeCommand: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// Left-aligned columns separated by two spaces.
-func renderTable(_ header: [String], _ rows: [[String]]) -> String {
-    var widths = header.map(\.count)
-    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { i, c in
-            i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-    }
-    return ([line(header)] + rows.map(line)).joined(separator: "\n")
 }

@@ -35,6 +35,9 @@ final class TestServer: @unchecked Sendable {
         config.listenPort = 0
         config.stunPorts = []
         config.keepAliveSeconds = keepAlive
+        // Tests open hundreds of connections from 127.0.0.1 on purpose; ConnectionLimitTests
+        // lower this again.
+        config.maxConnectionsPerSource = 100_000
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning

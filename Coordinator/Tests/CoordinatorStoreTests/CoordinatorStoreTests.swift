@@ -17,8 +17,9 @@ func storeKey(_ i: Int) -> String {
     return PrivateKey.generate(using: &r).publicKey.base64
 }
 
-func storeRequest(_ secret: String?, host: String = "laptop") -> RegisterRequest {
-    RegisterRequest(authKey: secret, hostname: host, os: "linux", discoKey: storeKey(99_999))
+/// Each call gets its own disco key: the store refuses a disco key another node holds.
+func storeRequest(_ secret: String?, host: String = "laptop", discoKey: String? = nil) -> RegisterRequest {
+    RegisterRequest(authKey: secret, hostname: host, os: "linux", discoKey: discoKey ?? storeKey(Int.random(in: 1_000_000...(1 << 40))))
 }
 
 @Suite struct CoordinatorStoreTests {

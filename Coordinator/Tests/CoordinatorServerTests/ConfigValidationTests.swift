@@ -1,0 +1,95 @@
+import CoordinatorServer
+import Foundation
+import Testing
+
+/// Findings 8 and 10: numbers, duplicate keys, a BOM and the domain in the config file.
+@Suite struct ConfigValidationTests {
+    static let numericKeys = CoordinatorConfig.numericRanges.map(\.key)
+    static let extremes = ["1e300", "-1e300", "nan", "inf", "-inf", "9223372036854775808", "9223372036854775807",
+                           "99999999999999999999", "-99999999999999999999", "-1", "0", "0.5e-300", "1.5"]
+
+    /// Every numeric key at every extreme: either a clear error naming the key (with the line)
+    /// or a value inside the key's range. Before, 1e300 in keepalive_seconds or
+    /// max_body_bytes trapped ("Double value cannot be converted to Int64").
+    @Test func everyNumericKeyAtItsExtremesIsAnErrorNamingTheKey() throws {
+        #expect(Set(Self.numericKeys) == ["keepalive_seconds", "offline_after_seconds", "max_body_bytes", "max_connections",
+                                          "max_connections_per_source", "request_head_timeout_seconds",
+                                          "idle_timeout_seconds", "relay_handshake_timeout_seconds"])
+        for key in Self.numericKeys {
+            for value in Self.extremes {
+                var c = CoordinatorConfig()
+                do {
+                    try c.apply(configText: "# comment\n\(key) = \(value)\n", file: "t.toml")
+                    try c.validate()
+                    // Accepted: only plausible in-range values may get here.
+                    #expect(["1.5"].contains(value) && !key.hasPrefix("max_"), "\(key) = \(value) was accepted")
+                } catch let e as CoordinatorConfig.ConfigError {
+                    #expect(e.description.contains(key), "\(key) = \(value): \(e.description)")
+                    #expect(e.description.contains("t.toml:2"), "\(key) = \(value): \(e.description)")
+                    #expect(e.description.contains("must be a number from"), "\(key) = \(value): \(e.description)")
+                }
+            }
+        }
+    }
+
+    /// The same values set directly (what the command-line flags do) are caught by validate().
+    @Test func flagValuesOutOfRangeAreCaughtByValidate() throws {
+        let doubles: [Double] = [1e300, -1e300, .nan, .infinity, -.infinity, 0, -1, 9.3e18]
+        for d in doubles {
+            var c = CoordinatorConfig(); c.keepAliveSeconds = d
+            #expect(throws: CoordinatorConfig.ConfigError.self) { try c.validate() }
+            c = CoordinatorConfig(); c.offlineAfterSeconds = d
+            #expect(throws: CoordinatorConfig.ConfigError.self) { try c.validate() }
+            c = CoordinatorConfig(); c.requestHeadTimeoutSeconds = d
+            #expect(throws: CoordinatorConfig.ConfigError.self) { try c.validate() }
+        }
+        for i in [Int.min, -1, 0, Int.max] {
+            var c = CoordinatorConfig(); c.maxBodyBytes = i
+            #expect(throws: CoordinatorConfig.ConfigError.self) { try c.validate() }
+            c = CoordinatorConfig(); c.maxConnections = i
+            #expect(throws: CoordinatorConfig.ConfigError.self) { try c.validate() }
+            c = CoordinatorConfig(); c.maxConnectionsPerSource = i
+            #expect(throws: CoordinatorConfig.ConfigError.self) { try c.validate() }
+        }
+        var c = CoordinatorConfig(); c.keepAliveSeconds = 1e300
+        do { try c.validate() } catch { #expect("\(error)".contains("keepalive_seconds (--keepalive)")) }
+        try CoordinatorConfig().validate()
+    }
+
+    @Test func aDuplicateKeyIsAnErrorNamingTheKeyAndBothLines() throws {
+        var c = CoordinatorConfig()
+        #expect {
+            try c.apply(configText: "listen = \":1\"\nkeepalive_seconds = 5\n\nkeepalive_seconds = 7\n", file: "d.toml")
+        } throws: { "\($0)".contains("d.toml:4") && "\($0)".contains("duplicate key \"keepalive_seconds\"") && "\($0)".contains("line 2") }
+        #expect {
+            try c.apply(configText: "[[relay]]\nid = \"a\"\nurl = \"http://x/relay\"\nid = \"b\"\n", file: "d.toml")
+        } throws: { "\($0)".contains("d.toml:4") && "\($0)".contains("duplicate key \"id\"") }
+        // The same key in two [[relay]] tables is fine.
+        try c.apply(configText: "[[relay]]\nid = \"a\"\nurl = \"http://x/relay\"\n[[relay]]\nid = \"b\"\nurl = \"http://y/relay\"\n", file: "ok.toml")
+        #expect(c.relays.map(\.id) == ["a", "b"])
+    }
+
+    @Test func aByteOrderMarkIsSkipped() throws {
+        var c = CoordinatorConfig()
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("listen = \"127.0.0.1:9000\"\n".utf8)
+        try c.apply(configText: String(decoding: bytes, as: UTF8.self), file: "bom.toml")
+        #expect(c.listenPort == 9000)
+    }
+
+    @Test func theDomainMustBeADNSName() throws {
+        for bad in ["../../etc", "", ".", "mesh.", ".mesh", "a..b", "-mesh", "mesh-", "MESH", "me sh", "mesh/x",
+                    String(repeating: "a", count: 64), Array(repeating: "abcdefghij", count: 26).joined(separator: "."), "\u{1b}[2J"] {
+            var c = CoordinatorConfig()
+            c.domain = bad
+            #expect(throws: CoordinatorConfig.ConfigError.self, "\(bad)") { try c.validate() }
+            var f = CoordinatorConfig()
+            try? f.apply(configText: "domain = \"\(bad)\"\n", file: "x.toml")
+            #expect(throws: CoordinatorConfig.ConfigError.self, "\(bad)") { try f.validate() }
+        }
+        for good in ["mesh", "corp.example", "a-b.c0", String(repeating: "a", count: 63)] {
+            var c = CoordinatorConfig()
+            c.domain = good
+            try c.validate()
+        }
+    }
+}
