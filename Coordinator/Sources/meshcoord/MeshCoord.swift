@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
     var ipv4Prefix: String?
     @Option(name: .long, help: "IPv6 overlay prefix (default: a random ULA /48 chosen at first start).")
     var ipv6Prefix: String?
-    @Option(name: .long, help: "Seconds before a waiting map poll answers \"no change\" (1-600, default 50).")
+    @Option(name: .long, help: "Seconds before a waiting map poll answers \"no change\" (0.1-600, default 50).")
     var keepalive: Double?
     @Option(name: .long, help: "Seconds without a map poll before a node shows offline (1-86400, default 60).")
     var offlineAfter: Double?

@@ -32,9 +32,15 @@ final class MeshcoordProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var output = ""
 
-    init(_ args: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: try meshcoordBinary())
-        process.arguments = args
+    /// `wrapper` runs meshcoord through another program (e.g. `prlimit --nofile=1024:1024`).
+    init(_ args: [String], wrapper: [String] = []) throws {
+        if let tool = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(wrapper.dropFirst()) + [try meshcoordBinary()] + args
+        } else {
+            process.executableURL = URL(fileURLWithPath: try meshcoordBinary())
+            process.arguments = args
+        }
         process.standardError = pipe
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
