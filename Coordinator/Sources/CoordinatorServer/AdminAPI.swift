@@ -1,3 +1,4 @@
+import CheckedArithmetic
 import CoordinatorStore
 import Foundation
 import Hummingbird
@@ -109,9 +110,11 @@ struct AdminAPI: Sendable {
     func createAuthKey(_ req: AdminCreateAuthKeyRequest) async throws -> Response {
         let tags = req.tags ?? []
         for t in tags { try Self.checkTag(t) }
-        if let e = req.expirySeconds, e < 0 { throw CoordinatorError(.badRequest, "expirySeconds must not be negative") }
+        if let e = req.expirySeconds, !(0...AdminCreateAuthKeyRequest.maxExpirySeconds).contains(e) {
+            throw CoordinatorError(.badRequest, "expirySeconds must be 0 (never) to \(AdminCreateAuthKeyRequest.maxExpirySeconds) (100 years)")
+        }
         let now = Coordinator.nowSeconds()
-        let expiresAt = req.expirySeconds.flatMap { $0 > 0 ? now + $0 : nil }
+        let expiresAt = req.expirySeconds.flatMap { $0 > 0 ? now.saturatingAdding($0) : nil }
         let secret = SodiumEntropy.bytes(JoinToken.secretLength)
         let token = coordinator.makeJoinToken(secret: secret)
         let key = try await coordinator.store.createAuthKey(secret: token.authSecret, reusable: req.reusable ?? false,

@@ -24,6 +24,8 @@ public struct AdminCreateAuthKeyRequest: Codable, Sendable {
     public var reusable: Bool?
     /// Seconds until the key expires; nil or 0 means it never expires.
     public var expirySeconds: Int64?
+    /// 100 years: longer is a typo, and keeps `now + expirySeconds` far from overflowing.
+    public static let maxExpirySeconds: Int64 = 100 * 365 * 86400
     public var tags: [String]?
     public var description: String?
     public init(reusable: Bool? = nil, expirySeconds: Int64? = nil, tags: [String]? = nil, description: String? = nil) {

@@ -65,17 +65,22 @@ struct NodeAPI: Sendable {
 
     // MARK: Checks
 
-    /// The replay guard lives in memory, so a request captured before a restart would look
-    /// fresh to the new process while it is still inside the clock-skew window. Requests
-    /// stamped before this process started are therefore refused as stale. We do not persist
-    /// the window instead: that would be a database write per request. What a node sees:
-    /// - clock right (or ahead): nothing; its requests after the restart are stamped later.
-    /// - clock behind by d seconds: `stale_request` (which meshd retries) for the first d
-    ///   seconds after a restart, then normal service; d is at most the 60 s skew limit.
-    /// What stays open: a request from a node whose clock is ahead by d, captured in the last
-    /// d seconds before the restart; keep node clocks synchronised.
+    /// The replay guard (MeshWire's `ReplayGuard`) lives in memory, so a request captured
+    /// before a restart would look fresh to the new process. Refusing every request stamped
+    /// at or before this process's start closes that gap and is as good as persisting the
+    /// guard's window: a sealed request is only accepted within 60 s
+    /// (`ControlSeal.maxClockSkewMillis`) of its stamp, and the guard remembers every id for
+    /// that window, so the only requests the new process could be fooled by are ones it has
+    /// never seen stamped before it started, which are exactly the ones refused here; requests
+    /// stamped after the start are all seen by this process's guard. Persisting the window
+    /// instead would cost a database write per request. Legitimate nodes do not notice: meshd
+    /// seals every attempt afresh, so its first request after the restart carries a new
+    /// stamp (a node whose clock is d seconds behind gets `stale_request` for the first d
+    /// seconds, d < 60, and retries). A node whose clock runs ahead stamps requests "later"
+    /// than they were sent; one captured in the last d seconds before a restart stays
+    /// replayable until its stamp passes, so node clocks should be synchronised.
     static func checkStampedAfterStart(_ timestampMillis: Int64, startedAtMillis: Int64) throws {
-        guard timestampMillis >= startedAtMillis else {
+        guard timestampMillis > startedAtMillis else {
             let behind = startedAtMillis.absoluteDifference(from: timestampMillis) / 1000
             throw SealError(.staleRequest, "request is stamped \(behind) s before the coordinator (re)started; " +
                             "retry with a fresh request (and check the node's clock)")

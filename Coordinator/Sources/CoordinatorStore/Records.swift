@@ -55,29 +55,23 @@ public struct AuthKeyRecord: Sendable, Equatable {
 
 /// A refusal the coordinator reports to its client with a code and a clear message.
 public struct CoordinatorError: Error, Equatable, CustomStringConvertible {
-    /// Decides the HTTP status; its raw value is the answer's `code` unless `specificCode` is set.
+    /// Decides the HTTP status and is the answer's `code`.
     public var code: ErrorCode
     public var message: String
-    /// A finer code than the shared `ErrorCode` list has (e.g. "disco_key_taken"); nodes that
-    /// do not know it still act on the HTTP status.
-    public var specificCode: String?
-    public init(_ code: ErrorCode, _ message: String, specificCode: String? = nil) {
+    public init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message
-        self.specificCode = specificCode
     }
     public var description: String { message }
-    public var wireCode: String { specificCode ?? code.rawValue }
-    public var errorBody: ErrorBody { ErrorBody(error: message, code: wireCode) }
+    public var errorBody: ErrorBody { ErrorBody(code, message) }
 
     /// Another node already holds this disco key. Disco keys are public (every peer sees
     /// them in its netmap), so without this check a registered node could register a second
-    /// node under its victim's disco key and confuse peers' path discovery (409).
-    public static func discoKeyTaken() -> CoordinatorError {
-        CoordinatorError(.nameTaken, "this disco key is already used by another node: each node needs its own disco key",
-                         specificCode: discoKeyTakenCode)
+    /// node under its victim's disco key; peers then file the victim's disco traffic under
+    /// the clone and the victim falls back to relay (409 `disco_key_in_use`).
+    public static func discoKeyInUse() -> CoordinatorError {
+        CoordinatorError(.discoKeyInUse, "this disco key is already used by another node: each node needs its own disco key")
     }
-    public static let discoKeyTakenCode = "disco_key_taken"
 }
 
 /// A store that cannot be opened or used: reported at start as a one-line error. While

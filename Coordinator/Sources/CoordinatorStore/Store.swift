@@ -269,12 +269,12 @@ public final class CoordinatorStore: Sendable {
         try guarded { try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 } }
     }
 
-    /// Refuses a disco key that another active node holds (see `CoordinatorError.discoKeyTaken`).
+    /// Refuses a disco key that another active node holds (see `CoordinatorError.discoKeyInUse`).
     private static func checkDiscoKeyFree(_ db: Database, _ discoKey: String, except nodeID: Int64?) throws {
         let holder = try Int64.fetchOne(db, sql: """
             SELECT id FROM nodes WHERE disco_key = ? AND removed_at IS NULL AND expired_at IS NULL AND id != ? LIMIT 1
             """, arguments: [discoKey, nodeID ?? -1])
-        if holder != nil { throw CoordinatorError.discoKeyTaken() }
+        if holder != nil { throw CoordinatorError.discoKeyInUse() }
     }
 
     /// Bumps the version, stamps the node, logs the change, and returns the fresh row.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CheckedArithmetic
 import CoordinatorServer
 import CoordinatorStore
 import Foundation
@@ -207,13 +208,19 @@ func parseDuration(_ s: String) throws -> Int64? {
     for ch in s {
         if ch.isNumber { number.append(ch); continue }
         guard let n = Int64(number) else { throw CommandFailure("duration \"\(s)\" must look like 24h, 90m, 7d or 1h30m") }
+        let unit: Int64
         switch ch {
-        case "s": total += n
-        case "m": total += n * 60
-        case "h": total += n * 3600
-        case "d": total += n * 86400
-        case "w": total += n * 7 * 86400
+        case "s": unit = 1
+        case "m": unit = 60
+        case "h": unit = 3600
+        case "d": unit = 86400
+        case "w": unit = 7 * 86400
         default: throw CommandFailure("duration \"\(s)\": unknown unit \"\(ch)\" (use s, m, h, d, w)")
+        }
+        // Saturating: "99999999999999999w" is a typo to report, not a reason to trap.
+        total = total.saturatingAdding(n.saturatingMultiplied(by: unit))
+        guard total <= AdminCreateAuthKeyRequest.maxExpirySeconds else {
+            throw CommandFailure("duration \"\(s)\" is longer than \(AdminCreateAuthKeyRequest.maxExpirySeconds / 86400 / 365) years")
         }
         number = ""
         sawUnit = true

@@ -18,7 +18,7 @@ import Testing
             let clone = TestNode(server: server)
             let request = RegisterRequest(authKey: token.authSecret, hostname: "clone", os: "linux", discoKey: victim.discoKey)
             let refused = await failureCode { _ = try await clone.exchange("/v1/register", request) }
-            #expect(refused?.0 == 409 && refused?.1 == CoordinatorError.discoKeyTakenCode, "\(String(describing: refused))")
+            #expect(refused?.0 == 409 && refused?.1 == "disco_key_in_use", "\(String(describing: refused))")
 
             // A node with its own disco key cannot move to the victim's later either.
             let other = TestNode(server: server)
@@ -26,12 +26,12 @@ import Testing
             let viaMap = await failureCode {
                 _ = try await other.call("/v1/map", MapRequest(discoKey: victim.discoKey), as: MapResponse.self)
             }
-            #expect(viaMap?.0 == 409 && viaMap?.1 == CoordinatorError.discoKeyTakenCode, "\(String(describing: viaMap))")
+            #expect(viaMap?.0 == 409 && viaMap?.1 == "disco_key_in_use", "\(String(describing: viaMap))")
             let viaEndpoints = await failureCode {
                 _ = try await other.call("/v1/endpoints", EndpointsRequest(endpoints: ["192.0.2.1:41641"], discoKey: victim.discoKey),
                                          as: EndpointsResponse.self)
             }
-            #expect(viaEndpoints?.0 == 409, "\(String(describing: viaEndpoints))")
+            #expect(viaEndpoints?.0 == 409 && viaEndpoints?.1 == "disco_key_in_use", "\(String(describing: viaEndpoints))")
             // The victim re-registering with its own key is fine, and nobody else holds it.
             _ = try await victim.register(token, hostname: "victim")
             let nodes = try JSONDecoder().decode([AdminNode].self, from: Data(try await server.adminCall("GET", "/v1/nodes").body))
