@@ -235,6 +235,7 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     case nodeUnknown = "node_unknown"
     case nodeExpired = "node_expired"
     case nameTaken = "name_taken"
+    case discoKeyInUse = "disco_key_in_use"
     case invalidName = "invalid_name"
     case addressPoolExhausted = "address_pool_exhausted"
     case unavailable = "unavailable"
