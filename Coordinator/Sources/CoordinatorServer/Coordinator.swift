@@ -84,14 +84,15 @@ public final class Coordinator: Sendable {
         startedAtMillis = nowMillis
         startedAt = nowMillis / 1000
         fileDescriptorLimit = FileDescriptorLimit.raiseSoftToHard()
-        let total = config.maxConnections ?? ConnectionCaps.defaultTotal(fileDescriptorLimit: fileDescriptorLimit.soft)
+        let allowed = ConnectionCaps.defaultTotal(fileDescriptorLimit: fileDescriptorLimit.soft)
+        let total = min(config.maxConnections ?? allowed, allowed)
         var gateLogger = Logger(label: "meshcoord.connections")
         gateLogger.logLevel = logger.logLevel
         gate = ConnectionGate(total: total, perSource: config.maxConnectionsPerSource,
                               headTimeout: Self.timeAmount(config.requestHeadTimeoutSeconds, default: 10), logger: gateLogger)
         logger.info("\("file descriptor limit \(fileDescriptorLimit.soft) (hard \(fileDescriptorLimit.hard)); ")\("node API connections capped at \(total) in all, \(config.maxConnectionsPerSource) per source")")
-        if total > fileDescriptorLimit.soft - 64 {
-            logger.warning("\("max_connections \(total) leaves fewer than 64 of the \(fileDescriptorLimit.soft) file descriptors ")\("for the database and sockets; raise the limit (LimitNOFILE=) or lower max_connections")")
+        if let asked = config.maxConnections, asked > allowed {
+            logger.warning("\("max_connections \(asked) does not fit the file descriptor limit \(fileDescriptorLimit.soft) ")\("(descriptors are kept for the database and sockets); using \(allowed); raise LimitNOFILE= for more")")
         }
 
         let dir = config.stateDirectory
@@ -307,6 +308,7 @@ public final class Coordinator: Sendable {
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord",
                                  backlog: 4096),
             onServerRunning: { [self] channel in
+                _ = channel.pipeline.addHandler(AcceptPauseHandler(logger: logger), position: .first)
                 let port = channel.localAddress?.port ?? config.listenPort
                 markListening(port)
                 logger.info("node API listening", metadata: ["address": "\(config.listenHost):\(port)",
