@@ -35,5 +35,6 @@ step build swift build -c release --build-tests || exit 1
 MESH_BIN=$(swift build -c release --show-bin-path)
 export MESH_BIN
 step unit-tests swift test -c release --skip-build --disable-testable-imports
+step fuzz ./Fuzz/run.sh ci
 step integration ./Tests/Integration/run.sh
 [[ $failed == 0 ]]

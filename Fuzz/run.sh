@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Fuzz/run.sh - libFuzzer targets for every parser and every entry point that takes bytes from outside.
+#
+#   Fuzz/run.sh build            compile the modules (instrumented) and every target into .build-fuzz/
+#   Fuzz/run.sh ci               build, then run each target for 20 s from a copy of its seed corpus
+#                                (two at a time); exit non-zero if any target crashes
+#   Fuzz/run.sh long [N]         build, then run each target (one at a time) for N executions
+#                                (default 10,000,000) or at most FUZZ_LONG_SECONDS (default 3600);
+#                                prints target, executions, cov, ft, crashes
+#   Fuzz/run.sh run TARGET [libFuzzer flags...]   run one target by hand (e.g. on a crash file)
+#
+# Targets: Fuzz/Targets/<name>.swift; seeds: Fuzz/Corpus/<name>/ (regenerate with
+# `Fuzz/run.sh seeds`, which runs Fuzz/Tools/make_seeds.swift). The committed corpus never grows:
+# runs work on copies under .build-fuzz/. Crash inputs land in .build-fuzz/artifacts/<target>/.
+#
+# The modules are compiled straight from Sources/ with swiftc (no SwiftPM): each pure module is a
+# static library with coverage instrumentation (-sanitize=fuzzer) and AddressSanitizer, and each
+# target links the ones it imports. NIO/Hummingbird are not needed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+OUT=$REPO/.build-fuzz
+LIB=$OUT/lib
+BIN=$OUT/bin
+SAN=${FUZZ_SANITIZE:-fuzzer,address}
+SWIFTC=${SWIFTC:-swiftc}
+SODIUM_INC=$REPO/Sources/CSodium
+
+TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
+         control_envelope relay_server relay_client wireguard_device)
+
+# module: source dirs (dependency order). CoordinatorServer is only its config parser, which
+# imports nothing but Foundation and MeshWire.
+MODULES=(CheckedArithmetic MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig)
+declare -A MODSRC=(
+    [CheckedArithmetic]="Sources/CheckedArithmetic"
+    [MeshCrypto]="Sources/MeshCrypto"
+    [WireGuard]="Sources/WireGuard"
+    [MeshConfig]="Sources/MeshConfig"
+    [MeshWire]="Sources/MeshWire"
+    [Disco]="Sources/Disco"
+    [Relay]="Sources/Relay"
+    [Netcheck]="Sources/Netcheck"
+    [CoordinatorConfig]="Coordinator/Sources/CoordinatorServer/Config.swift"
+)
+# The config parser is compiled under its real module name so the target can reach its internals.
+declare -A MODNAME=([CoordinatorConfig]=CoordinatorServer)
+
+log() { echo "fuzz: $*" >&2; }
+
+build_module() { # MODULE
+    local m=$1 name=${MODNAME[$1]:-$1} srcs=()
+    local s
+    for s in ${MODSRC[$m]}; do
+        if [[ -d $s ]]; then srcs+=("$s"/*.swift); else srcs+=("$s"); fi
+    done
+    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -enable-testing -swift-version 5 \
+        -emit-library -static -emit-module -module-name "$name" \
+        -emit-module-path "$LIB/$name.swiftmodule" \
+        -I "$LIB" -I "$SODIUM_INC" "${srcs[@]}" -o "$LIB/lib$name.a"
+}
+
+build_target() { # TARGET
+    local t=$1 libs=() i m
+    # Static libraries link dependents first.
+    for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do m=${MODULES[$i]}; libs+=("-l${MODNAME[$m]:-$m}"); done
+    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 5 -module-name "fuzz_$t" \
+        -I "$LIB" -I "$SODIUM_INC" -L "$LIB" "$REPO/Fuzz/Targets/$t.swift" "$REPO"/Fuzz/Support/*.swift "${libs[@]}" -lsodium \
+        -o "$BIN/$t" 2> >(grep -v "Cannot export local symbol" >&2)
+}
+
+cmd_build() {
+    mkdir -p "$LIB" "$BIN"
+    local m t
+    for m in "${MODULES[@]}"; do
+        [[ -n ${FUZZ_REUSE_MODULES:-} && -f $LIB/lib${MODNAME[$m]:-$m}.a ]] && continue
+        log "module $m"
+        build_module "$m" || { log "module $m failed to compile"; return 1; }
+    done
+    for t in ${FUZZ_ONLY:-${TARGETS[@]}}; do
+        log "target $t"
+        build_target "$t" || { log "target $t failed to compile"; return 1; }
+    done
+    log "built ${#TARGETS[@]} targets into $BIN"
+}
+
+# run_one TARGET MODE LIMIT_ARGS... ; writes $OUT/logs/<t>.log; returns libFuzzer's exit code.
+run_one() {
+    local t=$1; shift
+    local work=$OUT/work/$t art=$OUT/artifacts/$t
+    rm -rf "$work"; mkdir -p "$work" "$art" "$OUT/logs"
+    if [[ -d $REPO/Fuzz/Corpus/$t ]]; then cp -r "$REPO/Fuzz/Corpus/$t/." "$work/"; fi
+    local dict=() ; [[ -f $REPO/Fuzz/Dict/$t.dict ]] && dict=(-dict="$REPO/Fuzz/Dict/$t.dict")
+    # Swift traps (overflow, bad index, force-unwrap) are crashes like ASan reports.
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:handle_sigill=1:handle_abort=1} \
+        nice -n 10 "$BIN/$t" "$work" -artifact_prefix="$art/" -print_final_stats=1 -max_len=4096 \
+        -timeout=10 -rss_limit_mb=2048 "${dict[@]}" "$@" >"$OUT/logs/$t.log" 2>&1
+}
+
+stat_of() { # LOG KEY -> value from libFuzzer's final stats / last status line
+    local log=$1 key=$2 v
+    case $key in
+        execs) v=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$') ;;
+        cov) v=$(grep -oE '(^|[ ])cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$') ;;
+        ft) v=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$') ;;
+        secs) v=$(grep -o 'stat::... *[0-9]*' "$log" | head -0) ;;
+    esac
+    echo "${v:-?}"
+}
+
+crashes_of() { ls "$OUT/artifacts/$1" 2>/dev/null | grep -cE '^(crash|leak|timeout|oom)-' ; }
+
+cmd_ci() {
+    cmd_build || return 1
+    local secs=${FUZZ_CI_SECONDS:-20} failed=0 t pids=() names=()
+    rm -rf "$OUT/artifacts"
+    wait_batch() {
+        local i rc
+        for i in "${!pids[@]}"; do
+            wait "${pids[$i]}"; rc=$?
+            local n=${names[$i]} c; c=$(crashes_of "$n")
+            printf 'fuzz: %-20s exit %-3s execs %-9s cov %-6s ft %-6s crashes %s\n' "$n" "$rc" \
+                "$(stat_of "$OUT/logs/$n.log" execs)" "$(stat_of "$OUT/logs/$n.log" cov)" \
+                "$(stat_of "$OUT/logs/$n.log" ft)" "$c" >&2
+            if [[ $rc != 0 || $c != 0 ]]; then
+                failed=$((failed + 1))
+                grep -E 'ERROR|Fatal error|SUMMARY|Test unit written|Base64' "$OUT/logs/$n.log" | head -8 >&2
+            fi
+        done
+        pids=() names=()
+    }
+    for t in "${TARGETS[@]}"; do
+        run_one "$t" -max_total_time="$secs" & pids+=($!) names+=("$t")
+        [[ ${#pids[@]} -ge ${FUZZ_JOBS:-2} ]] && wait_batch
+    done
+    wait_batch
+    if [[ $failed -gt 0 ]]; then log "$failed target(s) crashed; inputs in $OUT/artifacts/"; return 1; fi
+    log "all ${#TARGETS[@]} targets ran ${secs}s without a crash"
+}
+
+cmd_long() {
+    local runs=${1:-10000000} secs=${FUZZ_LONG_SECONDS:-3600} t rc failed=0
+    cmd_build || return 1
+    local only=(${FUZZ_ONLY:-${TARGETS[@]}})
+    printf '%-20s %12s %8s %8s %8s %8s\n' target executions cov ft seconds crashes
+    for t in "${only[@]}"; do
+        rm -rf "$OUT/artifacts/$t"
+        local t0=$SECONDS
+        run_one "$t" -runs="$runs" -max_total_time="$secs"; rc=$?
+        local c; c=$(crashes_of "$t")
+        [[ $rc != 0 || $c != 0 ]] && failed=$((failed + 1))
+        printf '%-20s %12s %8s %8s %8s %8s\n' "$t" "$(stat_of "$OUT/logs/$t.log" execs)" \
+            "$(stat_of "$OUT/logs/$t.log" cov)" "$(stat_of "$OUT/logs/$t.log" ft)" "$((SECONDS - t0))" "$c"
+    done
+    [[ $failed == 0 ]]
+}
+
+cmd_seeds() {
+    # The generator is linked like a target (the instrumented modules need libFuzzer's runtime);
+    # it writes the seeds from LLVMFuzzerInitialize and exits before any fuzzing.
+    mkdir -p "$LIB" "$BIN"
+    local m t libs=()
+    for m in "${MODULES[@]}"; do build_module "$m" || return 1; libs=("-l${MODNAME[$m]:-$m}" "${libs[@]}"); done
+    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 5 -module-name make_seeds \
+        -I "$LIB" -I "$SODIUM_INC" -L "$LIB" Fuzz/Tools/make_seeds.swift Fuzz/Support/*.swift "${libs[@]}" -lsodium \
+        -o "$BIN/make_seeds" || return 1
+    for t in "${TARGETS[@]}"; do rm -rf "$REPO/Fuzz/Corpus/$t"; mkdir -p "$REPO/Fuzz/Corpus/$t"; done
+    FUZZ_SEED_DIR=$REPO/Fuzz/Corpus ASAN_OPTIONS=detect_leaks=0 "$BIN/make_seeds"
+}
+
+case ${1:-} in
+    build) cmd_build ;;
+    ci) cmd_ci ;;
+    long) shift; cmd_long "$@" ;;
+    seeds) cmd_seeds ;;
+    run) shift; t=$1; shift; ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$BIN/$t" "$@" ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+esac
