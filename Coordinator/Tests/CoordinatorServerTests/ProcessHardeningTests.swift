@@ -56,6 +56,8 @@ import Glibc
                                           wrapper: ["/usr/bin/prlimit", "--nofile=1024:1024"])
         defer { server.process.terminate() }
         let port = try await server.waitForPort()
+        // The admin socket binds after the node API port; under load it can lag.
+        for _ in 0..<500 where !server.text.contains("admin API listening") { try await Task.sleep(for: .milliseconds(20)) }
         #expect(server.text.contains("file descriptor limit 1024 (hard 1024)"), "\(server.text)")
         let admin = SimpleHTTPClient.Target.unix(path: dir + "/admin.sock")
         let created = try await SimpleHTTPClient.request(admin, method: "POST", path: "/v1/authkeys", body: Array(#"{"reusable":true}"#.utf8))
