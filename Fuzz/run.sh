@@ -11,7 +11,11 @@
 #
 # Targets: Fuzz/Targets/<name>.swift; seeds: Fuzz/Corpus/<name>/ (regenerate with
 # `Fuzz/run.sh seeds`, which runs Fuzz/Tools/make_seeds.swift). The committed corpus never grows:
-# runs work on copies under .build-fuzz/. Crash inputs land in .build-fuzz/artifacts/<target>/.
+# runs work on copies under .build-fuzz/ (ci in .build-fuzz/ci/, long in .build-fuzz/, so a CI run
+# never wipes a long campaign's state). Crash inputs land in <that dir>/artifacts/<target>/; a
+# crash worth keeping is copied to Fuzz/Crashes/<target>/, and ci replays every file there first.
+# Environment: FUZZ_OUT (build dir), FUZZ_ONLY (targets), FUZZ_JOBS (ci parallelism, 2),
+# FUZZ_CI_SECONDS (20), FUZZ_LONG_SECONDS (cap per target in long, 3600), FUZZ_SANITIZE.
 #
 # The modules are compiled straight from Sources/ with swiftc (no SwiftPM): each pure module is a
 # static library with coverage instrumentation (-sanitize=fuzzer) and AddressSanitizer, and each
@@ -19,7 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-OUT=$REPO/.build-fuzz
+OUT=${FUZZ_OUT:-$REPO/.build-fuzz}
 LIB=$OUT/lib
 BIN=$OUT/bin
 SAN=${FUZZ_SANITIZE:-fuzzer,address}
@@ -84,73 +88,99 @@ cmd_build() {
     log "built ${#TARGETS[@]} targets into $BIN"
 }
 
-# run_one TARGET MODE LIMIT_ARGS... ; writes $OUT/logs/<t>.log; returns libFuzzer's exit code.
+# run_one TARGET LIMIT_ARGS... ; writes $RUN/logs/<t>.log; returns libFuzzer's exit code.
+# RUN is the scratch root of the current mode (work/, artifacts/, logs/).
+RUN=$OUT
 run_one() {
     local t=$1; shift
-    local work=$OUT/work/$t art=$OUT/artifacts/$t
-    rm -rf "$work"; mkdir -p "$work" "$art" "$OUT/logs"
+    local work=$RUN/work/$t art=$RUN/artifacts/$t
+    rm -rf "$work"; mkdir -p "$work" "$art" "$RUN/logs"
     if [[ -d $REPO/Fuzz/Corpus/$t ]]; then cp -r "$REPO/Fuzz/Corpus/$t/." "$work/"; fi
     local dict=() ; [[ -f $REPO/Fuzz/Dict/$t.dict ]] && dict=(-dict="$REPO/Fuzz/Dict/$t.dict")
     # Swift traps (overflow, bad index, force-unwrap) are crashes like ASan reports.
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:handle_sigill=1:handle_abort=1} \
         nice -n 10 "$BIN/$t" "$work" -artifact_prefix="$art/" -print_final_stats=1 -max_len=4096 \
-        -timeout=10 -rss_limit_mb=2048 "${dict[@]}" "$@" >"$OUT/logs/$t.log" 2>&1
+        -timeout=10 -rss_limit_mb=2048 "${dict[@]}" "$@" >"$RUN/logs/$t.log" 2>&1
 }
 
-stat_of() { # LOG KEY -> value from libFuzzer's final stats / last status line
-    local log=$1 key=$2 v
+stat_of() { # LOG KEY -> value from libFuzzer's final "#N DONE cov: X ft: Y" line (else the last status line)
+    local log=$1 key=$2 line v
+    line=$(grep -E '^#[0-9]+[[:space:]]+DONE ' "$log" | tail -1)
+    [[ -n $line ]] || line=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
     case $key in
-        execs) v=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$') ;;
-        cov) v=$(grep -oE '(^|[ ])cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$') ;;
-        ft) v=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$') ;;
-        secs) v=$(grep -o 'stat::... *[0-9]*' "$log" | head -0) ;;
+        execs) v=$(grep -oE '^#[0-9]+' <<<"$line" | tr -d '#') ;;
+        cov) v=$(grep -oE 'cov: [0-9]+' <<<"$line" | grep -oE '[0-9]+') ;;
+        ft) v=$(grep -oE 'ft: [0-9]+' <<<"$line" | grep -oE '[0-9]+') ;;
     esac
     echo "${v:-?}"
 }
 
-crashes_of() { ls "$OUT/artifacts/$1" 2>/dev/null | grep -cE '^(crash|leak|timeout|oom)-' ; }
+crashes_of() { ls "$RUN/artifacts/$1" 2>/dev/null | grep -cE '^(crash|leak|timeout|oom|slow-unit)-' ; }
+
+# Every committed reproducer in Fuzz/Crashes/<target>/ must run clean now (the bug stays fixed).
+replay_crashes() {
+    local t f failed=0
+    for t in ${FUZZ_ONLY:-${TARGETS[@]}}; do
+        [[ -d $REPO/Fuzz/Crashes/$t ]] || continue
+        for f in "$REPO/Fuzz/Crashes/$t"/*; do
+            [[ -f $f ]] || continue
+            if ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$BIN/$t" -timeout=10 "$f" >"$RUN/logs/replay.log" 2>&1; then
+                log "replay $t/$(basename "$f"): ok"
+            else
+                log "replay $t/$(basename "$f"): STILL CRASHES"; grep -E 'Fatal error|ERROR|SUMMARY' "$RUN/logs/replay.log" | head -4 >&2
+                failed=$((failed + 1))
+            fi
+        done
+    done
+    [[ $failed == 0 ]]
+}
 
 cmd_ci() {
     cmd_build || return 1
     local secs=${FUZZ_CI_SECONDS:-20} failed=0 t pids=() names=()
-    rm -rf "$OUT/artifacts"
+    RUN=$OUT/ci
+    rm -rf "$RUN/artifacts"; mkdir -p "$RUN/logs"
+    replay_crashes || failed=$((failed + 1))
     wait_batch() {
         local i rc
         for i in "${!pids[@]}"; do
             wait "${pids[$i]}"; rc=$?
             local n=${names[$i]} c; c=$(crashes_of "$n")
             printf 'fuzz: %-20s exit %-3s execs %-9s cov %-6s ft %-6s crashes %s\n' "$n" "$rc" \
-                "$(stat_of "$OUT/logs/$n.log" execs)" "$(stat_of "$OUT/logs/$n.log" cov)" \
-                "$(stat_of "$OUT/logs/$n.log" ft)" "$c" >&2
+                "$(stat_of "$RUN/logs/$n.log" execs)" "$(stat_of "$RUN/logs/$n.log" cov)" \
+                "$(stat_of "$RUN/logs/$n.log" ft)" "$c" >&2
             if [[ $rc != 0 || $c != 0 ]]; then
                 failed=$((failed + 1))
-                grep -E 'ERROR|Fatal error|SUMMARY|Test unit written|Base64' "$OUT/logs/$n.log" | head -8 >&2
+                grep -E 'ERROR|Fatal error|SUMMARY|Test unit written|Base64' "$RUN/logs/$n.log" | head -8 >&2
             fi
         done
         pids=() names=()
     }
-    for t in "${TARGETS[@]}"; do
+    for t in ${FUZZ_ONLY:-${TARGETS[@]}}; do
         run_one "$t" -max_total_time="$secs" & pids+=($!) names+=("$t")
         [[ ${#pids[@]} -ge ${FUZZ_JOBS:-2} ]] && wait_batch
     done
     wait_batch
-    if [[ $failed -gt 0 ]]; then log "$failed target(s) crashed; inputs in $OUT/artifacts/"; return 1; fi
+    if [[ $failed -gt 0 ]]; then log "$failed target(s) crashed; inputs in $RUN/artifacts/"; return 1; fi
     log "all ${#TARGETS[@]} targets ran ${secs}s without a crash"
 }
 
 cmd_long() {
-    local runs=${1:-10000000} secs=${FUZZ_LONG_SECONDS:-3600} t rc failed=0
+    local runs=${1:-10000000} secs=${FUZZ_LONG_SECONDS:-3600} t rc failed=0 row
     cmd_build || return 1
     local only=(${FUZZ_ONLY:-${TARGETS[@]}})
-    printf '%-20s %12s %8s %8s %8s %8s\n' target executions cov ft seconds crashes
+    # The table also goes to $OUT/long-results.txt (one row per finished target) for Fuzz/RESULTS.md.
+    local table=$OUT/long-results.txt
+    printf '%-20s %12s %8s %8s %8s %8s\n' target executions cov ft seconds crashes | tee "$table"
     for t in "${only[@]}"; do
-        rm -rf "$OUT/artifacts/$t"
+        rm -rf "$RUN/artifacts/$t"
         local t0=$SECONDS
         run_one "$t" -runs="$runs" -max_total_time="$secs"; rc=$?
         local c; c=$(crashes_of "$t")
         [[ $rc != 0 || $c != 0 ]] && failed=$((failed + 1))
-        printf '%-20s %12s %8s %8s %8s %8s\n' "$t" "$(stat_of "$OUT/logs/$t.log" execs)" \
-            "$(stat_of "$OUT/logs/$t.log" cov)" "$(stat_of "$OUT/logs/$t.log" ft)" "$((SECONDS - t0))" "$c"
+        row=$(printf '%-20s %12s %8s %8s %8s %8s' "$t" "$(stat_of "$RUN/logs/$t.log" execs)" \
+            "$(stat_of "$RUN/logs/$t.log" cov)" "$(stat_of "$RUN/logs/$t.log" ft)" "$((SECONDS - t0))" "$c")
+        echo "$row" | tee -a "$table"
     done
     [[ $failed == 0 ]]
 }
@@ -174,5 +204,5 @@ case ${1:-} in
     long) shift; cmd_long "$@" ;;
     seeds) cmd_seeds ;;
     run) shift; t=$1; shift; ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$BIN/$t" "$@" ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
 esac
