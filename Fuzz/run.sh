@@ -85,7 +85,7 @@ cmd_build() {
         log "target $t"
         build_target "$t" || { log "target $t failed to compile"; return 1; }
     done
-    log "built ${#TARGETS[@]} targets into $BIN"
+    log "built ${FUZZ_ONLY:-${#TARGETS[@]} targets} into $BIN"
 }
 
 # run_one TARGET LIMIT_ARGS... ; writes $RUN/logs/<t>.log; returns libFuzzer's exit code.
