@@ -133,7 +133,12 @@ lab_stop fdflood
 
 # ---- a removed node stops knocking
 lab_in b nft -f - <<'NFT' || lab_fail "nft SYN counter on b"
-table ip knock { chain out { type filter hook output priority 0; policy accept; tcp dport 8080 tcp flags syn counter } }
+table ip knock {
+    chain out {
+        type filter hook output priority 0; policy accept;
+        tcp dport 8080 tcp flags syn counter
+    }
+}
 NFT
 B_ID=$(coord_nodes | "$LAB_PY" -c "import json,sys; print([n['id'] for n in json.load(sys.stdin) if n['name'] == 'b'][0])")
 lab_q "$MESH_BIN/meshcoord" node remove --state-dir "$LAB_DIR/coord" "$B_ID" || lab_fail "meshcoord node remove"
