@@ -15,7 +15,8 @@
 # never wipes a long campaign's state). Crash inputs land in <that dir>/artifacts/<target>/; a
 # crash worth keeping is copied to Fuzz/Crashes/<target>/, and ci replays every file there first.
 # Environment: FUZZ_OUT (build dir), FUZZ_ONLY (targets), FUZZ_JOBS (ci parallelism, 2),
-# FUZZ_CI_SECONDS (20), FUZZ_LONG_SECONDS (cap per target in long, 3600), FUZZ_SANITIZE.
+# FUZZ_CI_SECONDS (20), FUZZ_LONG_SECONDS (cap per target in long, 3600), FUZZ_TABLE (long's
+# results file, so two long runs over disjoint FUZZ_ONLY lists can share one build), FUZZ_SANITIZE.
 #
 # The modules are compiled straight from Sources/ with swiftc (no SwiftPM): each pure module is a
 # static library with coverage instrumentation (-sanitize=fuzzer) and AddressSanitizer, and each
@@ -170,7 +171,7 @@ cmd_long() {
     cmd_build || return 1
     local only=(${FUZZ_ONLY:-${TARGETS[@]}})
     # The table also goes to $OUT/long-results.txt (one row per finished target) for Fuzz/RESULTS.md.
-    local table=$OUT/long-results.txt
+    local table=${FUZZ_TABLE:-$OUT/long-results.txt}
     printf '%-20s %12s %8s %8s %8s %8s\n' target executions cov ft seconds crashes | tee "$table"
     for t in "${only[@]}"; do
         rm -rf "$RUN/artifacts/$t"

@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(libsodium-dev pkg-config wireguard-go wireguard-tools iperf3 nftables conntrack
       iputils-ping iproute2 ethtool python3 libsqlite3-dev
+      dnsmasq-base    # the lab's DNS resolver (relays and the coordinator by name)
       python3-aioice)  # independent STUN client for the STUN server tests
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

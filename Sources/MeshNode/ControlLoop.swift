@@ -50,7 +50,8 @@ public final class ControlLoop: @unchecked Sendable {
     private var lastError: String?
     private var registration: RegisterResponse?
     private var registeredThisRun = false
-    private var published: [String]?
+    /// What the coordinator last accepted from this node; nil after a failure (send all again).
+    private var published: PublishedPaths?
     private var tasks: [Task<Void, Never>] = []
 
     /// Called (from the loop's task) after every successful registration.
@@ -62,6 +63,16 @@ public final class ControlLoop: @unchecked Sendable {
     public var onRemoved: (@Sendable (ControlError) -> Void)?
     /// The node's current candidate endpoints.
     public var endpoints: @Sendable () -> [String] = { [] }
+    /// The node's current home relay id (peers send relayed packets there); nil: none yet.
+    public var homeRelay: @Sendable () -> String? = { nil }
+
+    /// Where peers can reach this node, as published to the coordinator.
+    struct PublishedPaths: Equatable {
+        var endpoints: [String]
+        var homeRelay: String?
+    }
+
+    private func currentPaths() -> PublishedPaths { PublishedPaths(endpoints: endpoints(), homeRelay: homeRelay()) }
 
     public init(client: ControlClient, options: Options, logger: Logger) {
         self.client = client
@@ -135,13 +146,16 @@ public final class ControlLoop: @unchecked Sendable {
                     registering = false
                     logger.info("registered with \(client.coordinatorURL) as \(r.name) (\(r.ipv4), \(r.ipv6))")
                 }
-                let eps = endpoints()
+                let paths = currentPaths()
+                let eps = paths.endpoints
                 let (since, sent, connected) = lock.withLock { (state.sinceVersion, published, phase == .connected) }
                 // After a failure, the first poll answers at once so the node knows it is back.
-                let request = MapRequest(sinceVersion: since, endpoints: eps == sent ? nil : eps, wait: connected ? nil : false)
+                let request = MapRequest(sinceVersion: since, endpoints: eps == sent?.endpoints ? nil : eps,
+                                         homeRelay: paths.homeRelay == sent?.homeRelay ? nil : paths.homeRelay,
+                                         wait: connected ? nil : false)
                 let response = try await client.map(request, timeout: options.mapTimeout)
                 let (diff, snapshot, wasConnected) = lock.withLock {
-                    published = eps
+                    published = paths
                     let was = phase == .connected
                     phase = .connected
                     lastError = nil
@@ -182,17 +196,18 @@ public final class ControlLoop: @unchecked Sendable {
         }
     }
 
-    /// Publishes the endpoints at once when they change (the long-poll may be waiting ~50 s).
+    /// Publishes the endpoints and home relay soon after they change (the long-poll may be
+    /// waiting ~50 s).
     func watchEndpoints() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: options.endpointCheckInterval) } catch { return }
-            let eps = endpoints()
+            let paths = currentPaths()
             let (sent, connected) = lock.withLock { (published, phase == .connected) }
-            guard connected, let sent, sent != eps else { continue }
+            guard connected, let sent, sent != paths else { continue }
             do {
-                _ = try await client.updateEndpoints(EndpointsRequest(endpoints: eps))
-                lock.withLock { published = eps }
-                logger.info("endpoints changed; published \(eps)")
+                _ = try await client.updateEndpoints(EndpointsRequest(endpoints: paths.endpoints, homeRelay: paths.homeRelay))
+                lock.withLock { published = paths }
+                logger.info("endpoints changed; published \(paths.endpoints), home relay \(paths.homeRelay ?? "none")")
             } catch {
                 logger.warning("publishing endpoints failed: \(error)")
             }

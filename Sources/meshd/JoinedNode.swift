@@ -9,8 +9,8 @@ import MeshWire
 import WireGuard
 
 /// A node in mesh mode: the device, TUN and socket configured from its registration, its
-/// peers following the coordinator's netmap (direct paths only for now: each peer's first
-/// published endpoint; the steering hook stays nil until disco and the relay arrive).
+/// peers following the coordinator's netmap, their paths (direct or relayed) chosen by
+/// `NodePaths`.
 final class JoinedNode {
     let device: Device
     let tun: TunDevice
@@ -58,27 +58,47 @@ final class JoinedNode {
         }
         dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
         api = LocalAPI(socketPath: socketPath, logger: logger)
-        // The coordinator is the relay and the STUN server (its two default ports).
-        let coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
-        let coordinatorHost = URLComponents(string: registration.coordinatorURL)?.host ?? ""
-        let stun = [3478, 3479].compactMap { NodePaths.parseEndpoint("\(coordinatorHost):\($0)") }
+        coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
         paths = NodePaths(nodeKey: try PrivateKey(rawBytes: nodeKeyBytes), discoKey: discoKey,
-                          coordinatorKey: coordinatorKey,
-                          relayURL: registration.coordinatorURL.trimmingSuffix("/") + "/relay",
-                          stunServers: stun, dataPlane: dataPlane, udp: udp, logger: logger)
+                          dataPlane: dataPlane, udp: udp, logger: logger)
+    }
+
+    let coordinatorKey: PublicKey
+
+    /// The relays (and their STUN servers) the coordinator lists. A coordinator that lists
+    /// none is itself the relay, with STUN on its two default ports. An entry without a key
+    /// at the coordinator's own host and port is the coordinator's relay, pinned to its key.
+    func relayList(_ listed: [RelayInfo]) -> [RelayInfo] {
+        let base = registration.coordinatorURL.trimmingSuffix("/")
+        guard !listed.isEmpty else {
+            return [RelayInfo(id: "default", name: "coordinator", url: base + "/relay", stunPorts: [3478, 3479],
+                              key: coordinatorKey.base64)]
+        }
+        let coordinator = RelayURL(base)
+        return listed.map { r in
+            var r = r
+            if r.key == nil, let u = RelayURL(r.url), let c = coordinator, u.host == c.host, u.port == c.port {
+                r.key = coordinatorKey.base64
+            }
+            return r
+        }
     }
 
     /// Points the disco layer at the netmap's peers; a peer with no usable endpoint is reached
     /// through the relay (its WireGuard endpoint is the relay marker).
     private func syncPaths(_ netmap: NetmapState) {
         var list: [NodePaths.NetmapPeer] = []
+        var homes: [PublicKey: String] = [:]
         for info in netmap.peers.values {
             guard let key = try? PublicKey(base64: info.nodeKey), let disco = try? PublicKey(base64: info.discoKey),
                   let peer = device.peer(for: key) else { continue }
             if peer.currentEndpoint == nil { peer.setEndpoint(RelayMarker.address(for: key)) }
             list.append(.init(nodeKey: key, discoKey: disco, endpoints: info.endpoints, wireGuardPeer: peer))
+            if let home = info.homeRelay { homes[key] = home }
         }
         paths.setPeers(list)
+        paths.setPeerHomes(homes)
+        if !netmap.relays.isEmpty { paths.setRelays(relayList(netmap.relays)) }
     }
 
     static func parse(_ s: String, _ what: String) throws -> IPAddress {
@@ -89,6 +109,12 @@ final class JoinedNode {
         let port = udp.port, ifname = tun.name
         let paths = self.paths
         control.endpoints = { paths.endpoints }
+        control.homeRelay = { paths.relays.home }
+        let whenRegistered = control.onRegistered
+        control.onRegistered = { [weak self] response in
+            whenRegistered?(response)
+            if let self { self.paths.setRelays(self.relayList(response.relays)) }
+        }
         // A removed node has no business with the relay (it would be refused every few seconds
         // for ever) nor with disco: stop all path work, keep the local API for `meshctl status`.
         let whenRemoved = control.onRemoved
@@ -102,6 +128,8 @@ final class JoinedNode {
             self?.syncPaths(netmap)
         }
         let overlayPrefix = registration.ipv4Prefix
+        // Until the coordinator's list arrives (registration or the first netmap), its own relay.
+        paths.setRelays(relayList(control.status.netmap.relays))
         paths.start(gatherLocalEndpoints: {
             LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefix: overlayPrefix)
         })
@@ -123,6 +151,7 @@ final class JoinedNode {
         for p in control.netmap.peers.values { byKey[p.nodeKey] = p }
         let peers = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
         let me = control.netmap.selfNode
+        let relays = paths.relays.statuses
         return NodeStatus(
             interface: tun.name,
             publicKey: device.publicKey.base64,
@@ -146,10 +175,15 @@ final class JoinedNode {
             control: control.phase.rawValue,
             controlError: control.lastError,
             netmapVersion: control.netmap.version,
-            relay: paths.relay.map { r in
-                let st = r.stats
-                return NodeStatus.RelayStatus(connected: r.isConnected, packetsSent: st.packetsSent,
-                                              packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped)
+            relay: (relays.first(where: \.home) ?? relays.first).map { r in
+                NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
+                                       packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
+                                       packetsDropped: r.stats.packetsDropped)
+            },
+            relays: relays.map { r in
+                NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
+                                       packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
+                                       packetsDropped: r.stats.packetsDropped)
             },
             discoDrops: paths.discoDrops)
     }

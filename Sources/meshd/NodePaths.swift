@@ -11,8 +11,10 @@ import RelayIO
 import WireGuard
 
 /// Everything mesh mode adds to the data plane: the disco path layer (MagicSock) steering each
-/// datagram direct or through the relay, the relay connection to the coordinator, and periodic
-/// STUN probing that finds the node's public endpoint. All of it shares the node's one socket.
+/// datagram direct or through a relay, the connections to the relays the coordinator lists,
+/// and periodic STUN probing of those relays' STUN servers (names resolved on their own
+/// thread) that finds the node's public endpoint and the home relay. All of it shares the
+/// node's one socket.
 final class NodePaths: @unchecked Sendable {
     struct NetmapPeer {
         var nodeKey: PublicKey
@@ -22,63 +24,73 @@ final class NodePaths: @unchecked Sendable {
     }
 
     let magic: MagicSock
-    let relay: RelayClient?
+    let relays: RelayPool
     private let dataPlane: DataPlane
     private let udp: UDPTransport
-    private let stunServers: [UDPAddress]
     private let logger: Logger
     private let lock = NSLock()
     private var probe: NetcheckProbe?
+    /// Which relay each probed STUN address belongs to, for the home relay's latency.
+    private var probeRelays: [UDPAddress: String] = [:]
     private var lastReport: NetcheckReport?
     private var localEndpoints: [String] = []
     private var published: [String] = []
     private var stopped = false
+    /// The STUN servers the coordinator names, and what they resolved to last.
+    private var stunNames: [STUNServerName] = []
+    private var stunResolved: [(address: UDPAddress, relayID: String)] = []
+    private var resolveWanted = false
+    private let resolveSignal = NSCondition()
     /// Called (off the data path) when the endpoints we should publish change.
     var onEndpointsChanged: (@Sendable ([String]) -> Void)?
+    /// Called when the home relay changes (it is published to the coordinator so peers send there).
+    var onHomeRelayChanged: (@Sendable (String?) -> Void)?
 
-    init(nodeKey: PrivateKey, discoKey: PrivateKey, coordinatorKey: PublicKey, relayURL: String?,
-         stunServers: [UDPAddress], dataPlane: DataPlane, udp: UDPTransport, logger: Logger) {
+    init(nodeKey: PrivateKey, discoKey: PrivateKey, dataPlane: DataPlane, udp: UDPTransport, logger: Logger) {
         self.dataPlane = dataPlane
         self.udp = udp
-        self.stunServers = stunServers
         self.logger = logger
-        var relayClient: RelayClient? = nil
         let sendUDP: @Sendable ([UInt8], UDPAddress) -> Void = { [udp] bytes, to in
             bytes.withUnsafeBytes { udp.send($0, to: to) }
         }
-        // The relay client is made after the MagicSock it feeds; the box closes the loop.
-        let relayBox = RelayBox()
+        // The pool delivers into the MagicSock made just after it; the box closes the loop.
+        let magicBox = MagicBox()
+        let homeBox = HomeBox()
+        relays = RelayPool(
+            nodeKey: nodeKey, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            onReceive: { [dataPlane] source, packet in
+                guard let magic = magicBox.magic,
+                      let marker = magic.receiveFromRelay(packet, from: source, now: SystemClock.now()) else { return }
+                var copy = packet
+                copy.withUnsafeMutableBytes { dataPlane.receiveFromRelay($0, source: marker) }
+            },
+            onHomeChanged: { home in homeBox.paths?.onHomeRelayChanged?(home) })
+        let pool = relays
         magic = MagicSock(discoKey: discoKey, nodeKey: nodeKey.publicKey,
                           sendUDP: sendUDP,
-                          sendRelay: { key, bytes in _ = relayBox.client?.send(to: key, packet: bytes) },
-                          relayUp: { relayBox.client?.isConnected ?? false })
-        if let relayURL, let target = Self.hostPort(relayURL) {
-            var config = RelayClient.Configuration(host: target.host, port: target.port, pinnedServerKey: coordinatorKey)
-            config.path = target.path
-            let magic = self.magic
-            relayClient = RelayClient(
-                nodeKey: nodeKey, configuration: config, group: MultiThreadedEventLoopGroup.singleton,
-                logger: logger,
-                onReceive: { [dataPlane] source, packet in
-                    guard let marker = magic.receiveFromRelay(packet, from: source, now: SystemClock.now()) else { return }
-                    var copy = packet
-                    copy.withUnsafeMutableBytes { dataPlane.receiveFromRelay($0, source: marker) }
-                },
-                onStateChange: { [logger] state in logger.info("relay: \(state)") })
-        } else {
-            logger.warning("no relay in the netmap: peers without a direct path are unreachable")
-        }
-        relay = relayClient
-        relayBox.client = relayClient
+                          sendRelay: { key, bytes in _ = pool.send(to: key, packet: bytes) },
+                          relayUp: { pool.isAnyConnected })
+        magicBox.magic = magic
+        homeBox.paths = self
         magic.onSTUN = { [weak self] bytes, from in self?.stunAnswer(bytes, from: from) }
     }
 
-    final class RelayBox: @unchecked Sendable { var client: RelayClient? }
+    final class MagicBox: @unchecked Sendable { var magic: MagicSock? }
+    final class HomeBox: @unchecked Sendable { weak var paths: NodePaths? }
 
-    static func hostPort(_ url: String) -> (host: String, port: Int, path: String)? {
-        guard let c = URLComponents(string: url), let host = c.host else { return nil }
-        return (host, c.port ?? (c.scheme == "https" ? 443 : 80), c.path.isEmpty ? "/relay" : c.path)
+    /// Follows the coordinator's relay list: relay connections, and the STUN servers probed.
+    func setRelays(_ list: [RelayInfo]) {
+        relays.configure(list)
+        let names = STUNServerName.servers(of: list, maxRelays: RelayPool.maxRelays)
+        resolveSignal.lock()
+        let changed = names != stunNames
+        if changed { stunNames = names; resolveWanted = true; resolveSignal.signal() }
+        resolveSignal.unlock()
+        if changed { logger.info("STUN servers: \(names.map(\.description))") }
     }
+
+    /// Where each peer is at home, so relayed packets go to the relay the peer listens on.
+    func setPeerHomes(_ homes: [PublicKey: String]) { relays.setPeerHomes(homes) }
 
     /// Gathers the node's LAN endpoints; called again every few seconds to notice a new address.
     private var gatherLocal: @Sendable () -> [String] = { [] }
@@ -88,15 +100,19 @@ final class NodePaths: @unchecked Sendable {
         let local = gatherLocalEndpoints()
         lock.lock(); self.localEndpoints = local; lock.unlock()
         dataPlane.steering = magic
-        relay?.start()
         let t = Thread { [weak self] in self?.timerLoop() }
         t.name = "mesh-paths"
         t.start()
+        let r = Thread { [weak self] in self?.resolveLoop() }
+        r.name = "mesh-resolve"
+        r.start()
     }
 
     func stop() {
         lock.lock(); stopped = true; lock.unlock()
-        if let relay { Task { await relay.close() } }
+        resolveSignal.lock(); resolveSignal.signal(); resolveSignal.unlock()
+        let pool = relays
+        Task { await pool.close() }
     }
 
     /// Applies the netmap's peers: their disco keys and candidate endpoints.
@@ -172,11 +188,20 @@ final class NodePaths: @unchecked Sendable {
                     nextProbe = now
                 }
             }
-            if now >= nextProbe, !stunServers.isEmpty {
-                lock.lock()
-                probe = NetcheckProbe(stunServers: stunServers, now: now, timeout: .seconds(3), entropy: &entropy)
-                lock.unlock()
-                nextProbe = now + .seconds(20) + .milliseconds(Int64(entropy.nextUInt32() % 6000))
+            if now >= nextProbe {
+                resolveSignal.lock()
+                let servers = stunResolved
+                resolveSignal.unlock()
+                if !servers.isEmpty {
+                    lock.lock()
+                    probe = NetcheckProbe(stunServers: servers.map(\.address), now: now, timeout: .seconds(3), entropy: &entropy)
+                    probeRelays = Dictionary(servers.map { ($0.address, $0.relayID) }, uniquingKeysWith: { a, _ in a })
+                    lock.unlock()
+                    nextProbe = now + .seconds(20) + .milliseconds(Int64(entropy.nextUInt32() % 6000))
+                } else {
+                    // Nothing resolved (yet): ask again soon rather than in 20 s.
+                    nextProbe = now + .seconds(2)
+                }
             }
             runProbe(now: now)
             usleep(100_000)
@@ -190,14 +215,29 @@ final class NodePaths: @unchecked Sendable {
         var finished: NetcheckReport? = nil
         if p.isDone(now: now) { finished = p.result; probe = nil } else { probe = p }
         var changed: [String]? = nil
+        var latency: [String: Int]? = nil
+        var unanswered = false
         if let finished {
             lastReport = finished
+            var perRelay: [String: Int] = [:]
+            for (server, rtt) in finished.latency {
+                guard let id = probeRelays[server] else { continue }
+                let ms = Int(clamping: rtt.components.seconds) &* 1000 &+ Int(rtt.components.attoseconds / 1_000_000_000_000_000)
+                perRelay[id] = min(perRelay[id] ?? .max, ms)
+            }
+            latency = perRelay
+            unanswered = probeRelays.keys.contains { finished.latency[$0] == nil }
             var eps = localEndpoints
             if let pub = finished.publicEndpoint?.description, !eps.contains(pub) { eps.insert(pub, at: 0) }
             if eps != published { published = eps; changed = eps }
         }
         lock.unlock()
         for (bytes, to) in sends { bytes.withUnsafeBytes { udp.send($0, to: to) } }
+        if let latency { relays.noteLatencies(latency) }
+        if unanswered {
+            // A server that stopped answering may have moved: resolve the names again now.
+            resolveSignal.lock(); resolveWanted = true; resolveSignal.signal(); resolveSignal.unlock()
+        }
         if let changed {
             magic.setOwnEndpoints(changed.compactMap(Self.parseEndpoint))
             onEndpointsChanged?(changed)
@@ -208,5 +248,54 @@ final class NodePaths: @unchecked Sendable {
         lock.lock()
         probe?.receive(bytes, from: from, now: SystemClock.now())
         lock.unlock()
+    }
+
+
+    // MARK: Name resolution (its own thread: getaddrinfo blocks, the timers must not)
+
+    /// Resolves the STUN servers' names when the list changes, when a probe went unanswered,
+    /// and every 5 minutes; names that resolve to nothing are retried every 10 s.
+    private func resolveLoop() {
+        var reportedUnresolved = Set<String>()
+        while true {
+            resolveSignal.lock()
+            if !resolveWanted {
+                let retrySoon = stunResolved.count < stunNames.count
+                _ = resolveSignal.wait(until: Date(timeIntervalSinceNow: retrySoon ? 10 : 300))
+            }
+            resolveWanted = false
+            let names = stunNames
+            resolveSignal.unlock()
+            lock.lock(); let done = stopped; lock.unlock()
+            if done { return }
+            let (resolved, unresolved) = Self.resolve(names)
+            resolveSignal.lock()
+            let current = names == stunNames
+            let changed = current && resolved.map(\.address) != stunResolved.map(\.address)
+            if current { stunResolved = resolved }
+            resolveSignal.unlock()
+            if changed {
+                logger.info("STUN servers resolved: \(resolved.map { "\($0.relayID) \($0.address)" })")
+            }
+            let hosts = Set(unresolved.map(\.host))
+            if hosts != reportedUnresolved, !hosts.isEmpty {
+                logger.warning("STUN: could not resolve \(hosts.sorted()); retrying every 10 s")
+            }
+            reportedUnresolved = hosts
+        }
+    }
+
+    /// One address per name: IPv4 when any name has one (a probe compares the mapped address
+    /// across servers, so it must not mix families), else IPv6.
+    static func resolve(_ names: [STUNServerName])
+        -> (resolved: [(address: UDPAddress, relayID: String)], unresolved: [STUNServerName]) {
+        let all = names.map { ($0, HostResolver.resolve(host: $0.host, port: $0.port)) }
+        let anyV4 = all.contains { $0.1.contains(where: \.isIPv4) }
+        var resolved: [(address: UDPAddress, relayID: String)] = [], unresolved: [STUNServerName] = []
+        for (name, addrs) in all {
+            if let a = anyV4 ? addrs.first(where: \.isIPv4) : addrs.first { resolved.append((a, name.relayID)) }
+            else { unresolved.append(name) }
+        }
+        return (resolved, unresolved)
     }
 }

@@ -31,13 +31,19 @@ struct NodeStatus: Codable {
     var control: String? = nil
     var controlError: String? = nil
     var netmapVersion: UInt64? = nil
-    /// The relay connection in mesh mode.
+    /// The home relay's connection in mesh mode (the first listed relay while there is no home).
     var relay: RelayStatus? = nil
+    /// Every relay the node holds a connection to, in the coordinator's order.
+    var relays: [RelayStatus]? = nil
     /// Disco datagrams the path layer refused, by reason (mesh mode): unknownSender, badSeal,
     /// malformed, rateLimited, tooManyCandidates, wrongPeer. Every reason is present.
     var discoDrops: [String: Int]? = nil
 
     struct RelayStatus: Codable {
+        var id: String
+        var url: String
+        /// Peers send this node's relayed packets here (published to the coordinator).
+        var home: Bool
         var connected: Bool
         var packetsSent: Int
         var packetsReceived: Int

@@ -150,6 +150,49 @@ lab_listening() {
     lab_in "$1" ss -H "$flag" "sport = :$3" 2>/dev/null | grep -q .
 }
 
+# ---------------------------------------------------------------- DNS
+# lab_dns NS IP NAME=ADDR...: a real DNS server (dnsmasq) in namespace NS on IP:53 that answers
+# the given names (A records; nothing else, no upstream), and every namespace of the lab (made
+# so far, and any made later by lab_dns_use) resolves through it: ip netns exec bind-mounts
+# /etc/netns/<ns>/resolv.conf over /etc/resolv.conf for what it starts. The name files live in
+# /etc/netns/$LAB_ID-* and go with the namespaces in lab_cleanup.
+LAB_DNS_IP=""
+lab_dns() {
+    local ns=$1 ip=$2; shift 2
+    command -v dnsmasq >/dev/null || lab_fail "dnsmasq is missing (Packaging/install-deps.sh installs dnsmasq-base)"
+    local hosts=$LAB_DIR/dns-hosts entry
+    : > "$hosts"
+    for entry in "$@"; do printf '%s %s\n' "${entry#*=}" "${entry%%=*}" >> "$hosts"; done
+    lab_start "dns" "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+        --addn-hosts="$hosts" --listen-address="$ip" --bind-interfaces --port=53 --user=root --group=root \
+        --pid-file= --log-facility=- --log-queries
+    LAB_DNS_IP=$ip
+    lab_wait_until 10 "lab DNS server on $ip:53" lab_listening "$ns" udp 53
+    local n; for n in "${LAB_NSS[@]}"; do lab_dns_use "$n"; done
+}
+
+# lab_dns_use NS...: these namespaces resolve names through the lab's DNS server
+lab_dns_use() {
+    local n
+    [[ -n $LAB_DNS_IP ]] || lab_fail "lab_dns_use before lab_dns"
+    for n in "$@"; do
+        mkdir -p "/etc/netns/$LAB_ID-$n"
+        printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$LAB_DNS_IP" > "/etc/netns/$LAB_ID-$n/resolv.conf"
+        # No /etc/hosts of the machine inside the lab: names come from the lab's DNS only.
+        printf '127.0.0.1 localhost\n::1 localhost\n' > "/etc/netns/$LAB_ID-$n/hosts"
+    done
+}
+
+# lab_dns_tcp NS...: these namespaces ask the lab's DNS server over TCP (behind a firewall
+# that drops UDP, as a resolver must there)
+lab_dns_tcp() {
+    local n
+    for n in "$@"; do
+        lab_dns_use "$n"
+        printf 'nameserver %s\noptions timeout:1 attempts:2 use-vc\n' "$LAB_DNS_IP" > "/etc/netns/$LAB_ID-$n/resolv.conf"
+    done
+}
+
 # ---------------------------------------------------------------- processes
 # lab_start NAME NS command...: run in the background inside namespace NS (or "-" for the
 # root namespace), stdout+stderr to $LAB_DIR/NAME.log; the PID is recorded for cleanup.
@@ -278,6 +321,7 @@ lab_cleanup() {
     done
     for n in "${LAB_NSS[@]}"; do
         ip netns del "$LAB_ID-$n" 2>/dev/null
+        [[ -d /etc/netns/$LAB_ID-$n ]] && rm -rf "/etc/netns/${LAB_ID:?}-$n"
     done
     for n in "${LAB_WG_IFS[@]}"; do rm -f "/var/run/wireguard/$n.sock"; done
     if [[ ${LAB_KEEP:-0} == 1 ]]; then

@@ -7,10 +7,21 @@
 #     meshlab_wait_path a b relay  # a's path to b becomes "relay" (or direct[:ADDR])
 #
 # The coordinator runs on the public host c at 203.0.113.100:8080 (STUN on 3478 and 3479, the
-# relay on its HTTP port); the nodes join with one reusable auth key and listen on UDP 41641.
+# relay on its HTTP port), named coord.lab.test by the lab's DNS server (MESHLAB_NAMING); the
+# nodes join with one reusable auth key and listen on UDP 41641.
 
 MESHLAB_COORD=203.0.113.100
 MESHLAB_PORT=41641
+# How nodes name the coordinator: "dns" (the default, as in the field: coord.lab.test from the
+# lab's own DNS server on 203.0.113.53) or "literal" (http://203.0.113.100:8080).
+MESHLAB_NAMING=${MESHLAB_NAMING:-dns}
+MESHLAB_COORD_NAME=coord.lab.test
+MESHLAB_DNS_IP=203.0.113.53
+# Extra NAME=ADDR records for the lab's DNS server (e.g. a relay in another region).
+MESHLAB_DNS_EXTRA=${MESHLAB_DNS_EXTRA:-}
+meshlab_coord_url() {
+    if [[ $MESHLAB_NAMING == dns ]]; then echo "http://$MESHLAB_COORD_NAME:8080"; else echo "http://$MESHLAB_COORD:8080"; fi
+}
 
 meshlab_status_has() { # NAME PYTHON_EXPR (j = status JSON)
     lab_meshd_status "$1" || return 1
@@ -27,7 +38,7 @@ meshlab_coord_start() { # NAME
     # MESHLAB_COORD_WRAP: a command prefix such as "prlimit --nofile=1024:1024" (it must exec)
     # shellcheck disable=SC2086
     lab_start "$1" c ${MESHLAB_COORD_WRAP:-} "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" --listen "$MESHLAB_COORD:8080" \
-        --stun-ports 3478,3479 --public-url "http://$MESHLAB_COORD:8080"
+        --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" ${MESHLAB_COORD_ARGS:-}
     lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
 }
@@ -46,7 +57,16 @@ meshlab_up() { # TYPE_A TYPE_B
     lab_mesh_bin
     [[ -x $MESH_BIN/meshcoord ]] || lab_fail "no meshcoord at $MESH_BIN/meshcoord"
     natlab_up "$1" "$2"
+    if [[ $MESHLAB_NAMING == dns ]]; then
+        natlab_public_host dns "$MESHLAB_DNS_IP"
+        # shellcheck disable=SC2086
+        lab_dns dns "$MESHLAB_DNS_IP" "$MESHLAB_COORD_NAME=$MESHLAB_COORD" $MESHLAB_DNS_EXTRA
+        [[ $1 == block-udp ]] && lab_dns_tcp a
+        [[ $2 == block-udp ]] && lab_dns_tcp b
+    fi
     meshlab_coord_start coord
+    # A test may define meshlab_after_coord to start more servers before the nodes join.
+    if declare -F meshlab_after_coord >/dev/null; then meshlab_after_coord; fi
     MESHLAB_TOKEN=$("$MESH_BIN/meshcoord" authkey create --reusable --state-dir "$LAB_DIR/coord" 2>/dev/null)
     [[ $MESHLAB_TOKEN == mesh1_* ]] || lab_fail "authkey create gave no token: $MESHLAB_TOKEN"
     MESHLAB_T0=$EPOCHREALTIME

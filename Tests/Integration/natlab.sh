@@ -137,5 +137,25 @@ natlab_up() {
     lab_info "natlab up: a ($ta) $NATLAB_A_IP, b ($tb) $NATLAB_B_IP, c $NATLAB_C_IP"
 }
 
+# natlab_public_host NAME IP [DELAY_MS]: one more public host on the internet bridge (e.g. a
+# relay in another region), its link delayed by DELAY_MS each way (netem)
+natlab_public_host() {
+    local name=$1 ip=$2 delay=${3:-0}
+    lab_ns_add "$name"
+    ip link add eth0 netns "$LAB_ID-$name" type veth peer name "p-$name" netns "$LAB_ID-inet"
+    lab_in inet ip link set "p-$name" master br0 up
+    lab_in "$name" ip addr add "$ip/24" dev eth0
+    lab_in "$name" ip link set eth0 up
+    lab_in "$name" ip route add default via 203.0.113.1
+    if [[ $delay != 0 ]]; then
+        # Kernels built without sch_netem (CONFIG_NET_SCH_NETEM) cannot delay: say so, go on.
+        if lab_in "$name" tc qdisc add dev eth0 root netem delay "${delay}ms" 2>/dev/null; then
+            lab_in inet tc qdisc add dev "p-$name" root netem delay "${delay}ms"
+        else
+            lab_warn "no netem in this kernel: $name's link is not delayed"
+        fi
+    fi
+}
+
 # natlab_flush_nat ROUTER: forget every NAT mapping of a router (conntrack -F), as a NAT reboot would
 natlab_flush_nat() { lab_in "$1" conntrack -F >/dev/null 2>&1 || true; }
