@@ -40,6 +40,8 @@ final class NodePaths: @unchecked Sendable {
     private var stunNames: [STUNServerName] = []
     private var stunResolved: [(address: UDPAddress, relayID: String)] = []
     private var resolveWanted = false
+    /// The resolved STUN servers changed: probe them on the next tick, not in 20 s.
+    private var probeSoon = false
     private let resolveSignal = NSCondition()
     /// Called (off the data path) when the endpoints we should publish change.
     var onEndpointsChanged: (@Sendable ([String]) -> Void)?
@@ -188,6 +190,9 @@ final class NodePaths: @unchecked Sendable {
                     nextProbe = now
                 }
             }
+            resolveSignal.lock()
+            if probeSoon { probeSoon = false; nextProbe = now }
+            resolveSignal.unlock()
             if now >= nextProbe {
                 resolveSignal.lock()
                 let servers = stunResolved
@@ -198,10 +203,9 @@ final class NodePaths: @unchecked Sendable {
                     probeRelays = Dictionary(servers.map { ($0.address, $0.relayID) }, uniquingKeysWith: { a, _ in a })
                     lock.unlock()
                     nextProbe = now + .seconds(20) + .milliseconds(Int64(entropy.nextUInt32() % 6000))
-                } else {
-                    // Nothing resolved (yet): ask again soon rather than in 20 s.
-                    nextProbe = now + .seconds(2)
                 }
+                // Nothing resolved yet: the probe stays due, and starts on the first tick after
+                // the resolver thread has an address.
             }
             runProbe(now: now)
             usleep(100_000)
@@ -273,6 +277,7 @@ final class NodePaths: @unchecked Sendable {
             let current = names == stunNames
             let changed = current && resolved.map(\.address) != stunResolved.map(\.address)
             if current { stunResolved = resolved }
+            if changed { probeSoon = true }
             resolveSignal.unlock()
             if changed {
                 logger.info("STUN servers resolved: \(resolved.map { "\($0.relayID) \($0.address)" })")
