@@ -42,17 +42,22 @@ let package = Package(
 
         .executableTarget(name: "meshd", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MagicSock", "Netcheck", "RelayIO",
+            "MagicSock", "Netcheck", "RelayIO", "MeshStatus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "meshctl", dependencies: [
+            "MeshStatus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+
+        // The node's status as meshd reports it and meshctl shows it (pure, Codable).
+        .target(name: "MeshStatus"),
+        .testTarget(name: "MeshStatusTests", dependencies: ["MeshStatus"]),
 
         // Wire formats shared by node and coordinator (pure): STUN, control messages, sealing, join tokens.
         .target(name: "MeshWire", dependencies: ["MeshCrypto", "CheckedArithmetic"]),

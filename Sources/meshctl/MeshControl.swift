@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshStatus
 
 @main
 struct MeshControl: ParsableCommand {
@@ -27,10 +28,14 @@ struct Status: ParsableCommand {
             print(String(decoding: reply, as: UTF8.self), terminator: "")
             return
         }
-        guard let object = try? JSONSerialization.jsonObject(with: reply) as? [String: Any] else {
-            throw CommandFailure("meshd sent an unreadable answer")
+        let decoder = JSONDecoder()
+        if let failure = try? decoder.decode(LocalAPIError.self, from: reply) {
+            throw CommandFailure("meshd: \(failure.error)")
         }
-        if let error = object["error"] as? String { throw CommandFailure("meshd: \(error)") }
-        print(StatusTable.render(object))
+        let status: NodeStatus
+        do { status = try decoder.decode(NodeStatus.self, from: reply) } catch {
+            throw CommandFailure("meshd sent an answer this meshctl cannot read (\(error)); are both the same version?")
+        }
+        print(StatusTable.render(status))
     }
 }

@@ -7,6 +7,7 @@ import MeshIO
 import MeshNode
 import MeshWire
 import WireGuard
+import MeshStatus
 
 /// A node in mesh mode: the device, TUN and socket configured from its registration, its
 /// peers following the coordinator's netmap, their paths (direct or relayed) chosen by

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import MeshStatus
 
 /// The unix socket `meshctl` talks to. One request line in, one JSON document out; the socket
 /// is mode 0600 because status reveals peers and endpoints.

@@ -4,6 +4,7 @@ import MeshConfig
 import MeshCrypto
 import MeshIO
 import WireGuard
+import MeshStatus
 
 /// A node run from a config file: the device, its TUN interface, its socket and the local API.
 final class StandaloneNode {

@@ -1,0 +1,111 @@
+/// What `meshctl status` shows: one type, encoded by meshd's local API and decoded by
+/// meshctl, so the two cannot drift apart (the role Tailscale's ipnstate plays). The JSON shape
+/// is the local API's contract; fields after `peers` (and a peer's name, addresses, online and
+/// path) are set in mesh mode only.
+public struct NodeStatus: Codable, Sendable, Equatable {
+    public struct PeerStatus: Codable, Sendable, Equatable {
+        public var publicKey: String
+        public var endpoint: String?
+        public var lastHandshakeSecondsAgo: Int?
+        public var rxBytes: UInt64
+        public var txBytes: UInt64
+        public var persistentKeepalive: Int?
+        public var name: String?
+        public var ipv4: String?
+        public var ipv6: String?
+        public var online: Bool?
+        /// "direct IP:PORT", "direct IP:PORT (unconfirmed, also relay)" or "relay" in mesh mode.
+        public var path: String?
+
+        public init(publicKey: String, endpoint: String? = nil, lastHandshakeSecondsAgo: Int? = nil,
+                    rxBytes: UInt64 = 0, txBytes: UInt64 = 0, persistentKeepalive: Int? = nil,
+                    name: String? = nil, ipv4: String? = nil, ipv6: String? = nil, online: Bool? = nil,
+                    path: String? = nil) {
+            self.publicKey = publicKey
+            self.endpoint = endpoint
+            self.lastHandshakeSecondsAgo = lastHandshakeSecondsAgo
+            self.rxBytes = rxBytes
+            self.txBytes = txBytes
+            self.persistentKeepalive = persistentKeepalive
+            self.name = name
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+            self.online = online
+            self.path = path
+        }
+    }
+
+    public struct RelayStatus: Codable, Sendable, Equatable {
+        public var id: String
+        public var url: String
+        /// Peers send this node's relayed packets here (published to the coordinator).
+        public var home: Bool
+        public var connected: Bool
+        public var packetsSent: Int
+        public var packetsReceived: Int
+        public var packetsDropped: Int
+
+        public init(id: String, url: String, home: Bool, connected: Bool,
+                    packetsSent: Int = 0, packetsReceived: Int = 0, packetsDropped: Int = 0) {
+            self.id = id
+            self.url = url
+            self.home = home
+            self.connected = connected
+            self.packetsSent = packetsSent
+            self.packetsReceived = packetsReceived
+            self.packetsDropped = packetsDropped
+        }
+    }
+
+    public var interface: String
+    public var publicKey: String
+    public var listenPort: Int
+    public var droppedDatagrams: Int
+    public var drops: [String: Int]
+    public var peers: [PeerStatus]
+    public var name: String?
+    public var ipv4: String?
+    public var ipv6: String?
+    public var coordinator: String?
+    /// The control connection: starting, registering, connected, unreachable, refused, removed.
+    public var control: String?
+    public var controlError: String?
+    public var netmapVersion: UInt64?
+    /// The home relay's connection (the first listed relay while there is no home).
+    public var relay: RelayStatus?
+    /// Every relay the node holds a connection to, in the coordinator's order.
+    public var relays: [RelayStatus]?
+    /// Disco datagrams the path layer refused, by reason: unknownSender, badSeal, malformed,
+    /// rateLimited, tooManyCandidates, wrongPeer. Every reason is present.
+    public var discoDrops: [String: Int]?
+
+    public init(interface: String, publicKey: String, listenPort: Int, droppedDatagrams: Int,
+                drops: [String: Int], peers: [PeerStatus], name: String? = nil, ipv4: String? = nil,
+                ipv6: String? = nil, coordinator: String? = nil, control: String? = nil,
+                controlError: String? = nil, netmapVersion: UInt64? = nil, relay: RelayStatus? = nil,
+                relays: [RelayStatus]? = nil, discoDrops: [String: Int]? = nil) {
+        self.interface = interface
+        self.publicKey = publicKey
+        self.listenPort = listenPort
+        self.droppedDatagrams = droppedDatagrams
+        self.drops = drops
+        self.peers = peers
+        self.name = name
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.coordinator = coordinator
+        self.control = control
+        self.controlError = controlError
+        self.netmapVersion = netmapVersion
+        self.relay = relay
+        self.relays = relays
+        self.discoDrops = discoDrops
+    }
+}
+
+/// The local API's answer when a request fails: `{"error": "..."}`.
+public struct LocalAPIError: Codable, Sendable, Equatable, Error, CustomStringConvertible {
+    public var error: String
+    public init(error: String) { self.error = error }
+    public var description: String { error }
+}

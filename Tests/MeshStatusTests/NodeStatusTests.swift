@@ -1,0 +1,55 @@
+import Foundation
+import MeshStatus
+import Testing
+
+@Suite struct NodeStatusTests {
+    let mesh = NodeStatus(
+        interface: "mesh0", publicKey: "A=", listenPort: 41641, droppedDatagrams: 3, drops: ["malformed": 3],
+        peers: [.init(publicKey: "B=", endpoint: "203.0.113.12:41641", lastHandshakeSecondsAgo: 4,
+                      rxBytes: 1536, txBytes: 3 << 30, name: "b", ipv4: "100.64.0.2", online: true,
+                      path: "direct 203.0.113.12:41641")],
+        name: "a", ipv4: "100.64.0.1", ipv6: "fd00::1", coordinator: "http://coord.lab.test:8080",
+        control: "connected", netmapVersion: 7,
+        relay: .init(id: "default", url: "http://coord.lab.test:8080/relay", home: true, connected: true),
+        relays: [.init(id: "default", url: "http://coord.lab.test:8080/relay", home: true, connected: true),
+                 .init(id: "fra", url: "http://relay.fra.lab.test:8080/relay", home: false, connected: false)],
+        discoDrops: ["unknownSender": 2, "badSeal": 0])
+
+    @Test func jsonRoundTripsAndKeepsTheFieldNamesOfTheLocalAPI() throws {
+        let data = try JSONEncoder().encode(mesh)
+        #expect(try JSONDecoder().decode(NodeStatus.self, from: data) == mesh)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for key in ["interface", "publicKey", "listenPort", "droppedDatagrams", "drops", "peers", "name", "ipv4",
+                    "coordinator", "control", "netmapVersion", "relay", "relays", "discoDrops"] {
+            #expect(object[key] != nil, "\(key)")
+        }
+    }
+
+    @Test func standaloneStatusDecodesWithoutMeshFields() throws {
+        let json = #"{"interface":"wg0","publicKey":"A=","listenPort":51820,"droppedDatagrams":0,"drops":{},"peers":[{"publicKey":"B=","rxBytes":0,"txBytes":0}]}"#
+        let s = try JSONDecoder().decode(NodeStatus.self, from: Data(json.utf8))
+        #expect(s.name == nil && s.relays == nil && s.peers.count == 1)
+        let table = StatusTable.render(s)
+        #expect(table.contains("PEER  ENDPOINT  HANDSHAKE  RX   TX"))
+        #expect(table.contains("B=    -         never      0 B  0 B"))
+    }
+
+    @Test func tableShowsNodeRelaysDropsAndPaths() {
+        let lines = StatusTable.render(mesh).split(separator: "\n").map(String.init)
+        #expect(lines[0] == "interface mesh0  public key A=  listening on UDP 41641")
+        #expect(lines[1] == "node a  100.64.0.1  fd00::1  coordinator http://coord.lab.test:8080 (connected)")
+        #expect(lines[2] == "relays: default (home) connected, fra down")
+        #expect(lines[3] == "dropped datagrams: 3")
+        #expect(lines[4] == "disco drops: unknownSender 2")
+        #expect(lines[5].hasPrefix("NAME  ADDRESS     PATH"))
+        #expect(lines[6].contains("direct 203.0.113.12:41641") && lines[6].contains("4s ago")
+                && lines[6].contains("1.5 KiB") && lines[6].contains("3.0 GiB"))
+    }
+
+    @Test func byteUnitsAreExactForAnySize() {
+        #expect(StatusTable.bytes(0) == "0 B")
+        #expect(StatusTable.bytes(1023) == "1023 B")
+        #expect(StatusTable.bytes(1 << 20) == "1.0 MiB")
+        #expect(StatusTable.bytes(.max).hasSuffix(" GiB"))
+    }
+}
