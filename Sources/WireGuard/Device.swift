@@ -83,7 +83,7 @@ public final class Device: @unchecked Sendable {
         tableLock.withLock {
             guard let peer = peersByKey.removeValue(forKey: publicKey) else { return }
             routes.removeAll(for: peer)
-            for idx in peer.lock.withLock({ peer.allLocalIndices }) { indexTable[idx] = nil }
+            for idx in peer.lock.withLock({ peer.keypairs.indicesInUse }) { indexTable[idx] = nil }
             followUps[ObjectIdentifier(peer)] = nil
         }
     }

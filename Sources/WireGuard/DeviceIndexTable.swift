@@ -19,6 +19,13 @@ extension Device {
 
     func releaseIndex(_ idx: UInt32) { tableLock.withLock { indexTable[idx] = nil } }
 
+    /// What a `Keypairs` rotation let go of. Called after every received packet, so it takes
+    /// the table lock only when there is something to free.
+    func releaseIndices(_ indices: LocalIndices) {
+        guard !indices.isEmpty else { return }
+        tableLock.withLock { for idx in indices { indexTable[idx] = nil } }
+    }
+
     /// The index is read from the network, so a miss is normal and only means the message is dropped.
     @inline(__always)
     func peer(forReceiverIndex idx: UInt32) -> Peer? { tableLock.withLock { indexTable[idx] } }

@@ -67,7 +67,7 @@ extension Device {
         let ephemeral = PrivateKey.generate(using: &entropy)
         let newIndex = allocateIndex(for: peer, entropy: &entropy)
         let out = UnsafeMutableRawBufferPointer(rebasing: reply[0..<MessageLayout.responseSize])
-        var released: [UInt32] = []
+        var released = LocalIndices()
         let outcome: ReceiveResult = peer.lock.withLock {
             guard consumed.timestamp > peer.latestInitiationTimestamp else { return .dropped(.replayedInitiation) }
             if let last = peer.latestInitiationConsumedAt, now - last < timers.handshakeInitiationRate {
@@ -79,11 +79,8 @@ extension Device {
             peer.latestInitiationTimestamp = consumed.timestamp
             peer.latestInitiationConsumedAt = now
             peer.cookies.addMACs(out, now: now, timers: timers)
-            if let n = peer.next { released.append(n.localIndex) }
-            if let p = peer.previous { released.append(p.localIndex) }
-            peer.previous = nil
-            peer.next = Keypair(keys: keys, localIndex: newIndex, remoteIndex: consumed.remoteIndex,
-                                createdAt: now, isInitiator: false)
+            released = peer.keypairs.responderCreated(
+                Keypair(keys: keys, localIndex: newIndex, remoteIndex: consumed.remoteIndex, createdAt: now, isInitiator: false))
             peer.endpoint = source
             peer.lastHandshakeAt = now
             peer.zeroKeyMaterialAt = now + timers.rejectAfterTime * 3
@@ -91,27 +88,23 @@ extension Device {
             noteAuthenticatedSend(peer, now: now, isData: false)
             return .reply(length: MessageLayout.responseSize, to: source, peer: peer)
         }
-        if case .dropped = outcome { released.append(newIndex) }
-        for idx in released { releaseIndex(idx) }
+        if case .dropped = outcome { releaseIndex(newIndex) }
+        releaseIndices(released)
         return outcome
     }
 
     private func receiveResponse(_ msg: UnsafeRawBufferPointer, from source: UDPAddress, now: MonotonicTime) -> ReceiveResult {
         let idx = msg.readLE32(MessageLayout.respReceiver)
         guard let peer = self.peer(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
-        var released: [UInt32] = []
+        var released = LocalIndices()
         let outcome: ReceiveResult = peer.lock.withLock {
-            guard let pending = peer.pending, pending.localIndex == idx else { return .dropped(.unknownIndex) }
+            guard let pending = peer.keypairs.pendingInitiation(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
             guard let keys = try? NoiseHandshake.consumeResponse(msg, pending: pending, localStatic: privateKey,
                                                                  presharedKey: peer.presharedKey)
             else { return .dropped(.handshakeFailed) }
-            if let p = peer.previous { released.append(p.localIndex) }
-            if let n = peer.next { released.append(n.localIndex) }
-            peer.next = nil
-            peer.previous = peer.current
-            peer.current = Keypair(keys: keys, localIndex: idx, remoteIndex: msg.readLE32(MessageLayout.respSender),
-                                   createdAt: now, isInitiator: true)
-            peer.pending = nil
+            released = peer.keypairs.initiatorConfirmed(
+                Keypair(keys: keys, localIndex: idx, remoteIndex: msg.readLE32(MessageLayout.respSender),
+                        createdAt: now, isInitiator: true))
             peer.endpoint = source
             peer.retransmitHandshakeAt = nil
             peer.handshakeAttempts = 0
@@ -123,7 +116,7 @@ extension Device {
             peer.wantsFlush = true
             return .handshakeCompleted(peer)
         }
-        for i in released { releaseIndex(i) }
+        releaseIndices(released)
         if case .handshakeCompleted = outcome { markFollowUp(peer) }
         return outcome
     }
@@ -138,12 +131,7 @@ extension Device {
         var keypair: Keypair? = nil
         var early: DropReason? = nil
         peer.lock.withLock {
-            let kp: Keypair?
-            if let c = peer.current, c.localIndex == idx { kp = c }
-            else if let n = peer.next, n.localIndex == idx { kp = n }
-            else if let p = peer.previous, p.localIndex == idx { kp = p }
-            else { kp = nil }
-            guard let kp else { early = .unknownIndex; return }
+            guard let kp = peer.keypairs.session(forReceiverIndex: idx) else { early = .unknownIndex; return }
             guard now - kp.createdAt < timers.rejectAfterTime, counter < Protocol.rejectAfterMessages else {
                 early = .expiredSession; return
             }
@@ -159,16 +147,13 @@ extension Device {
         }
         guard let plainLength = plain else { return .dropped(.decryptionFailed) }
         let kp = keypair!
-        var released: UInt32? = nil
+        var released = LocalIndices()
         var followUp = false
         let accepted: Bool = peer.lock.withLock {
             guard kp.replay.accept(counter) else { return false }
-            if kp === peer.next {
-                // The initiator used the new session: it is confirmed, so it becomes current.
-                released = peer.previous?.localIndex
-                peer.previous = peer.current
-                peer.current = kp
-                peer.next = nil
+            if let confirmed = peer.keypairs.confirmNext(receivedWith: kp) {
+                // The initiator used the new session: it is confirmed, so it became current.
+                released = confirmed
                 if !peer.staged.isEmpty { peer.wantsFlush = true; followUp = true }
             }
             peer.endpoint = source
@@ -179,7 +164,7 @@ extension Device {
                 if peer.sendKeepaliveAt == nil { peer.sendKeepaliveAt = now + timers.keepaliveTimeout }
                 else { peer.needAnotherKeepalive = true }
             }
-            if kp === peer.current, kp.isInitiator, !peer.sentLastMinuteHandshake,
+            if kp === peer.keypairs.current, kp.isInitiator, !peer.sentLastMinuteHandshake,
                now - kp.createdAt >= timers.rejectAfterTime - timers.keepaliveTimeout - timers.rekeyTimeout {
                 peer.sentLastMinuteHandshake = true
                 peer.wantsHandshake = true
@@ -187,7 +172,7 @@ extension Device {
             }
             return true
         }
-        if let released { releaseIndex(released) }
+        releaseIndices(released)
         if followUp { markFollowUp(peer) }
         guard accepted else { return .dropped(.replayed) }
         if plainLength == 0 { return .keepalive(peer) }

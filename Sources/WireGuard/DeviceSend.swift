@@ -39,7 +39,7 @@ extension Device {
         let total = MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize
         peer.lock.withLock {
             guard let endpoint = peer.endpoint else { outcome = .dropped(.noEndpoint); return }
-            guard let kp = peer.current, kp.isUsable(now: now, timers: timers) else {
+            guard let kp = peer.keypairs.current, kp.isUsable(now: now, timers: timers) else {
                 if packetLength > 0 {
                     if peer.staged.count >= Peer.maxStagedPackets { peer.staged.removeFirst() }
                     peer.staged.append(Array(UnsafeRawBufferPointer(rebasing: buffer[16..<16 + packetLength])))
@@ -94,6 +94,7 @@ extension Device {
         let msg = UnsafeMutableRawBufferPointer(rebasing: out[0..<MessageLayout.initiationSize])
         let ephemeral = PrivateKey.generate(using: &entropy)
         let newIndex = allocateIndex(for: peer, entropy: &entropy)
+        var released = LocalIndices()
         let result: (Int, UDPAddress)? = peer.lock.withLock {
             guard let endpoint = peer.endpoint else { return nil }
             if !force, let last = peer.lastInitiationSentAt, now - last < timers.rekeyTimeout { return nil }
@@ -101,8 +102,7 @@ extension Device {
                 localStatic: privateKey, localPublic: publicKey, remoteStatic: peer.publicKey,
                 staticStatic: peer.staticStatic, localIndex: newIndex, ephemeral: ephemeral,
                 timestamp: wallClock, into: msg) else { return nil }
-            if let old = peer.pending { releaseIndex(old.localIndex) }
-            peer.pending = pending
+            released = peer.keypairs.startInitiation(pending)
             peer.cookies.addMACs(msg, now: now, timers: timers)
             if !force { peer.handshakeAttempts = 0 }  // a fresh attempt, not a retransmission
             peer.lastInitiationSentAt = now
@@ -112,7 +112,8 @@ extension Device {
             noteAuthenticatedSend(peer, now: now, isData: false)
             return (MessageLayout.initiationSize, endpoint)
         }
-        if result == nil || peer.lock.withLock({ peer.pending?.localIndex != newIndex }) { releaseIndex(newIndex) }
+        releaseIndices(released)
+        if result == nil || peer.lock.withLock({ peer.keypairs.pending?.localIndex != newIndex }) { releaseIndex(newIndex) }
         return result.map { (length: $0.0, to: $0.1) }
     }
 }

@@ -70,21 +70,19 @@ extension Device {
 
     private func tick(_ peer: Peer, now: MonotonicTime, wallClock: TAI64N, entropy: inout some EntropySource,
                       buffer: UnsafeMutableRawBufferPointer, send: DatagramSink) {
-        var released: [UInt32] = []
+        var expired = LocalIndices(), abandoned = LocalIndices()
         var events: [TimerEvent] = []
         peer.lock.withLock {
             if let t = peer.zeroKeyMaterialAt, t <= now {
                 // Nothing for three reject periods: forget every key so nothing old can be decrypted.
-                released = peer.allLocalIndices
-                peer.current = nil; peer.previous = nil; peer.next = nil; peer.pending = nil
+                expired = peer.keypairs.clearAll()
                 peer.zeroKeyMaterialAt = nil
             }
             if let t = peer.retransmitHandshakeAt, t <= now {
                 peer.retransmitHandshakeAt = nil
                 if peer.handshakeAttempts >= timers.maxHandshakeAttempts {
                     peer.staged.removeAll()
-                    if let p = peer.pending { released.append(p.localIndex) }
-                    peer.pending = nil
+                    abandoned = peer.keypairs.abandonInitiation()
                     if peer.zeroKeyMaterialAt == nil { peer.zeroKeyMaterialAt = now + timers.rejectAfterTime * 3 }
                     events.append(.giveUp)
                 } else {
@@ -110,7 +108,8 @@ extension Device {
                 events.append(.keepalive)
             }
         }
-        for i in released { releaseIndex(i) }
+        releaseIndices(expired)
+        releaseIndices(abandoned)
         for event in events {
             switch event {
             case .none, .giveUp: break
