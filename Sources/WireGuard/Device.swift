@@ -26,12 +26,27 @@ public final class Device: @unchecked Sendable {
     /// Peers the data path left work for (a handshake, staged packets): encapsulate and
     /// decapsulate never send themselves, so the driver drains this with `serviceFollowUps`.
     var followUps: [ObjectIdentifier: Peer] = [:]
+    /// Behind `roamsEndpoints`. Under `tableLock` because every receive path takes that lock
+    /// to find the peer anyway, so reading the setting there costs the data path nothing.
+    var roamingAllowed = true
 
     /// Apart from `tableLock` so that checking mac1 under a handshake flood never delays the data path.
     let cookieLock = Lock()
     var cookieChecker: CookieChecker
     var loadWindowStart = MonotonicTime(nanoseconds: Int64.min / 2)
     var handshakesInWindow = 0
+
+    /// Whether an authenticated packet from a new source address moves the peer's endpoint
+    /// there (WireGuard's roaming), as a standalone device wants. In mesh mode the path layer
+    /// (MagicSock) is the one authority on where a peer is, so the device must not move the
+    /// endpoint on its own: turn this off and packets from any source are still accepted, but
+    /// the endpoint changes only through configuration (`addPeer`, `Peer.setEndpoint`).
+    /// Off, a peer whose endpoint is unknown stays unknown until then; handshake answers still
+    /// go to the address the initiation came from.
+    public var roamsEndpoints: Bool {
+        get { tableLock.withLock { roamingAllowed } }
+        set { tableLock.withLock { roamingAllowed = newValue } }
+    }
 
     public init(privateKey: PrivateKey, mtu: Int = 1280, timers: ProtocolTimers = .standard,
                 underLoadThreshold: Int = 1000) {

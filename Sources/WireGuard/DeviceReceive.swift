@@ -57,13 +57,21 @@ extension Device {
         }
     }
 
+    /// The peer a response or transport message names, and whether its source may become that
+    /// peer's endpoint: both in one critical section, so a packet still takes the table lock once.
+    @inline(__always)
+    private func sender(forReceiverIndex idx: UInt32) -> (peer: Peer, roams: Bool)? {
+        tableLock.withLock { indexTable[idx].map { (peer: $0, roams: roamingAllowed) } }
+    }
+
     private func receiveInitiation(_ msg: UnsafeRawBufferPointer, from source: UDPAddress, now: MonotonicTime,
                                    entropy: inout some EntropySource, reply: UnsafeMutableRawBufferPointer) -> ReceiveResult {
         let consumed: ConsumedInitiation
         do { consumed = try NoiseHandshake.consumeInitiation(msg, localStatic: privateKey, localPublic: publicKey) } catch {
             return .dropped(.handshakeFailed)
         }
-        guard let peer = tableLock.withLock({ peersByKey[consumed.remoteStatic] }) else { return .dropped(.unknownPeer) }
+        let (known, roams) = tableLock.withLock { (peersByKey[consumed.remoteStatic], roamingAllowed) }
+        guard let peer = known else { return .dropped(.unknownPeer) }
         let ephemeral = PrivateKey.generate(using: &entropy)
         let newIndex = allocateIndex(for: peer, entropy: &entropy)
         let out = UnsafeMutableRawBufferPointer(rebasing: reply[0..<MessageLayout.responseSize])
@@ -81,7 +89,7 @@ extension Device {
             peer.cookies.addMACs(out, now: now, timers: timers)
             released = peer.keypairs.responderCreated(
                 Keypair(keys: keys, localIndex: newIndex, remoteIndex: consumed.remoteIndex, createdAt: now, isInitiator: false))
-            peer.endpoint = source
+            if roams { peer.endpoint = source }
             peer.lastHandshakeAt = now
             peer.zeroKeyMaterialAt = now + timers.rejectAfterTime * 3
             peer.newHandshakeAt = nil
@@ -95,7 +103,7 @@ extension Device {
 
     private func receiveResponse(_ msg: UnsafeRawBufferPointer, from source: UDPAddress, now: MonotonicTime) -> ReceiveResult {
         let idx = msg.readLE32(MessageLayout.respReceiver)
-        guard let peer = self.peer(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
+        guard case let (peer, roams)? = sender(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
         var released = LocalIndices()
         let outcome: ReceiveResult = peer.lock.withLock {
             guard let pending = peer.keypairs.pendingInitiation(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
@@ -105,7 +113,7 @@ extension Device {
             released = peer.keypairs.initiatorConfirmed(
                 Keypair(keys: keys, localIndex: idx, remoteIndex: msg.readLE32(MessageLayout.respSender),
                         createdAt: now, isInitiator: true))
-            peer.endpoint = source
+            if roams { peer.endpoint = source }
             peer.retransmitHandshakeAt = nil
             peer.handshakeAttempts = 0
             peer.sentLastMinuteHandshake = false
@@ -126,7 +134,7 @@ extension Device {
         let msg = UnsafeRawBufferPointer(datagram)
         let idx = msg.readLE32(MessageLayout.transportReceiver)
         let counter = msg.readLE64(MessageLayout.transportCounter)
-        guard let peer = self.peer(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
+        guard case let (peer, roams)? = sender(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
         var key = SIMD32<UInt8>()
         var keypair: Keypair? = nil
         var early: DropReason? = nil
@@ -156,7 +164,7 @@ extension Device {
                 released = confirmed
                 if !peer.staged.isEmpty { peer.wantsFlush = true; followUp = true }
             }
-            peer.endpoint = source
+            if roams { peer.endpoint = source }
             peer.rxBytes &+= UInt64(datagram.count)
             peer.newHandshakeAt = nil
             if let pk = peer.persistentKeepalive { peer.persistentKeepaliveAt = now + pk }
