@@ -12,10 +12,7 @@ public final class Peer: @unchecked Sendable {
     // Everything below is guarded by `lock`.
     var endpoint: UDPAddress?
     var persistentKeepalive: Duration?
-    var current: Keypair?
-    var previous: Keypair?
-    var next: Keypair?
-    var pending: PendingInitiation?
+    var keypairs = Keypairs()
     var cookies: CookieSender
     var latestInitiationTimestamp = TAI64N.zero
     var latestInitiationConsumedAt: MonotonicTime?
@@ -64,7 +61,7 @@ public final class Peer: @unchecked Sendable {
         lock.withLock {
             Snapshot(publicKey: publicKey, endpoint: endpoint, lastHandshakeAt: lastHandshakeAt,
                      rxBytes: rxBytes, txBytes: txBytes, persistentKeepalive: persistentKeepalive,
-                     hasSession: current != nil)
+                     hasSession: keypairs.hasSession)
         }
     }
 
@@ -75,10 +72,5 @@ public final class Peer: @unchecked Sendable {
     /// Points the peer at a new address (configuration or a control plane decision).
     public func setEndpoint(_ address: UDPAddress?) {
         lock.withLock { endpoint = address }
-    }
-
-    /// Every keypair index this peer holds, so the device can forget them together.
-    var allLocalIndices: [UInt32] {
-        [current?.localIndex, previous?.localIndex, next?.localIndex, pending?.localIndex].compactMap { $0 }
     }
 }

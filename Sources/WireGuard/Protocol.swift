@@ -35,6 +35,7 @@ extension Duration {
         let (s, a) = components
         return s * 1_000_000_000 + a / 1_000_000_000
     }
+    static func * (d: Duration, n: Int) -> Duration { .nanoseconds(d.nanoseconds * Int64(n)) }
 }
 
 /// Monotonic time in nanoseconds, supplied by the driver: the protocol never reads a clock.

@@ -243,6 +243,189 @@ import WireGuard
         pair.deliverAll()
         #expect(pair.deliveredToB.count == 2)
     }
+
+    // MARK: Endpoint roaming
+
+    static let roamedA = UDPAddress(ipv4: 198, 51, 100, 1, port: 40001)
+    static let roamedB = UDPAddress(ipv4: 198, 51, 100, 2, port: 40002)
+
+    /// A's initiation arrives at B from `roamedA`; B's response is handed to A as coming from
+    /// `roamedB`. Returns where B sent the response, nil if the handshake did not complete.
+    static func handshakeFromRoamedAddresses(_ pair: InMemoryPair) -> UDPAddress? {
+        pair.send(InMemoryPair.ipv4(from: a, to: b), fromA: true)
+        var initiation = pair.network.removeFirst()
+        initiation.from = roamedA
+        guard case .reply(_, let answeredTo, _) = pair.deliver(initiation) else { return nil }
+        var response = pair.network.removeFirst()
+        response.from = roamedB
+        response.to = pair.addressA
+        guard case .handshakeCompleted = pair.deliver(response) else { return nil }
+        return answeredTo
+    }
+
+    @Test func endpointFollowsAuthenticatedPacketsByDefault() throws {
+        let pair = try InMemoryPair(bKnowsEndpointOfA: true)
+        #expect(pair.a.roamsEndpoints && pair.b.roamsEndpoints)
+        #expect(Self.handshakeFromRoamedAddresses(pair) == Self.roamedA)
+        // Initiation and response each moved the receiver's endpoint to where they came from.
+        #expect(pair.aAtB.currentEndpoint == Self.roamedA)
+        #expect(pair.bAtA.currentEndpoint == Self.roamedB)
+        // So A's staged packet, flushed on completion, went to B's new address.
+        let flushed = try #require(pair.network.first)
+        #expect(flushed.to == Self.roamedB)
+        // A transport message from A's old address moves B's endpoint back.
+        guard case .packet = pair.deliver(pair.network.removeFirst()) else { Issue.record("data must pass"); return }
+        #expect(pair.aAtB.currentEndpoint == pair.addressA)
+
+        // A message that fails authentication moves nothing.
+        guard case .send = pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true) else {
+            Issue.record("no session"); return
+        }
+        var forged = pair.network.removeFirst()
+        forged.bytes[forged.bytes.count - 1] ^= 1
+        forged.from = Self.roamedA
+        #expect(pair.deliver(forged).isDropped(.decryptionFailed))
+        #expect(pair.aAtB.currentEndpoint == pair.addressA)
+    }
+
+    @Test func endpointStaysWhereConfiguredWhenRoamingIsOff() throws {
+        let pair = try InMemoryPair(bKnowsEndpointOfA: true)
+        pair.a.roamsEndpoints = false
+        pair.b.roamsEndpoints = false
+        #expect(!pair.a.roamsEndpoints && !pair.b.roamsEndpoints)
+        // Handshake messages from anywhere are still answered (at their source) and completed...
+        #expect(Self.handshakeFromRoamedAddresses(pair) == Self.roamedA)
+        // ...but neither endpoint moved.
+        #expect(pair.aAtB.currentEndpoint == pair.addressA)
+        #expect(pair.bAtA.currentEndpoint == pair.addressB)
+        var flushed = pair.network.removeFirst()
+        #expect(flushed.to == pair.addressB)
+        // Transport data from a new source is accepted and changes nothing either.
+        flushed.from = Self.roamedA
+        guard case .packet = pair.deliver(flushed) else { Issue.record("data from anywhere must pass"); return }
+        #expect(pair.deliveredToB.count == 1)
+        #expect(pair.aAtB.currentEndpoint == pair.addressA)
+        guard case .send(_, let to) = pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) else {
+            Issue.record("B could not answer"); return
+        }
+        #expect(to == pair.addressA)
+        var back = pair.network.removeFirst()
+        back.from = Self.roamedB
+        guard case .packet = pair.deliver(back) else { Issue.record("data from anywhere must pass"); return }
+        #expect(pair.bAtA.currentEndpoint == pair.addressB)
+
+        // Turned back on, the next authenticated packet moves the endpoint again.
+        pair.a.roamsEndpoints = true
+        #expect(pair.a.roamsEndpoints)
+        pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false)
+        var again = pair.network.removeFirst()
+        again.from = Self.roamedB
+        guard case .packet = pair.deliver(again) else { Issue.record("data must pass"); return }
+        #expect(pair.bAtA.currentEndpoint == Self.roamedB)
+    }
+
+    @Test func unknownEndpointStaysUnknownWhenRoamingIsOff() throws {
+        let pair = try InMemoryPair()  // B has no endpoint for A
+        pair.b.roamsEndpoints = false
+        pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
+        pair.deliverAll()
+        #expect(pair.deliveredToB.count == 1)
+        #expect(pair.aAtB.currentEndpoint == nil)
+        // B may only reach A once the path layer says where A is.
+        #expect(pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) == .dropped(.noEndpoint))
+        pair.aAtB.setEndpoint(pair.addressA)
+        guard case .send(_, let to) = pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) else {
+            Issue.record("B could not send after the endpoint was set"); return
+        }
+        #expect(to == pair.addressA)
+    }
+
+    // MARK: Released indices leave the index table
+
+    /// The receiver index a message names (transport) or the sender index it announces (initiation).
+    static func index(at offset: Int, of d: InMemoryPair.Datagram) -> UInt32 {
+        UInt32(d.bytes[offset]) | UInt32(d.bytes[offset + 1]) << 8 | UInt32(d.bytes[offset + 2]) << 16
+            | UInt32(d.bytes[offset + 3]) << 24
+    }
+
+    /// Whether A (or B) still has `index` in its index table. A cookie reply is looked up there
+    /// and nowhere else, so one naming a held index fails only its decryption, while one naming a
+    /// freed index is unknown: this sees a leaked index that no session refers to any more.
+    static func holds(_ pair: InMemoryPair, atA: Bool, _ index: UInt32) -> Bool {
+        var bytes = [UInt8](repeating: 0, count: MessageLayout.cookieReplySize)
+        bytes[0] = 3
+        for i in 0..<4 { bytes[4 + i] = UInt8(truncatingIfNeeded: index >> (8 * UInt32(i))) }
+        let result = pair.deliver(.init(bytes: bytes, from: atA ? pair.addressB : pair.addressA,
+                                        to: atA ? pair.addressA : pair.addressB))
+        return result.isDropped(.invalidCookieReply)
+    }
+
+    /// Sends one packet from A and takes its transport message off the network undelivered.
+    static func captureFromA(_ pair: InMemoryPair) -> InMemoryPair.Datagram? {
+        guard case .send = pair.send(InMemoryPair.ipv4(from: a, to: b), fromA: true) else { return nil }
+        return pair.network.firstIndex { $0.bytes[0] == 4 }.map { pair.network.remove(at: $0) }
+    }
+
+    @Test func rotatedOutAndExpiredSessionsLeaveTheIndexTable() throws {
+        let pair = try InMemoryPair()
+        pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
+        pair.deliverAll()
+        let first = try #require(Self.captureFromA(pair))
+        let firstIndex = Self.index(at: 4, of: first)
+        let alsoFirst = try #require(Self.captureFromA(pair))
+        #expect(Self.holds(pair, atA: false, firstIndex))
+
+        // Rekey: B answers (the new session waits in next) and A's keepalive confirms it.
+        pair.advance(seconds: 121)
+        pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
+        pair.deliverAll()
+        let secondIndex = Self.index(at: 4, of: try #require(Self.captureFromA(pair)))
+        #expect(secondIndex != firstIndex)
+        // The first session is previous now: still held, still decrypting what was in flight.
+        #expect(Self.holds(pair, atA: false, firstIndex))
+        guard case .packet = pair.deliver(first) else { Issue.record("previous session must still decrypt"); return }
+
+        // The next rekey makes B drop previous, and its index with it.
+        pair.advance(seconds: 121)
+        pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
+        pair.deliverAll()
+        let thirdIndex = Self.index(at: 4, of: try #require(Self.captureFromA(pair)))
+        #expect(!Self.holds(pair, atA: false, firstIndex))
+        #expect(pair.deliver(alsoFirst).isDropped(.unknownIndex))
+        #expect(Self.holds(pair, atA: false, secondIndex))
+        #expect(Self.holds(pair, atA: false, thirdIndex))
+
+        // Three REJECT_AFTER_TIME periods without a handshake: every key and index goes.
+        pair.advance(seconds: 541)
+        pair.tick()
+        pair.network.removeAll()
+        #expect(!Self.holds(pair, atA: false, secondIndex))
+        #expect(!Self.holds(pair, atA: false, thirdIndex))
+    }
+
+    @Test func supersededAndAbandonedInitiationsLeaveTheIndexTable() throws {
+        let pair = try InMemoryPair()
+        pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
+        let firstIndex = Self.index(at: 4, of: try #require(pair.network.first { $0.bytes[0] == 1 }))
+        pair.network.removeAll()
+        #expect(Self.holds(pair, atA: true, firstIndex))
+        pair.advance(seconds: 6)
+        pair.tick()  // B is unreachable: a retransmission with a fresh index replaces the first
+        let retransmitted = Self.index(at: 4, of: try #require(pair.network.first { $0.bytes[0] == 1 }))
+        pair.network.removeAll()
+        #expect(!Self.holds(pair, atA: true, firstIndex))
+        #expect(Self.holds(pair, atA: true, retransmitted))
+
+        var last = retransmitted
+        for _ in 0..<(100 * 10) {  // past REKEY_ATTEMPT_TIME in 100 ms steps
+            pair.advance(seconds: 0.1)
+            pair.tick()
+            if let i = pair.network.first(where: { $0.bytes[0] == 1 }) { last = Self.index(at: 4, of: i) }
+            pair.network.removeAll()
+        }
+        #expect(last != retransmitted)
+        #expect(!Self.holds(pair, atA: true, last))
+    }
 }
 
 extension ReceiveResult {

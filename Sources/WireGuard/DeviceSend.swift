@@ -1,0 +1,119 @@
+import MeshCrypto
+
+/// What became of a packet handed to `Device.encapsulate`.
+public enum EncapsulateResult: Equatable, Sendable {
+    /// A transport message of `length` bytes is at the start of the buffer; send it to `to`.
+    case send(length: Int, to: UDPAddress)
+    /// No session yet: the packet is kept until a handshake completes (one was asked for).
+    case staged
+    case dropped(DropReason)
+}
+
+/// The send path: sealing transport messages and starting handshakes (wireguard-go's send.go
+/// and the creating half of noise-protocol.go).
+extension Device {
+    /// Bytes a buffer needs for a `packetLength`-byte packet: header, padding and tag.
+    public func transportSize(forPacketLength n: Int) -> Int {
+        MessageLayout.transportHeaderSize + paddedLength(n) + MessageLayout.tagSize
+    }
+
+    @inline(__always)
+    func paddedLength(_ n: Int) -> Int {
+        let rounded = (n + 15) & ~15
+        return n > mtu ? n : min(rounded, mtu)
+    }
+
+    /// Seals the IP packet found at `buffer[16..<16+packetLength]` in place into a transport message.
+    public func encapsulate(peer: Peer, buffer: UnsafeMutableRawBufferPointer, packetLength: Int,
+                            now: MonotonicTime) -> EncapsulateResult {
+        let padded = paddedLength(packetLength)
+        guard MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize <= buffer.count else {
+            return .dropped(.packetTooLarge)
+        }
+        var key = SIMD32<UInt8>()
+        var counter: UInt64 = 0
+        var remoteIndex: UInt32 = 0
+        var destination: UDPAddress? = nil
+        var outcome: EncapsulateResult? = nil
+        var rekeyDue = false
+        let total = MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize
+        peer.lock.withLock {
+            guard let endpoint = peer.endpoint else { outcome = .dropped(.noEndpoint); return }
+            guard let kp = peer.keypairs.current, kp.isUsable(now: now, timers: timers) else {
+                if packetLength > 0 {
+                    if peer.staged.count >= Peer.maxStagedPackets { peer.staged.removeFirst() }
+                    peer.staged.append(Array(UnsafeRawBufferPointer(rebasing: buffer[16..<16 + packetLength])))
+                }
+                peer.wantsHandshake = true
+                outcome = .staged
+                return
+            }
+            counter = kp.sendCounter
+            kp.sendCounter += 1
+            key = kp.sendKey
+            remoteIndex = kp.remoteIndex
+            destination = endpoint
+            peer.txBytes &+= UInt64(total)
+            noteAuthenticatedSend(peer, now: now, isData: packetLength > 0)
+            if counter + 1 >= Protocol.rekeyAfterMessages || (kp.isInitiator && now - kp.createdAt >= timers.rekeyAfterTime) {
+                peer.wantsHandshake = true
+                rekeyDue = true
+            }
+        }
+        if let outcome {
+            if outcome == .staged { markFollowUp(peer) }
+            return outcome
+        }
+        if padded > packetLength {
+            (buffer.baseAddress! + 16 + packetLength).initializeMemory(as: UInt8.self, repeating: 0, count: padded - packetLength)
+        }
+        buffer.writeHeader(.transport)
+        buffer.writeLE32(remoteIndex, MessageLayout.transportReceiver)
+        buffer.writeLE64(counter, MessageLayout.transportCounter)
+        withUnsafeBytes(of: &key) { k in
+            ChaChaPoly.sealInPlace(key: k.baseAddress!, counter: counter, buffer: buffer.baseAddress! + 16, length: padded)
+        }
+        if rekeyDue { markFollowUp(peer) }
+        return .send(length: total, to: destination!)
+    }
+
+    /// Timer bookkeeping for any authenticated packet we send (whitepaper 6.2-6.5).
+    func noteAuthenticatedSend(_ peer: Peer, now: MonotonicTime, isData: Bool) {
+        peer.sendKeepaliveAt = nil
+        if isData && peer.newHandshakeAt == nil {
+            peer.newHandshakeAt = now + timers.keepaliveTimeout + timers.rekeyTimeout
+        }
+        if let pk = peer.persistentKeepalive { peer.persistentKeepaliveAt = now + pk }
+    }
+
+    /// Writes a handshake initiation to `peer` into `out` if one may be sent now (at most one per
+    /// REKEY_TIMEOUT unless `force`). Returns its length and destination.
+    public func createInitiation(peer: Peer, now: MonotonicTime, wallClock: TAI64N, entropy: inout some EntropySource,
+                                 into out: UnsafeMutableRawBufferPointer, force: Bool = false) -> (length: Int, to: UDPAddress)? {
+        precondition(out.count >= MessageLayout.initiationSize)
+        let msg = UnsafeMutableRawBufferPointer(rebasing: out[0..<MessageLayout.initiationSize])
+        let ephemeral = PrivateKey.generate(using: &entropy)
+        let newIndex = allocateIndex(for: peer, entropy: &entropy)
+        var released = LocalIndices()
+        let result: (Int, UDPAddress)? = peer.lock.withLock {
+            guard let endpoint = peer.endpoint else { return nil }
+            if !force, let last = peer.lastInitiationSentAt, now - last < timers.rekeyTimeout { return nil }
+            guard let pending = try? NoiseHandshake.createInitiation(
+                localStatic: privateKey, localPublic: publicKey, remoteStatic: peer.publicKey,
+                staticStatic: peer.staticStatic, localIndex: newIndex, ephemeral: ephemeral,
+                timestamp: wallClock, into: msg) else { return nil }
+            released = peer.keypairs.startInitiation(pending)
+            peer.cookies.addMACs(msg, now: now, timers: timers)
+            if !force { peer.handshakeAttempts = 0 }  // a fresh attempt, not a retransmission
+            peer.lastInitiationSentAt = now
+            let jitter = Duration.milliseconds(Int64(entropy.nextUInt32() % 334))
+            peer.retransmitHandshakeAt = now + timers.rekeyTimeout + jitter
+            peer.wantsHandshake = false
+            noteAuthenticatedSend(peer, now: now, isData: false)
+            return (MessageLayout.initiationSize, endpoint)
+        }
+        releaseIndices(released)
+        if result == nil || peer.lock.withLock({ peer.keypairs.pending?.localIndex != newIndex }) { releaseIndex(newIndex) }
+        return result.map { (length: $0.0, to: $0.1) }
+    }
+}
