@@ -187,13 +187,18 @@ public struct RelayInfo: Codable, Sendable, Equatable, Hashable {
     /// Host for STUN queries; nil means the host of `url`.
     public var stunHost: String?
     public var stunPorts: [Int]
+    /// The relay's public key (base64): nodes pin it in the relay handshake, so a host that
+    /// answers at `url` without the private half is refused. nil: not pinned (any key).
+    public var key: String?
 
-    public init(id: String, name: String? = nil, url: String, stunHost: String? = nil, stunPorts: [Int] = []) {
+    public init(id: String, name: String? = nil, url: String, stunHost: String? = nil, stunPorts: [Int] = [],
+                key: String? = nil) {
         self.id = id
         self.name = name
         self.url = url
         self.stunHost = stunHost
         self.stunPorts = stunPorts
+        self.key = key
     }
 }
 
@@ -299,5 +304,37 @@ public enum EndpointSyntax {
             return first.count + second.count < groupsNeeded
         }
         return first.count == groupsNeeded
+    }
+}
+
+/// `POST /v1/relay/nodes`: a relay on another host (`meshcoord relay`) asks which node keys it
+/// may admit. Sealed with the relay's key, which must be the `key` of a configured `[[relay]]`,
+/// so only relays the admin listed learn the node list.
+public struct RelayNodesRequest: Codable, Sendable, Equatable {
+    /// The `version` of the relay's last answer; nil (first request, or after a restart) asks
+    /// for the list whatever it is.
+    public var sinceVersion: UInt64?
+    /// true: when nothing changed since `sinceVersion`, hold the answer until something does
+    /// (up to the coordinator's keepalive), so a relay follows changes with one request per
+    /// change instead of polling.
+    public var wait: Bool
+
+    public init(sinceVersion: UInt64? = nil, wait: Bool = true) {
+        self.sinceVersion = sinceVersion
+        self.wait = wait
+    }
+}
+
+public struct RelayNodesResponse: Codable, Sendable, Equatable {
+    /// Send this back as `sinceVersion`.
+    public var version: UInt64
+    /// The base64 node key of every active node (registered, neither expired nor removed);
+    /// nil: the set is the same as at `sinceVersion` (keeping a list of every node out of
+    /// answers that change nothing).
+    public var nodeKeys: [String]?
+
+    public init(version: UInt64, nodeKeys: [String]?) {
+        self.version = version
+        self.nodeKeys = nodeKeys
     }
 }

@@ -1,5 +1,6 @@
 import CheckedArithmetic
 import Foundation
+import MeshCrypto
 import MeshWire
 
 /// `meshcoord serve` settings: defaults, then the config file, then command-line flags.
@@ -13,10 +14,18 @@ import MeshWire
 ///     stun_ports = [3478, 3479]
 ///     ipv4_prefix = "100.64.0.0/10"
 ///     ipv6_prefix = "fd7a:115c:a1e0::/48"   # default: a random ULA /48 chosen at first start
+///     relay_id = "default"                   # the id of the coordinator's own relay
 ///     [[relay]]
 ///     id = "fra"
 ///     url = "http://fra.example.com:8080/relay"
-///     stun_ports = [3478]
+///     stun_ports = [3478, 3479]
+///     key = "<base64 public key>"            # `meshcoord relay --print-key` on that host
+///
+/// The coordinator always serves a relay on its own port, and it is always the first relay
+/// nodes are given. Each `[[relay]]` table adds a relay on another host (`meshcoord relay`),
+/// so nodes have somewhere to fail over to. Its `key` is required: nodes pin it, so whoever
+/// answers at `url` without the private half is refused, and the coordinator tells only that
+/// key which nodes to admit (`POST /v1/relay/nodes`).
 public struct CoordinatorConfig: Sendable, Equatable {
     public var stateDirectory = "/var/lib/meshcoord"
     public var listenHost = "0.0.0.0"
@@ -29,7 +38,10 @@ public struct CoordinatorConfig: Sendable, Equatable {
     public var ipv6Prefix: String?
     /// Default: `<state dir>/admin.sock`.
     public var adminSocket: String?
-    /// Extra relays; when empty the coordinator itself is the only relay.
+    /// The id of the coordinator's own relay in the list nodes get (nodes report their home
+    /// relay by id, so changing it makes every node's home relay look unknown until it reports again).
+    public var relayID = "default"
+    /// Relays on other hosts, handed to nodes after the coordinator's own (see `relays(boundPort:coordinatorKey:)`).
     public var relays: [RelayInfo] = []
     /// A waiting map poll answers "no change" after this long.
     public var keepAliveSeconds: Double = 50
@@ -77,14 +89,67 @@ public struct CoordinatorConfig: Sendable, Equatable {
         return "http://\(host):\(listenPort)"
     }
 
-    /// The relays handed to nodes: the configured ones, or this coordinator.
-    public var effectiveRelays: [RelayInfo] { relays(boundPort: nil) }
-
-    public func relays(boundPort: Int?) -> [RelayInfo] {
-        if !relays.isEmpty { return relays }
+    /// The relay this coordinator serves on its own port, keyed with `coordinatorKey` (base64).
+    /// It advertises STUN only when STUN runs (it needs two ports).
+    public func ownRelay(boundPort: Int?, coordinatorKey: String) -> RelayInfo {
         var base = publicURL(boundPort: boundPort)
         while base.hasSuffix("/") { base.removeLast() }
-        return [RelayInfo(id: "default", name: "coordinator", url: base + "/relay", stunHost: nil, stunPorts: stunPorts)]
+        return RelayInfo(id: relayID, name: "coordinator", url: base + "/relay", stunHost: nil,
+                         stunPorts: stunPorts.count == 2 ? stunPorts : [], key: coordinatorKey)
+    }
+
+    /// The relays handed to nodes: the coordinator's own first, then the `[[relay]]` extras.
+    /// An extra at the own relay's URL is left out (configs written when the list was "the
+    /// configured relays or the coordinator" named the coordinator itself), and so is one whose
+    /// id came earlier (`validate()` already refuses that; this keeps ids unique regardless).
+    public func relays(boundPort: Int?, coordinatorKey: String) -> [RelayInfo] {
+        let own = ownRelay(boundPort: boundPort, coordinatorKey: coordinatorKey)
+        var list = [own]
+        var ids: Set<String> = [own.id]
+        for extra in relays where !Self.sameURL(extra.url, own.url) && ids.insert(extra.id).inserted {
+            list.append(extra)
+        }
+        return list
+    }
+
+    /// The extras `relays(boundPort:coordinatorKey:)` leaves out because they are at the
+    /// coordinator's own relay URL (worth a log line at start).
+    public func extrasAtOwnURL(boundPort: Int?) -> [RelayInfo] {
+        let own = ownRelay(boundPort: boundPort, coordinatorKey: "")
+        return relays.filter { Self.sameURL($0.url, own.url) }
+    }
+
+    static func sameURL(_ a: String, _ b: String) -> Bool {
+        func trimmed(_ s: String) -> Substring {
+            var t = Substring(s)
+            while t.hasSuffix("/") { t = t.dropLast() }
+            return t
+        }
+        return trimmed(a).lowercased() == trimmed(b).lowercased()
+    }
+
+    /// The base64 keys of the `[[relay]]` extras, canonical (what `Base64.encode` gives), for
+    /// recognising a relay's sealed requests.
+    public var extraRelayKeys: Set<String> { Set(relays.compactMap { $0.key.flatMap(Self.canonicalRelayKey) }) }
+
+    /// The key in canonical base64 when `text` is a usable X25519 public key (32 bytes, not a
+    /// low-order point, with which no sealed request could be opened), else nil.
+    public static func canonicalRelayKey(_ text: String) -> String? {
+        guard let raw = Base64.decode(text.trimmingCharacters(in: .whitespaces)), raw.count == 32,
+              let key = try? PublicKey(rawBytes: raw), let probe = try? PrivateKey(rawBytes: [UInt8](repeating: 1, count: 32)),
+              Box.SharedKey(peer: key, own: probe) != nil else { return nil }
+        return Base64.encode(raw)
+    }
+
+    static let relayKeyHelp = "the relay's public key, which nodes pin; run `meshcoord relay --print-key` " +
+        "(with the relay's --state-dir) on the relay's host to print it"
+
+    /// Why `id` cannot be a relay id (nodes report their home relay by id: 1-64 printable
+    /// characters), or nil when it can.
+    static func relayIDProblem(_ id: String) -> String? {
+        if id.isEmpty || id.count > 64 { return "must be 1-64 characters" }
+        if !TerminalText.isClean(id) || id.contains(" ") { return "must be printable characters without spaces" }
+        return nil
     }
 
     public struct ConfigError: Error, CustomStringConvertible {
@@ -180,6 +245,34 @@ public struct CoordinatorConfig: Sendable, Equatable {
         if let problem = Self.domainProblem(domain) {
             throw ConfigError("domain \"\(domain.prefix(80))\" is not a DNS name: \(problem)")
         }
+        try validateRelays()
+    }
+
+    /// `relay_id` and every `[[relay]]`: ids unique (the own relay's included), http(s) URLs,
+    /// and a usable `key` in each.
+    func validateRelays() throws {
+        if let problem = Self.relayIDProblem(relayID) {
+            throw ConfigError("relay_id \"\(TerminalText.escaped(String(relayID.prefix(80))))\" \(problem)")
+        }
+        var ids: Set<String> = [relayID]
+        for r in relays {
+            let id = TerminalText.escaped(String(r.id.prefix(80)))
+            if let problem = Self.relayIDProblem(r.id) { throw ConfigError("[[relay]] id \"\(id)\" \(problem)") }
+            guard ids.insert(r.id).inserted else {
+                throw ConfigError(r.id == relayID
+                    ? "[[relay]] id \"\(id)\" is the id of the coordinator's own relay (relay_id); give the extra relay another id"
+                    : "[[relay]] id \"\(id)\" is used by two [[relay]] tables; relay ids must be unique")
+            }
+            guard r.url.hasPrefix("http://") || r.url.hasPrefix("https://") else {
+                throw ConfigError("[[relay]] \"\(id)\" needs url = \"http://...\"")
+            }
+            guard let key = r.key else {
+                throw ConfigError("[[relay]] \"\(id)\" needs key = \"<base64 public key>\": \(Self.relayKeyHelp)")
+            }
+            guard Self.canonicalRelayKey(key) != nil else {
+                throw ConfigError("[[relay]] \"\(id)\": key is not a base64 32-byte X25519 public key: \(Self.relayKeyHelp)")
+            }
+        }
     }
 
     /// Why `name` is not a DNS suffix for node names (labels of a-z, 0-9 and '-', 1-63
@@ -206,8 +299,8 @@ public struct CoordinatorConfig: Sendable, Equatable {
                             "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
                             "max_connections", "max_connections_per_source", "request_head_timeout_seconds",
                             "idle_timeout_seconds", "relay_handshake_timeout_seconds",
-                            "domain", "sync", "log_level"]
-    static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports"]
+                            "domain", "sync", "log_level", "relay_id"]
+    static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports", "key"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
     /// A key given twice in one table is an error (TOML says so, and a silent "last one wins"
@@ -216,22 +309,44 @@ public struct CoordinatorConfig: Sendable, Equatable {
         var configText = rawText
         if configText.unicodeScalars.first == "\u{FEFF}" { configText.unicodeScalars.removeFirst() }
         var relay: [String: (TOMLValue, Int)]? = nil
+        var relayLine = 0
         var relays: [RelayInfo] = []
         var topLevel: [String: Int] = [:]
 
         func finishRelay() throws {
             guard let r = relay else { return }
+            let at = "\(file):\(relayLine)"
             guard case .string(let id)? = r["id"]?.0 else {
-                throw ConfigError("\(file): a [[relay]] table needs id = \"...\"")
+                throw ConfigError("\(at): a [[relay]] table needs id = \"...\"")
+            }
+            let shownID = TerminalText.escaped(String(id.prefix(80)))
+            if let problem = Self.relayIDProblem(id) {
+                throw ConfigError("\(file):\(r["id"]!.1): [[relay]] id \"\(shownID)\" \(problem)")
+            }
+            if id == relayID {
+                throw ConfigError("\(file):\(r["id"]!.1): [[relay]] id \"\(shownID)\" is the id of the coordinator's own relay " +
+                                  "(relay_id); give the extra relay another id")
+            }
+            if relays.contains(where: { $0.id == id }) {
+                throw ConfigError("\(file):\(r["id"]!.1): [[relay]] id \"\(shownID)\" is used by an earlier [[relay]] table; " +
+                                  "relay ids must be unique")
             }
             guard case .string(let url)? = r["url"]?.0, url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw ConfigError("\(file): [[relay]] \"\(id)\" needs url = \"http://...\"")
+                throw ConfigError("\(at): [[relay]] \"\(shownID)\" needs url = \"http://...\"")
+            }
+            guard let (keyValue, keyLine) = r["key"] else {
+                throw ConfigError("\(at): [[relay]] \"\(shownID)\" needs key = \"<base64 public key>\": \(Self.relayKeyHelp) " +
+                                  "(a [[relay]] for this coordinator itself is not needed: its own relay is always the first)")
+            }
+            guard let key = Self.canonicalRelayKey(try keyValue.string(file, keyLine, "key")) else {
+                throw ConfigError("\(file):\(keyLine): [[relay]] \"\(shownID)\": key is not a base64 32-byte X25519 public key: " +
+                                  Self.relayKeyHelp)
             }
             var name: String? = nil, stunHost: String? = nil, ports: [Int] = []
             if let (v, line) = r["name"] { name = try v.string(file, line, "name") }
             if let (v, line) = r["stun_host"] { stunHost = try v.string(file, line, "stun_host") }
             if let (v, line) = r["stun_ports"] { ports = try v.ports(file, line, "stun_ports") }
-            relays.append(RelayInfo(id: id, name: name, url: url, stunHost: stunHost, stunPorts: ports))
+            relays.append(RelayInfo(id: id, name: name, url: url, stunHost: stunHost, stunPorts: ports, key: key))
         }
 
         for (index, rawLine) in configText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -242,6 +357,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
                 if line == "[[relay]]" {
                     try finishRelay()
                     relay = [:]
+                    relayLine = lineNo
                     continue
                 }
                 throw ConfigError("\(file):\(lineNo): unknown section \(line) (only [[relay]] tables are allowed)")
@@ -290,6 +406,11 @@ public struct CoordinatorConfig: Sendable, Equatable {
             case "relay_handshake_timeout_seconds": relayHandshakeTimeoutSeconds = try value.seconds(file, lineNo, key)
             case "domain": domain = try value.string(file, lineNo, key)
             case "log_level": logLevel = try value.string(file, lineNo, key)
+            case "relay_id":
+                relayID = try value.string(file, lineNo, key)
+                if let problem = Self.relayIDProblem(relayID) {
+                    throw ConfigError("\(file):\(lineNo): relay_id \"\(TerminalText.escaped(String(relayID.prefix(80))))\" \(problem)")
+                }
             case "sync":
                 switch try value.string(file, lineNo, key) {
                 case "full": synchronousFull = true

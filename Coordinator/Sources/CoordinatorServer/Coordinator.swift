@@ -49,6 +49,10 @@ public final class Coordinator: Sendable {
     public let hub: NetworkHub
     let privateKey: PrivateKey
     public let publicKey: PublicKey
+    /// `publicKey` in base64, kept so async handlers never hold the key value itself.
+    let publicKeyBase64: String
+    /// The keys of the `[[relay]]` extras: only they may ask which nodes to admit (`/v1/relay/nodes`).
+    let extraRelayKeys: Set<String>
     let logger: Logger
     let startedAt: Int64
     /// Requests stamped before this are refused (see `NodeAPI.checkStampedAfterStart`).
@@ -57,11 +61,11 @@ public final class Coordinator: Sendable {
     public let gate: ConnectionGate
     /// The process's file descriptor limit after start-up raised it (soft, hard).
     public let fileDescriptorLimit: (soft: Int, hard: Int)
-    /// The relays handed to nodes (this coordinator unless configured).
-    public var relays: [RelayInfo] { config.relays(boundPort: boundPort) }
+    /// The relays handed to nodes: this coordinator's own, then the configured extras.
+    public var relays: [RelayInfo] { config.relays(boundPort: boundPort, coordinatorKey: publicKeyBase64) }
     /// The URL that goes into join tokens.
     public var publicURL: String { config.publicURL(boundPort: boundPort) }
-    var boundPort: Int? { listening.withLock { $0.port } }
+    var boundPort: Int? { listening.port }
     public let stun: STUNServer?
     /// The DERP-style relay served on the node API's port (`GET /relay`), keyed with the
     /// coordinator key, admitting registered, unexpired, not removed nodes.
@@ -69,7 +73,7 @@ public final class Coordinator: Sendable {
 
     let replay = Mutex(ReplayGuard())
     let sharedKeys = Mutex([PublicKey: Box.SharedKey]())
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
+    private let listening = ListeningPort()
     private let group = Mutex<ServiceGroup?>(nil)
     private let lockFD: Mutex<Int32>
 
@@ -80,6 +84,7 @@ public final class Coordinator: Sendable {
         try config.validate()
         self.config = config
         self.logger = logger
+        extraRelayKeys = config.extraRelayKeys
         let nowMillis = Self.nowMillis()
         startedAtMillis = nowMillis
         startedAt = nowMillis / 1000
@@ -96,12 +101,14 @@ public final class Coordinator: Sendable {
         }
 
         let dir = config.stateDirectory
-        try Self.prepareDirectory(dir)
-        let fd = try Self.lockStateDirectory(dir)
+        try ServerStateDirectory.prepare(dir)
+        // One server per state dir: a second one would hand out addresses behind the first's back.
+        let fd = try ServerStateDirectory.lock(dir, fileName: Self.lockFileName, server: "meshcoord")
         lockFD = Mutex(fd)
         do {
-            privateKey = try Self.loadOrCreateKey(dir, logger: logger)
+            privateKey = try ServerStateDirectory.loadOrCreateKey(dir, Self.keyFile, logger: logger)
             publicKey = privateKey.publicKey
+            publicKeyBase64 = publicKey.base64
             var options = CoordinatorStore.Options(synchronousFull: config.synchronousFull)
             do {
                 if let p = config.ipv4Prefix {
@@ -155,82 +162,9 @@ public final class Coordinator: Sendable {
         }
     }
 
-    static func prepareDirectory(_ dir: String) throws {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw StartupError("state directory \(dir) exists but is not a directory") }
-        } else {
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw StartupError("cannot create state directory \(dir): \(Self.reason(error))")
-            }
-        }
-        guard access(dir, W_OK | X_OK) == 0 else {
-            throw StartupError("state directory \(dir) is not writable by this user (uid \(getuid())): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    static func reason(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(u.code)))
-        }
-        return ns.localizedDescription
-    }
-
-    /// One server per state dir: a second one would hand out addresses behind the first's back.
-    static func lockStateDirectory(_ dir: String) throws -> Int32 {
-        let path = (dir as NSString).appendingPathComponent(lockFileName)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw StartupError("state directory \(dir) is not writable: cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw StartupError("another meshcoord is already using the state directory \(dir)")
-        }
-        return fd
-    }
-
-    static func loadOrCreateKey(_ dir: String, logger: Logger) throws -> PrivateKey {
-        let path = (dir as NSString).appendingPathComponent(keyFileName)
-        if FileManager.default.fileExists(atPath: path) {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw StartupError("cannot read the coordinator key \(path)")
-            }
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let key = try? PrivateKey(base64: text) else {
-                throw StartupError("coordinator key \(path) is corrupted (expected one base64 X25519 private key); " +
-                                   "restore it from a backup: every join token and node trusts its public half")
-            }
-            var st = stat()
-            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
-                logger.warning("coordinator key is readable by other users; run: chmod 600 \(path)")
-            }
-            return key
-        }
-        var entropy = SodiumEntropy()
-        let key = PrivateKey.generate(using: &entropy)
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw StartupError("cannot write the coordinator key \(tmp): \(String(cString: strerror(errno)))")
-        }
-        let line = Array((key.base64 + "\n").utf8)
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == line.count, synced == 0, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw StartupError("cannot write the coordinator key \(path): \(String(cString: strerror(errno)))")
-        }
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-        logger.info("created coordinator key", metadata: ["path": "\(path)"])
-        return key
-    }
+    static let keyFile = ServerStateDirectory.KeyFile(
+        fileName: keyFileName, what: "coordinator key",
+        ifCorrupted: "restore it from a backup: every join token and node trusts its public half")
 
     // MARK: Running
 
@@ -251,14 +185,7 @@ public final class Coordinator: Sendable {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals,
                                                       logger: logger))
         self.group.withLock { $0 = group }
-        defer {
-            let w = listening.withLock { s -> [CheckedContinuation<Int, any Error>] in
-                let w = s.waiters
-                s.waiters = []
-                return w
-            }
-            for c in w { c.resume(throwing: StartupError("coordinator stopped before listening")) }
-        }
+        defer { listening.fail("coordinator stopped before listening") }
         defer { releaseLock() }
         try await group.run()
         logger.info("meshcoord stopped")
@@ -271,26 +198,9 @@ public final class Coordinator: Sendable {
     }
 
     /// The node API's TCP port once it listens (useful with port 0).
-    public func waitUntilListening() async throws -> Int {
-        try await withCheckedThrowingContinuation { c in
-            let port = listening.withLock { s -> Int? in
-                if let p = s.port { return p }
-                s.waiters.append(c)
-                return nil
-            }
-            if let port { c.resume(returning: port) }
-        }
-    }
+    public func waitUntilListening() async throws -> Int { try await listening.wait() }
 
-    func markListening(_ port: Int) {
-        let w = listening.withLock { s -> [CheckedContinuation<Int, any Error>] in
-            s.port = port
-            let w = s.waiters
-            s.waiters = []
-            return w
-        }
-        for c in w { c.resume(returning: port) }
-    }
+    func markListening(_ port: Int) { listening.bound(port) }
 
     func makeNodeApplication() -> some Service {
         let router = Router()
@@ -313,6 +223,11 @@ public final class Coordinator: Sendable {
                 markListening(port)
                 logger.info("node API listening", metadata: ["address": "\(config.listenHost):\(port)",
                                                              "public_url": "\(publicURL)"])
+                for r in config.extrasAtOwnURL(boundPort: port) {
+                    let note = "[[relay]] \"\(r.id)\" is at this coordinator's own relay URL \(r.url); it is left out " +
+                        "(the coordinator's relay is always the first one, as \"\(config.relayID)\")"
+                    logger.notice("\(note)")
+                }
             },
             logger: quietLogger("meshcoord.http"))
     }

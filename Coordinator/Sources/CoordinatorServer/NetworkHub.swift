@@ -32,6 +32,10 @@ public final class NetworkHub: Sendable {
         /// Open map polls per node and when each node last did anything (Unix seconds).
         var activePolls: [Int64: Int] = [:]
         var lastActivity: [Int64: Int64] = [:]
+        /// The version at which the set of active node keys last changed (a node became
+        /// active or inactive, or an active node's key changed). At start: the loaded version,
+        /// since when the set last changed before is not known.
+        var activeKeysVersion: UInt64 = 0
     }
 
     let state = Mutex(State())
@@ -46,6 +50,7 @@ public final class NetworkHub: Sendable {
                 s.logIDs.append(n.id)
             }
             s.version = max(version, s.logVersions.last ?? 0)
+            s.activeKeysVersion = s.version
         }
     }
 
@@ -55,6 +60,8 @@ public final class NetworkHub: Sendable {
     /// A committed change (called by the store's observer, in version order).
     public func apply(_ node: NodeRecord) {
         let toResume: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            let oldActiveKey = s.nodes[node.id].flatMap { $0.isActive ? $0.nodeKey : nil }
+            if oldActiveKey != (node.isActive ? node.nodeKey : nil) { s.activeKeysVersion = max(s.activeKeysVersion, node.version) }
             if let old = s.nodes[node.id], old.nodeKey != node.nodeKey || node.removedAt != nil {
                 if s.byKey[old.nodeKey] == node.id { s.byKey[old.nodeKey] = nil }
             }
@@ -85,6 +92,22 @@ public final class NetworkHub: Sendable {
     /// The node (active or expired, not removed) holding this key.
     public func node(key: String) -> NodeRecord? {
         state.withLock { s in s.byKey[key].flatMap { s.nodes[$0] } }
+    }
+
+    /// For a remote relay: the current version, and the key of every active node when that
+    /// set may differ from the one at `since` (nil `since`, a set change after it, or a
+    /// `since` from the future: a restored database). nil keys: the set at `since` still holds.
+    /// Building the list is O(nodes), so it happens once per set change and relay, never for
+    /// the netmap changes (endpoints, presence) that do not touch the set.
+    public func activeNodeKeys(changedSince since: UInt64?) -> (version: UInt64, keys: [String]?) {
+        state.withLock { s in
+            if let since, since <= s.version, s.activeKeysVersion <= since { return (s.version, nil) }
+            var keys: [String] = []
+            keys.reserveCapacity(s.nodes.count)
+            for n in s.nodes.values where n.isActive { keys.append(n.nodeKey) }
+            keys.sort()
+            return (s.version, keys)
+        }
     }
 
     public func allNodes() -> [NodeRecord] { state.withLock { Array($0.nodes.values) }.sorted { $0.id < $1.id } }

@@ -15,9 +15,11 @@ struct NodeAPI: Sendable {
         router.post("/v1/map") { request, _ in try await self.sealed(request, MapRequest.self, self.map) }
         router.post("/v1/endpoints") { request, _ in try await self.sealed(request, EndpointsRequest.self, self.endpoints) }
         router.post("/v1/logout") { request, _ in try await self.sealed(request, LogoutRequest.self, self.logout) }
+        router.post("/v1/relay/nodes") { request, _ in try await self.sealed(request, RelayNodesRequest.self, self.relayNodes) }
         // A friendly answer for people who point a browser or curl at the coordinator.
         router.get("/") { _, _ in
-            try jsonResponse(["service": "meshcoord", "api": "/v1/register, /v1/map, /v1/endpoints, /v1/logout (POST, sealed)"])
+            try jsonResponse(["service": "meshcoord",
+                              "api": "/v1/register, /v1/map, /v1/endpoints, /v1/logout, /v1/relay/nodes (POST, sealed)"])
         }
     }
 
@@ -202,6 +204,29 @@ struct NodeAPI: Sendable {
                                                  discoKey: req.discoKey)
         let changed = try await coordinator.store.update(nodeID: node.id, update, now: now)
         return EndpointsResponse(version: changed?.version ?? node.version)
+    }
+
+    /// A relay on another host (`meshcoord relay`) asks which node keys to admit. Only the
+    /// keys of configured `[[relay]]` tables are answered: the list is every active node's
+    /// key, which strangers have no business collecting. Long-polls like `map`, one answer per
+    /// change of the set (see `NetworkHub.activeNodeKeys(changedSince:)`).
+    func relayNodes(_ opened: OpenedRequest, _ req: RelayNodesRequest) async throws -> RelayNodesResponse {
+        guard coordinator.extraRelayKeys.contains(Base64.encode(opened.nodeKeyBytes)) else {
+            throw CoordinatorError(.nodeUnknown, "this key is not the key of a [[relay]] in the coordinator's config; " +
+                                   "add key = \"<this relay's public key>\" (meshcoord relay --print-key) to its [[relay]] table")
+        }
+        let hub = coordinator.hub
+        let keepAlive = SecondsInput.milliseconds(coordinator.config.keepAliveSeconds, within: 0.1...600) ?? 50_000
+        let deadline = ContinuousClock.now + .milliseconds(keepAlive)
+        while true {
+            let answer = hub.activeNodeKeys(changedSince: req.sinceVersion)
+            if answer.keys != nil { return RelayNodesResponse(version: answer.version, nodeKeys: answer.keys) }
+            let remaining = deadline - ContinuousClock.now
+            if !req.wait || remaining <= .zero || hub.isShutDown {
+                return RelayNodesResponse(version: answer.version, nodeKeys: nil)
+            }
+            _ = await hub.waitForChange(after: answer.version, timeout: remaining)
+        }
     }
 
     func logout(_ opened: OpenedRequest, _ req: LogoutRequest) async throws -> LogoutResponse {

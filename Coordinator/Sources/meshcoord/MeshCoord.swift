@@ -18,9 +18,9 @@ struct MeshCoord: AsyncParsableCommand {
         discussion: """
             Run `meshcoord serve` on a public host, then `meshcoord authkey create` to get a join token for \
             `meshd up --join TOKEN`. The authkey and node subcommands talk to the running server over its \
-            admin socket (<state dir>/admin.sock, mode 0600).
+            admin socket (<state dir>/admin.sock, mode 0600). `meshcoord relay` runs an extra relay on another host.
             """,
-        subcommands: [Serve.self, AuthKeyCommand.self, NodeCommand.self]
+        subcommands: [Serve.self, AuthKeyCommand.self, NodeCommand.self, RelayCommand.self]
     )
 }
 

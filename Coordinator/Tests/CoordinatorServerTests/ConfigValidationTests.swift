@@ -65,7 +65,9 @@ import Testing
             try c.apply(configText: "[[relay]]\nid = \"a\"\nurl = \"http://x/relay\"\nid = \"b\"\n", file: "d.toml")
         } throws: { "\($0)".contains("d.toml:4") && "\($0)".contains("duplicate key \"id\"") }
         // The same key in two [[relay]] tables is fine.
-        try c.apply(configText: "[[relay]]\nid = \"a\"\nurl = \"http://x/relay\"\n[[relay]]\nid = \"b\"\nurl = \"http://y/relay\"\n", file: "ok.toml")
+        let key = "key = \"\(RelayListConfigTests.relayKey())\"\n"
+        try c.apply(configText: "[[relay]]\nid = \"a\"\nurl = \"http://x/relay\"\n\(key)[[relay]]\nid = \"b\"\nurl = \"http://y/relay\"\n\(key)",
+                    file: "ok.toml")
         #expect(c.relays.map(\.id) == ["a", "b"])
     }
 
