@@ -1,4 +1,4 @@
-// The WireGuard receive path (WireGuard/Device.swift: decapsulate, and the timers and follow-ups
+// The WireGuard receive path (WireGuard/DeviceReceive.swift: decapsulate, and the timers and follow-ups
 // it schedules) with a real peer table. The device under test ("local") has one configured peer
 // ("remote", a second Device with fixed keys that the target drives as the other end), so real
 // handshake initiations, responses, cookie replies and transport messages reach it, as well as

@@ -1,16 +1,16 @@
 /// The transport keys of one completed handshake, with the send counter and the receive
 /// replay window that belong to them. Owned by a `Peer` and touched only under its lock.
-final class Keypair {
-    let sendKey: SIMD32<UInt8>
-    let receiveKey: SIMD32<UInt8>
-    let localIndex: UInt32
-    let remoteIndex: UInt32
-    let createdAt: MonotonicTime
-    let isInitiator: Bool
-    var sendCounter: UInt64 = 0
-    var replay = ReplayWindow()
+package final class Keypair {
+    package let sendKey: SIMD32<UInt8>
+    package let receiveKey: SIMD32<UInt8>
+    package let localIndex: UInt32
+    package let remoteIndex: UInt32
+    package let createdAt: MonotonicTime
+    package let isInitiator: Bool
+    package var sendCounter: UInt64 = 0
+    package var replay = ReplayWindow()
 
-    init(keys: SessionKeys, localIndex: UInt32, remoteIndex: UInt32, createdAt: MonotonicTime, isInitiator: Bool) {
+    package init(keys: SessionKeys, localIndex: UInt32, remoteIndex: UInt32, createdAt: MonotonicTime, isInitiator: Bool) {
         sendKey = keys.send
         receiveKey = keys.receive
         self.localIndex = localIndex
@@ -19,7 +19,7 @@ final class Keypair {
         self.isInitiator = isInitiator
     }
 
-    func isUsable(now: MonotonicTime, timers: ProtocolTimers) -> Bool {
+    package func isUsable(now: MonotonicTime, timers: ProtocolTimers) -> Bool {
         now - createdAt < timers.rejectAfterTime && sendCounter < Protocol.rejectAfterMessages
     }
 }

@@ -4,25 +4,25 @@
 /// early drops packets still in flight while one never freed leaks. Each operation therefore
 /// returns the local indices it let go of, for the caller to remove from the device's index
 /// table once it has dropped the peer's lock. A value owned by a `Peer`, touched only under its lock.
-struct Keypairs {
+package struct Keypairs {
     /// The session we send with.
-    private(set) var current: Keypair?
+    package private(set) var current: Keypair?
     /// The session `current` replaced, kept so that packets the other side sealed before it
     /// saw the rotation still decrypt.
-    private(set) var previous: Keypair?
+    package private(set) var previous: Keypair?
     /// A session we created as responder. We may not send with it until the initiator proves it
     /// holds the keys, which it does by sending the first data packet under it.
-    private(set) var next: Keypair?
+    package private(set) var next: Keypair?
     /// Our initiation waiting for a response; its index becomes the session's when one arrives.
-    private(set) var pending: PendingInitiation?
+    package private(set) var pending: PendingInitiation?
 
-    init() {}
+    package init() {}
 
-    var hasSession: Bool { current != nil }
+    package var hasSession: Bool { current != nil }
 
     /// The session an incoming transport message names. The pending initiation is not a
     /// session: no transport data can be sealed for it yet.
-    func session(forReceiverIndex index: UInt32) -> Keypair? {
+    package func session(forReceiverIndex index: UInt32) -> Keypair? {
         if let c = current, c.localIndex == index { return c }
         if let n = next, n.localIndex == index { return n }
         if let p = previous, p.localIndex == index { return p }
@@ -30,13 +30,13 @@ struct Keypairs {
     }
 
     /// The initiation a response names, if it is the one we are waiting for.
-    func pendingInitiation(forReceiverIndex index: UInt32) -> PendingInitiation? {
+    package func pendingInitiation(forReceiverIndex index: UInt32) -> PendingInitiation? {
         guard let pending, pending.localIndex == index else { return nil }
         return pending
     }
 
     /// We sent a new initiation: only the newest may complete, so an older one is forgotten.
-    mutating func startInitiation(_ initiation: PendingInitiation) -> LocalIndices {
+    package mutating func startInitiation(_ initiation: PendingInitiation) -> LocalIndices {
         var released = LocalIndices()
         released.append(pending?.localIndex)
         pending = initiation
@@ -44,7 +44,7 @@ struct Keypairs {
     }
 
     /// We gave up on the pending initiation (REKEY_ATTEMPT_TIME passed without a response).
-    mutating func abandonInitiation() -> LocalIndices {
+    package mutating func abandonInitiation() -> LocalIndices {
         var released = LocalIndices()
         released.append(pending?.localIndex)
         pending = nil
@@ -56,7 +56,7 @@ struct Keypairs {
     /// The old current stays as previous for packets in flight; the old previous and any
     /// unconfirmed next are dropped. (wireguard-go keeps an unconfirmed next as previous
     /// instead and drops current; this is the rule the device has always followed.)
-    mutating func initiatorConfirmed(_ session: Keypair) -> LocalIndices {
+    package mutating func initiatorConfirmed(_ session: Keypair) -> LocalIndices {
         assert(pending?.localIndex == session.localIndex, "the session must complete the pending initiation")
         var released = LocalIndices()
         released.append(previous?.localIndex)
@@ -71,7 +71,7 @@ struct Keypairs {
     /// As responder we answered an initiation: `session` waits in next until the initiator
     /// confirms it, and current keeps carrying our data meanwhile. Previous is dropped so the
     /// confirmation can move current there; an older unconfirmed next is superseded.
-    mutating func responderCreated(_ session: Keypair) -> LocalIndices {
+    package mutating func responderCreated(_ session: Keypair) -> LocalIndices {
         var released = LocalIndices()
         released.append(previous?.localIndex)
         released.append(next?.localIndex)
@@ -84,7 +84,7 @@ struct Keypairs {
     /// next session, the initiator has confirmed it: it becomes current, the old current
     /// becomes previous, and the old previous is released. Nil if `session` was not next, in
     /// which case nothing changed. Runs on every received packet, so it stays allocation-free.
-    mutating func confirmNext(receivedWith session: Keypair) -> LocalIndices? {
+    package mutating func confirmNext(receivedWith session: Keypair) -> LocalIndices? {
         guard let next, next === session else { return nil }
         var released = LocalIndices()
         released.append(previous?.localIndex)
@@ -96,7 +96,7 @@ struct Keypairs {
 
     /// Nothing was heard for three REJECT_AFTER_TIME periods: every key goes, so nothing
     /// recorded earlier can be decrypted with what is left in memory.
-    mutating func clearAll() -> LocalIndices {
+    package mutating func clearAll() -> LocalIndices {
         let released = indicesInUse
         current = nil
         previous = nil
@@ -106,7 +106,7 @@ struct Keypairs {
     }
 
     /// Every local index the slots hold, so a removed peer's entries can all leave the index table.
-    var indicesInUse: LocalIndices {
+    package var indicesInUse: LocalIndices {
         var indices = LocalIndices()
         indices.append(current?.localIndex)
         indices.append(previous?.localIndex)
@@ -118,17 +118,17 @@ struct Keypairs {
 
 /// Up to four local indices (one per `Keypairs` slot), stored inline so that handing them
 /// back from the receive path costs no allocation.
-struct LocalIndices: Sequence {
-    static let capacity = 4
+package struct LocalIndices: Sequence {
+    package static let capacity = 4
     private var storage: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-    private(set) var count = 0
+    package private(set) var count = 0
 
-    init() {}
+    package init() {}
 
-    var isEmpty: Bool { count == 0 }
+    package var isEmpty: Bool { count == 0 }
 
     /// Takes an optional so that callers can pass a slot's index whether or not the slot is filled.
-    mutating func append(_ index: UInt32?) {
+    package mutating func append(_ index: UInt32?) {
         guard let index else { return }
         precondition(count < Self.capacity, "more indices than Keypairs has slots")
         switch count {
@@ -140,13 +140,13 @@ struct LocalIndices: Sequence {
         count += 1
     }
 
-    func makeIterator() -> Iterator { Iterator(indices: self) }
+    package func makeIterator() -> Iterator { Iterator(indices: self) }
 
-    struct Iterator: IteratorProtocol {
+    package struct Iterator: IteratorProtocol {
         let indices: LocalIndices
         var position = 0
 
-        mutating func next() -> UInt32? {
+        package mutating func next() -> UInt32? {
             guard position < indices.count else { return nil }
             defer { position += 1 }
             switch position {

@@ -14,14 +14,27 @@ public enum HandshakeError: Error, Equatable, Sendable {
 public struct SessionKeys: Sendable {
     public var send: SIMD32<UInt8>
     public var receive: SIMD32<UInt8>
+
+    package init(send: SIMD32<UInt8>, receive: SIMD32<UInt8>) {
+        self.send = send
+        self.receive = receive
+    }
 }
 
 /// What an initiator remembers between sending an initiation and receiving the response.
-struct PendingInitiation {
-    var localIndex: UInt32
+/// (`package`: the keypair rotation tests build these by hand.)
+package struct PendingInitiation {
+    package var localIndex: UInt32
     var ephemeral: PrivateKey
     var chainingKey: [UInt8]
     var hash: [UInt8]
+
+    package init(localIndex: UInt32, ephemeral: PrivateKey, chainingKey: [UInt8], hash: [UInt8]) {
+        self.localIndex = localIndex
+        self.ephemeral = ephemeral
+        self.chainingKey = chainingKey
+        self.hash = hash
+    }
 }
 
 /// What a responder learns from a valid initiation, before it knows which peer sent it.

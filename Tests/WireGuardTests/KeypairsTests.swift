@@ -1,6 +1,6 @@
 import MeshCrypto
 import Testing
-@testable import WireGuard
+import WireGuard
 
 /// The slot rotation of `Keypairs` on its own, without handshakes: each session is named by its
 /// local index, and every test checks both where the sessions end up and exactly which indices
