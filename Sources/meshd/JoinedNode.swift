@@ -32,6 +32,9 @@ final class JoinedNode {
         self.control = control
         let mtu = 1280
         device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: mtu)
+        // MagicSock is the one authority on where a peer is; WireGuard must not move a peer's
+        // endpoint to wherever an authenticated packet last came from.
+        device.roamsEndpoints = false
         sync = DevicePeerSync(device: device)
         udp = try UDPTransport(port: listenPort)
         tun = try TunDevice(name: interfaceName)
