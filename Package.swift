@@ -99,6 +99,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Coordinator/Sources/meshcoord"),
 
+        // What several test targets share: bounded polling waits and an in-process coordinator.
+        .target(name: "MeshTestSupport", dependencies: [
+            "CoordinatorServer", "MeshHTTP", "MeshWire",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/MeshTestSupport"),
+
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),
@@ -108,7 +114,7 @@ let package = Package(
         .testTarget(name: "CoordinatorStoreTests", dependencies: ["CoordinatorStore", "MeshWire", "MeshCrypto"],
                     path: "Coordinator/Tests/CoordinatorStoreTests"),
         .testTarget(name: "CoordinatorServerTests", dependencies: [
-            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto", "MeshHTTP", "Relay", "RelayIO",
+            "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto", "MeshHTTP", "Relay", "RelayIO", "MeshTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Coordinator/Tests/CoordinatorServerTests"),
@@ -122,7 +128,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "MeshNodeTests", dependencies: [
-            "MeshNode", "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshHTTP", "MeshCrypto", "WireGuard",
+            "MeshNode", "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshHTTP", "MeshCrypto", "WireGuard", "MeshTestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -139,7 +145,7 @@ let package = Package(
         ]),
         .testTarget(name: "RelayTests", dependencies: ["Relay", "MeshWire", "MeshCrypto", "WireGuard"]),
         .testTarget(name: "RelayIOTests", dependencies: [
-            "RelayIO", "Relay", "MeshWire", "MeshCrypto", "WireGuard",
+            "RelayIO", "Relay", "MeshWire", "MeshCrypto", "WireGuard", "MeshTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

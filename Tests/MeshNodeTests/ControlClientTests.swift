@@ -3,6 +3,7 @@ import Foundation
 import MeshCrypto
 import MeshIO
 import MeshNode
+import MeshTestSupport
 import MeshWire
 import Testing
 import WireGuard
@@ -10,8 +11,8 @@ import WireGuard
 @Suite(.serialized) struct ControlClientTests {
     @Test func joinFollowAndRemove() async throws {
         let server = try await TestCoordinator.start("follow")
-        let token = try await server.joinToken(reusable: true)
-        let a = try TestMeshNode(name: "alpha", token: token, dir: StateDirectory(path: tempDir("a")), endpoints: ["192.0.2.1:41641"])
+        let token = try await server.authKey(reusable: true)
+        let a = try TestMeshNode(name: "alpha", token: token, dir: StateDirectory(path: tempStateDir("a")), endpoints: ["192.0.2.1:41641"])
         let ra = try await a.loop.registerUntilRefused()
         #expect(ra.name == "alpha" && ra.ipv4.hasPrefix("100.") && ra.ipv6.hasPrefix("fd"))
         #expect(try a.dir.loadRegistration()?.nodeID == ra.nodeID)
@@ -25,34 +26,34 @@ import WireGuard
         }
         a.loop.start()
         defer { a.loop.stop() }
-        #expect(await eventually(within: 5) { a.loop.status.phase == .connected && a.loop.status.netmap.hasFullMap })
+        #expect(await eventually(within: .seconds(5)) { a.loop.status.phase == .connected && a.loop.status.netmap.hasFullMap })
         #expect(a.peerIDs.isEmpty)
 
-        let b = try TestMeshNode(name: "bravo", token: token, dir: StateDirectory(path: tempDir("b")), endpoints: ["203.0.113.2:41641"])
+        let b = try TestMeshNode(name: "bravo", token: token, dir: StateDirectory(path: tempStateDir("b")), endpoints: ["203.0.113.2:41641"])
         let rb = try await b.loop.registerUntilRefused()
         b.loop.start()
         defer { b.loop.stop() }
         // B appears at A within a second of registering.
         let t0 = ContinuousClock.now
-        #expect(await eventually(within: 1) { a.peerIDs.contains(rb.nodeID) })
+        #expect(await eventually(within: .seconds(1)) { a.peerIDs.contains(rb.nodeID) })
         let appeared = ContinuousClock.now - t0
         #expect(appeared < .seconds(1))
         // B's full map holds A with the endpoint A published.
-        #expect(await eventually(within: 2) { b.loop.status.netmap.peers[ra.nodeID]?.endpoints == ["192.0.2.1:41641"] })
+        #expect(await eventually(within: .seconds(2)) { b.loop.status.netmap.peers[ra.nodeID]?.endpoints == ["192.0.2.1:41641"] })
         // And A learns B's endpoint; its device gets the peer with B's overlay addresses and endpoint.
-        #expect(await eventually(within: 2) { a.loop.status.netmap.peers[rb.nodeID]?.endpoints == ["203.0.113.2:41641"] })
+        #expect(await eventually(within: .seconds(2)) { a.loop.status.netmap.peers[rb.nodeID]?.endpoints == ["203.0.113.2:41641"] })
         let bKey = try PrivateKey(rawBytes: b.keyBytes).publicKey
-        #expect(await eventually(within: 1) { device.peer(for: bKey)?.currentEndpoint?.description == "203.0.113.2:41641" })
+        #expect(await eventually(within: .seconds(1)) { device.peer(for: bKey)?.currentEndpoint?.description == "203.0.113.2:41641" })
         #expect(sync.installed[rb.nodeID]?.allowedIPs == ["\(rb.ipv4)/32", "\(rb.ipv6)/128"])
 
         // The admin removes B: A drops it within a second, B learns it is out.
         let t1 = ContinuousClock.now
         try await server.removeNode(rb.nodeID)
-        #expect(await eventually(within: 1) { !a.peerIDs.contains(rb.nodeID) })
+        #expect(await eventually(within: .seconds(1)) { !a.peerIDs.contains(rb.nodeID) })
         #expect(ContinuousClock.now - t1 < .seconds(1))
-        #expect(await eventually(within: 1) { device.peer(for: bKey) == nil })
+        #expect(await eventually(within: .seconds(1)) { device.peer(for: bKey) == nil })
         #expect(a.diffs.contains { $0.removed.map(\.id) == [rb.nodeID] })
-        #expect(await eventually(within: 3) { b.loop.status.phase == .removed })
+        #expect(await eventually(within: .seconds(3)) { b.loop.status.phase == .removed })
         // B does not come back on its own (its token is reusable): its loop has stopped.
         try await Task.sleep(for: .milliseconds(700))
         #expect(b.loop.status.phase == .removed && b.loop.status.netmap.peers.isEmpty)
@@ -62,8 +63,8 @@ import WireGuard
 
     @Test func restartReusesIdentity() async throws {
         let server = try await TestCoordinator.start("restart")
-        let token = try await server.joinToken(reusable: false)
-        let dir = StateDirectory(path: tempDir("r"))
+        let token = try await server.authKey(reusable: false)
+        let dir = StateDirectory(path: tempStateDir("r"))
         let first = try TestMeshNode(name: "laptop", token: token, dir: dir)
         let r1 = try await first.loop.registerUntilRefused()
         var st = stat()
@@ -86,9 +87,9 @@ import WireGuard
 
     @Test func refusedAuthSaysWhy() async throws {
         let server = try await TestCoordinator.start("refuse")
-        var token = try await server.joinToken()
+        var token = try await server.authKey()
         token.secret = [UInt8](repeating: 7, count: 32)
-        let n = try TestMeshNode(name: "x", token: token, dir: StateDirectory(path: tempDir("x")))
+        let n = try TestMeshNode(name: "x", token: token, dir: StateDirectory(path: tempStateDir("x")))
         do {
             _ = try await n.loop.registerUntilRefused()
             Issue.record("registration with an unknown auth key succeeded")
@@ -101,28 +102,28 @@ import WireGuard
     }
 
     @Test func survivesCoordinatorOutage() async throws {
-        let stateDir = tempDir("outage")
+        let stateDir = tempStateDir("outage")
         var server = try await TestCoordinator.start("outage", dir: stateDir)
         let port = server.port
-        let token = try await server.joinToken(reusable: true)
-        let a = try TestMeshNode(name: "a", token: token, dir: StateDirectory(path: tempDir("oa")))
-        let b = try TestMeshNode(name: "b", token: token, dir: StateDirectory(path: tempDir("ob")))
+        let token = try await server.authKey(reusable: true)
+        let a = try TestMeshNode(name: "a", token: token, dir: StateDirectory(path: tempStateDir("oa")))
+        let b = try TestMeshNode(name: "b", token: token, dir: StateDirectory(path: tempStateDir("ob")))
         let ra = try await a.loop.registerUntilRefused()
         let rb = try await b.loop.registerUntilRefused()
         a.loop.start()
         defer { a.loop.stop() }
-        #expect(await eventually(within: 3) { a.peerIDs == [rb.nodeID] })
+        #expect(await eventually(within: .seconds(3)) { a.peerIDs == [rb.nodeID] })
         try await server.stop()
-        #expect(await eventually(within: 5) { a.loop.status.phase == .unreachable })
+        #expect(await eventually(within: .seconds(5)) { a.loop.status.phase == .unreachable })
         // The peers stay while the coordinator is away.
         #expect(a.peerIDs == [rb.nodeID])
         #expect(!a.diffs.contains { !$0.removed.isEmpty })
         server = try await TestCoordinator.start("outage", dir: stateDir, port: port)
-        #expect(await eventually(within: 5) { a.loop.status.phase == .connected }, "\(a.loop.status.phase) \(a.loop.status.lastError ?? "")")
+        #expect(await eventually(within: .seconds(5)) { a.loop.status.phase == .connected }, "\(a.loop.status.phase) \(a.loop.status.lastError ?? "")")
         // A node joining after the outage shows up.
-        let c = try TestMeshNode(name: "c", token: token, dir: StateDirectory(path: tempDir("oc")))
+        let c = try TestMeshNode(name: "c", token: token, dir: StateDirectory(path: tempStateDir("oc")))
         let rc = try await c.loop.registerUntilRefused()
-        #expect(await eventually(within: 2) { a.peerIDs == [rb.nodeID, rc.nodeID] })
+        #expect(await eventually(within: .seconds(2)) { a.peerIDs == [rb.nodeID, rc.nodeID] })
         _ = ra
         try await server.stop()
     }

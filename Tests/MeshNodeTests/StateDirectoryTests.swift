@@ -1,12 +1,13 @@
 import Foundation
 import MeshCrypto
 import MeshNode
+import MeshTestSupport
 import MeshWire
 import Testing
 
 @Suite struct StateDirectoryTests {
     @Test func keyIsMadeOnceAndKept() throws {
-        let dir = StateDirectory(path: tempDir("sd") + "/nested/state")
+        let dir = StateDirectory(path: tempStateDir("sd") + "/nested/state")
         let k1 = try dir.loadOrCreateNodeKey()
         let k2 = try dir.loadOrCreateNodeKey()
         #expect(k1 == k2 && k1.count == 32)
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func readableNodeKeyIsWarnedAbout() throws {
-        let dir = StateDirectory(path: tempDir("sdperm"))
+        let dir = StateDirectory(path: tempStateDir("sdperm"))
         _ = try dir.loadOrCreateNodeKey()
         #expect(dir.nodeKeyPermissionWarning() == nil)
         chmod(dir.nodeKeyPath, 0o644)
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func damagedFilesAreNamed() throws {
-        let dir = StateDirectory(path: tempDir("sd2"))
+        let dir = StateDirectory(path: tempStateDir("sd2"))
         try "not a key\n".write(toFile: dir.nodeKeyPath, atomically: true, encoding: .utf8)
         #expect { try dir.loadOrCreateNodeKey() } throws: { "\($0)".contains(dir.nodeKeyPath) }
         try "{".write(toFile: dir.registrationPath, atomically: true, encoding: .utf8)
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test func registrationRoundTrip() throws {
-        let dir = StateDirectory(path: tempDir("sd3"))
+        let dir = StateDirectory(path: tempStateDir("sd3"))
         #expect(try dir.loadRegistration() == nil)
         let r = RegisterResponse(nodeID: 7, name: "laptop", ipv4: "100.64.0.7", ipv6: "fd7a::7", ipv4Prefix: "100.64.0.0/10",
                                  ipv6Prefix: "fd7a::/48", tags: [], relays: [])

@@ -38,16 +38,6 @@ final class Inbox: Sendable {
     var received: Int { count.load(ordering: .relaxed) }
 }
 
-/// Waits (polling) until `cond` holds; false on timeout.
-func eventually(_ timeout: Duration = .seconds(10), _ cond: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if cond() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return cond()
-}
-
 /// A relay server on 127.0.0.1 with nodes 0...3 registered (node 4 is not), and clients.
 final class RelayLab: Sendable {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -67,11 +57,12 @@ final class RelayLab: Sendable {
 
     var service: RelayService { server.service }
 
-    func client(_ n: Int, inbox: Inbox, pinned: Bool = true) -> RelayClient {
+    func client(_ n: Int, inbox: Inbox, pinned: Bool = true, transport: RelayClient.Configuration.Transport = .upgrade) -> RelayClient {
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: server.port,
                                              pinnedServerKey: pinned ? serverKey.publicKey : nil)
         conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
         conf.tickInterval = .milliseconds(100)
+        conf.transport = transport
         let c = RelayClient(nodeKey: nodes[n], configuration: conf, group: group,
                             onReceive: { inbox.add($0, $1) },
                             onPeerGone: { k, r in inbox.gone.withLock { $0.append((k, r)) } })
@@ -84,6 +75,41 @@ final class RelayLab: Sendable {
         for c in clients.withLock({ $0 }) { await c.close() }
         try? await server.close()
         try? await group.shutdownGracefully()
+    }
+}
+
+/// Every relay transport, for tests that run once per transport.
+let allRelayTransports: [RelayClient.Configuration.Transport] = [.upgrade, .webSocket]
+
+extension RelayClient.Configuration.Transport {
+    /// The protocol name the server's HTTP upgrade event reports for this transport.
+    var upgradeProtocolName: String {
+        switch self {
+        case .upgrade: "mesh-relay"
+        case .webSocket: "websocket"
+        }
+    }
+}
+
+/// A hand-driven connection that has done the relay upgrade over either transport, so a
+/// misbehaving-client test can be written once for both.
+protocol RawRelayConnection: AnyObject {
+    func nextRelayFrame() throws -> RelayFrame
+    func sendRelay(_ frame: RelayFrame)
+    func sawEOF() -> Bool
+}
+
+/// Connects to the relay on `port` and performs the upgrade for `transport`.
+func openRawRelay(port: Int, transport: RelayClient.Configuration.Transport) throws -> any RawRelayConnection {
+    switch transport {
+    case .upgrade:
+        let raw = try RawRelaySocket(port: port)
+        try raw.upgrade()
+        return raw
+    case .webSocket:
+        let raw = try RawWebSocket(port: port)
+        try raw.upgrade()
+        return raw
     }
 }
 
@@ -183,4 +209,13 @@ final class RawRelaySocket {
     }
 
     deinit { Glibc.close(fd) }
+}
+
+extension RawRelaySocket: RawRelayConnection {
+    func nextRelayFrame() throws -> RelayFrame { try nextFrame() }
+    func sendRelay(_ frame: RelayFrame) { write(frame.encoded) }
+}
+
+extension RawWebSocket: RawRelayConnection {
+    func sawEOF() -> Bool { raw.sawEOF() }
 }

@@ -1,4 +1,5 @@
 import MeshCrypto
+import MeshTestSupport
 import MeshWire
 import NIOCore
 import NIOPosix
@@ -10,47 +11,71 @@ import WireGuard
 import NIOHTTP1
 
 @Suite(.serialized) struct RelayIOTests {
-    @Test func twoClientsExchangePacketsThroughARealServer() async throws {
+    @Test(arguments: allRelayTransports)
+    func twoClientsExchangePacketsThroughARealServer(transport: RelayClient.Configuration.Transport) async throws {
         let lab = try await RelayLab()
         let inA = Inbox(), inB = Inbox()
-        let a = lab.client(0, inbox: inA), b = lab.client(1, inbox: inB)
+        let a = lab.client(0, inbox: inA, transport: transport), b = lab.client(1, inbox: inB, transport: transport)
         #expect(await a.waitUntilConnected())
         #expect(await b.waitUntilConnected())
-        #expect(a.send(to: lab.nodes[1].publicKey, packet: [4, 0, 0, 0] + Array("hello b".utf8)))
+        let hello: [UInt8] = [4, 0, 0, 0] + Array("hello b".utf8)
+        #expect(a.send(to: lab.nodes[1].publicKey, packet: hello))
         #expect(b.send(to: lab.nodes[0].publicKey, packet: Array("hello a".utf8)))
         #expect(await eventually { inA.received == 1 && inB.received == 1 })
         #expect(inB.packets.withLock { $0.map(\.0) } == [lab.nodes[0].publicKey])
-        #expect(inB.packets.withLock { $0.map(\.1) } == [[4, 0, 0, 0] + Array("hello b".utf8)])
+        #expect(inB.packets.withLock { $0.map(\.1) } == [hello])
         #expect(inA.packets.withLock { $0.map(\.0) } == [lab.nodes[1].publicKey])
         #expect(inA.packets.withLock { $0.map(\.1) } == [Array("hello a".utf8)])
-        // A packet for a node that is not here comes back as PeerGone(notHere).
+        // A packet for a node that is not here comes back as PeerGone(notHere); keepalives and
+        // pings run meanwhile.
         a.send(to: lab.nodes[3].publicKey, packet: [1])
         #expect(await eventually { inA.gone.withLock { $0.count } == 1 })
         #expect(inA.gone.withLock { $0.first?.0 } == lab.nodes[3].publicKey)
         #expect(inA.gone.withLock { $0.first?.1 } == .notHere)
         #expect(lab.service.stats.packetsForwarded == 2)
+        // A large packet (several WebSocket-frame-sized relay frames' worth) and a burst, in order.
+        let big = (0..<60_000).map { UInt8(truncatingIfNeeded: $0) }
+        #expect(a.send(to: lab.nodes[1].publicKey, packet: big))
+        let burst: [[UInt8]] = (0..<500).map { (i: Int) -> [UInt8] in [UInt8(i & 0xFF), UInt8(i >> 8)] }
+        for p in burst { #expect(a.send(to: lab.nodes[1].publicKey, packet: p)) }
+        #expect(await eventually { inA.received == 1 && inB.received == 502 })
+        let gotB = inB.packets.withLock { $0 }
+        #expect(gotB.allSatisfy { $0.0 == lab.nodes[0].publicKey })
+        #expect(gotB.first?.1 == hello)
+        #expect(gotB.dropFirst().first?.1 == big)
+        let gotBurst: [[UInt8]] = gotB.dropFirst(2).map(\.1)
+        #expect(gotBurst == burst)
+        #expect(inA.packets.withLock { $0.map(\.1) } == [Array("hello a".utf8)])
         // B leaves: A, which sent to it, is told.
         await b.close()
         #expect(await eventually { inA.gone.withLock { $0.contains { $0.0 == lab.nodes[1].publicKey && $0.1 == .disconnected } } })
+        #expect(a.stats.connects == 1)
         await lab.shutdown()
     }
 
-    @Test func aClientThatCannotProveItsNodeKeyIsRefusedAndDisconnected() async throws {
+    @Test(arguments: allRelayTransports)
+    func aClientThatCannotProveItsNodeKeyIsRefusedAndDisconnected(transport: RelayClient.Configuration.Transport) async throws {
         let lab = try await RelayLab()
-        // A forged ClientInfo: claims registered node 0, sealed with unregistered node 4's key.
-        let raw = try RawRelaySocket(port: lab.server.port)
-        try raw.upgrade()
-        guard case .serverKey(let sk) = try raw.nextFrame() else { Issue.record("no ServerKey"); return }
+        let raw = try openRawRelay(port: lab.server.port, transport: transport)
+        if let ws = raw as? RawWebSocket {
+            let head = ws.responseHead.lowercased()
+            #expect(head.contains("upgrade: websocket"))
+            // RFC 6455's sample key → its sample accept value.
+            #expect(head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="))
+            #expect(head.contains("sec-websocket-protocol: mesh-relay"))
+        }
+        guard case .serverKey(let sk) = try raw.nextRelayFrame() else { Issue.record("no ServerKey"); return }
         #expect(sk == lab.serverKey.publicKey)
+        // A forged ClientInfo: claims registered node 0, sealed with unregistered node 4's key.
         guard case .clientInfo(_, let nonce, let sealed) = RelayClientProof.seal(
             nodeKey: lab.nodes[4], serverKey: sk, unixTime: Int64(Date.nowUnix), nonce: [UInt8](repeating: 3, count: 24))! else { return }
-        raw.write(RelayFrame.clientInfo(nodeKey: lab.nodes[0].publicKey, nonce: nonce, sealed: sealed).encoded)
+        raw.sendRelay(.clientInfo(nodeKey: lab.nodes[0].publicKey, nonce: nonce, sealed: sealed))
         #expect(raw.sawEOF(), "the relay closes the connection")
         #expect(lab.service.stats.handshakesRefused == 1)
         #expect(!lab.service.isConnected(lab.nodes[0].publicKey))
 
         // A real client whose key is valid but not registered never gets in.
-        let c = lab.client(4, inbox: Inbox())
+        let c = lab.client(4, inbox: Inbox(), transport: transport)
         #expect(await eventually { lab.service.stats.handshakesRefused >= 3 })
         #expect(!c.isConnected)
         #expect(!lab.service.isConnected(lab.nodes[4].publicKey))
@@ -58,6 +83,7 @@ import NIOHTTP1
         // A client pinned to another relay key refuses the relay.
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: lab.server.port, pinnedServerKey: ioKey(101).publicKey)
         conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+        conf.transport = transport
         let wrongPin = RelayClient(nodeKey: lab.nodes[2], configuration: conf, group: lab.group, onReceive: { _, _ in })
         wrongPin.start()
         #expect(await eventually { wrongPin.stats.lastError?.contains("pinned") == true })
@@ -99,7 +125,7 @@ import NIOHTTP1
                 if a.send(to: keyC, packet: junk) { sentToC += 1 }
             }
             let want = (round + 1) * batch
-            let ok = await eventually(.seconds(20)) { inA.received >= want && inB.received >= want }
+            let ok = await eventually(within: .seconds(20)) { inA.received >= want && inB.received >= want }
             #expect(ok, "round \(round): A got \(inA.received), B got \(inB.received), want \(want)")
             if !ok { break }
         }
@@ -135,7 +161,7 @@ import NIOHTTP1
         // When revoke returns the relay has forgotten B and closed its socket.
         #expect(!lab.service.isConnected(keyB))
         #expect(lab.service.stats.revocations == 1)
-        #expect(await eventually(.seconds(2)) { !b.isConnected })
+        #expect(await eventually(within: .seconds(2)) { !b.isConnected })
         // A, which sent to B, is told it is gone; packets to B no longer arrive.
         #expect(await eventually { inA.gone.withLock { $0.contains { $0.0 == keyB && $0.1 == .disconnected } } })
         a.send(to: keyB, packet: [2])
@@ -217,19 +243,36 @@ final class OtherServerHandler: ChannelInboundHandler {
     }
 }
 
+/// Records the HTTP upgrades announced down the pipeline (standing in for the coordinator's watcher).
+final class UpgradeEventRecorder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    let protocols = Mutex<[String]>([])
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? HTTPServerUpgradeEvents, case .upgradeComplete(let proto, _) = e {
+            protocols.withLock { $0.append(proto) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
 @Suite(.serialized) struct RelayPortSharingTests {
-    @Test func relaySharesAPortWithAnotherHTTPServer() async throws {
+    /// The first client uses `transport`, the second the plain upgrade: with `.webSocket` both
+    /// transports meet on the one shared port.
+    @Test(arguments: allRelayTransports)
+    func relaySharesAPortWithAnotherHTTPServer(transport: RelayClient.Configuration.Transport) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let serverKey = ioKey(100)
         let nodes = [ioKey(0), ioKey(1)]
         let registry = IORegistry(nodes)
         let service = RelayService(privateKey: serverKey, authorize: { registry.contains($0) })
+        let events = UpgradeEventRecorder()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(OtherServerHandler())
+                    try channel.pipeline.syncOperations.addHandler(events)
                     try service.addPortSharingHandler(to: channel)
                 }
             }
@@ -245,9 +288,10 @@ final class OtherServerHandler: ChannelInboundHandler {
         // Relay clients get the relay.
         let inbox = Inbox()
         var clients: [RelayClient] = []
-        for n in nodes {
-            let c = RelayClient(nodeKey: n, configuration: .init(host: "127.0.0.1", port: port, pinnedServerKey: serverKey.publicKey),
-                                group: group, onReceive: { inbox.add($0, $1) })
+        for (n, clientTransport) in zip(nodes, [transport, .upgrade]) {
+            var conf = RelayClient.Configuration(host: "127.0.0.1", port: port, pinnedServerKey: serverKey.publicKey)
+            conf.transport = clientTransport
+            let c = RelayClient(nodeKey: n, configuration: conf, group: group, onReceive: { inbox.add($0, $1) })
             c.start()
             clients.append(c)
             #expect(await c.waitUntilConnected())
@@ -255,6 +299,12 @@ final class OtherServerHandler: ChannelInboundHandler {
         clients[0].send(to: nodes[1].publicKey, packet: [1, 2, 3])
         #expect(await eventually { inbox.received == 1 })
         #expect(inbox.packets.withLock { $0.first?.1 } == [1, 2, 3])
+        clients[1].send(to: nodes[0].publicKey, packet: [4, 5])
+        #expect(await eventually { inbox.received == 2 })
+        #expect(Set(inbox.packets.withLock { $0.map(\.1) }) == [[1, 2, 3], [4, 5]])
+        // The other server's handlers hear of each relay upgrade under its own protocol name
+        // (the coordinator lifts Hummingbird's idle timeout on either).
+        #expect(events.protocols.withLock { $0.sorted() } == [transport.upgradeProtocolName, "mesh-relay"].sorted())
         for c in clients { await c.close() }
         try await listener.close()
         service.shutdown()

@@ -1,5 +1,6 @@
 import Logging
 import MeshCrypto
+import MeshTestSupport
 import MeshWire
 import NIOPosix
 import Relay

@@ -1,5 +1,6 @@
 import CoordinatorServer
 import Foundation
+import MeshTestSupport
 import Testing
 
 /// Admin input that used to trap: an auth key expiry so large that `now + expiry` overflowed

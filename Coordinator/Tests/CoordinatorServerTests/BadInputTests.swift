@@ -2,6 +2,7 @@ import CoordinatorServer
 import Foundation
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import Testing
 
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func eachKindOfBadRequestGetsAClear4xx() async throws {
-        let server = try await TestServer.start("bad")
+        let server = try await TestCoordinator.start("bad")
         let token = try await server.authKey(reusable: true)
         let node = TestNode(server: server)
         let t = server.target
@@ -95,7 +96,7 @@ import Testing
     /// At least 10,000 random bodies at the node API; every answer is a 4xx and the server
     /// still serves real requests afterwards.
     @Test func fuzzTenThousandRandomBodies() async throws {
-        let server = try await TestServer.start("fuzz")
+        let server = try await TestCoordinator.start("fuzz")
         let token = try await server.authKey(reusable: true)
         let node = TestNode(server: server)
         _ = try await node.register(token)

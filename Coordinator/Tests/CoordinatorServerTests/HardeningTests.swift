@@ -3,6 +3,7 @@ import CoordinatorStore
 import Foundation
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import Testing
 
@@ -43,7 +44,7 @@ import Testing
     /// guard lives in memory); fresh requests work at once.
     @Test func aRequestCapturedBeforeARestartIsRefusedAfterIt() async throws {
         let dir = tempStateDir("replay")
-        let first = try await TestServer.start("replay", dir: dir)
+        let first = try await TestCoordinator.start("replay", dir: dir)
         let token = try await first.authKey(reusable: true)
         var node = TestNode(server: first)
         _ = try await node.register(token)
@@ -53,7 +54,7 @@ import Testing
         try await first.stop()
 
         try await Task.sleep(for: .milliseconds(20))
-        let second = try await TestServer.start("replay", dir: dir)
+        let second = try await TestCoordinator.start("replay", dir: dir)
         node.target = second.target
         for (what, bytes) in [("endpoints", captured.bytes), ("logout", capturedLogout.bytes)] {
             let r = try await node.post("/v1/\(what)", bytes)

@@ -2,12 +2,13 @@ import CoordinatorServer
 import CoordinatorStore
 import Foundation
 import MeshCrypto
+import MeshTestSupport
 import MeshWire
 import Testing
 
 @Suite struct NodeAPITests {
     @Test func registrationRefusalsSayWhy() async throws {
-        let server = try await TestServer.start("refuse")
+        let server = try await TestCoordinator.start("refuse")
         let good = try await server.authKey()
         // Unknown: a well-formed secret this coordinator never made.
         var unknown = good
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func twoHundredConcurrentRegistrations() async throws {
-        let server = try await TestServer.start("conc")
+        let server = try await TestCoordinator.start("conc")
         let token = try await server.authKey(reusable: true)
         let results = try await withThrowingTaskGroup(of: RegisterResponse.self) { group in
             for _ in 0..<200 {
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func fullMapThenDeltas() async throws {
-        let server = try await TestServer.start("map")
+        let server = try await TestCoordinator.start("map")
         let token = try await server.authKey(reusable: true)
         let a = TestNode(server: server), b = TestNode(server: server)
         let ra = try await a.register(token, hostname: "alpha")
@@ -111,7 +112,7 @@ import Testing
     }
 
     @Test func removedNodeDisappearsFromOtherNodesNextDelta() async throws {
-        let server = try await TestServer.start("remove")
+        let server = try await TestCoordinator.start("remove")
         let token = try await server.authKey(reusable: true)
         let nodes = (0..<4).map { _ in TestNode(server: server) }
         var ids: [Int64] = []
@@ -127,7 +128,7 @@ import Testing
                 return out
             }
         }
-        try await waitFor { server.coordinator.hub.waitingCount == 3 }
+        #expect(await eventually { server.coordinator.hub.waitingCount == 3 })
         let del = try await server.adminCall("DELETE", "/v1/nodes/\(ids[0])")
         #expect(del.status == 200)
         for r in try await polls.value {
@@ -152,7 +153,7 @@ import Testing
     }
 
     @Test func logoutAndComeBack() async throws {
-        let server = try await TestServer.start("logout")
+        let server = try await TestCoordinator.start("logout")
         let token = try await server.authKey(reusable: true)
         let a = TestNode(server: server), b = TestNode(server: server)
         let ra = try await a.register(token)
@@ -170,7 +171,7 @@ import Testing
 
     /// 100 nodes hold long-polls; one node's endpoint change must reach all of them within 1 s.
     @Test func fanOutToHundredWaitingPollsWithinOneSecond() async throws {
-        let server = try await TestServer.start("fanout")
+        let server = try await TestCoordinator.start("fanout")
         let token = try await server.authKey(reusable: true)
         let mover = TestNode(server: server)
         let moverID = try await mover.register(token, hostname: "mover").nodeID
@@ -188,7 +189,7 @@ import Testing
                 return out
             }
         }
-        try await waitFor { server.coordinator.hub.waitingCount == 100 }
+        #expect(await eventually { server.coordinator.hub.waitingCount == 100 })
         let changedAt = ContinuousClock.now
         _ = try await mover.endpoints(["203.0.113.5:41641"])
         let answers = try await start.value
@@ -205,7 +206,7 @@ import Testing
     }
 
     @Test func keepAliveAfterTimeout() async throws {
-        let server = try await TestServer.start("keepalive", keepAlive: 0.5)
+        let server = try await TestCoordinator.start("keepalive", keepAlive: 0.5)
         let token = try await server.authKey()
         let a = TestNode(server: server)
         _ = try await a.register(token)
@@ -219,7 +220,7 @@ import Testing
     }
 
     @Test func reRegistrationIsIdempotent() async throws {
-        let server = try await TestServer.start("rereg")
+        let server = try await TestCoordinator.start("rereg")
         let token = try await server.authKey()
         let a = TestNode(server: server)
         let first = try await a.register(token, hostname: "host")
@@ -231,13 +232,13 @@ import Testing
 
     @Test func restartKeepsEverything() async throws {
         let dir = tempStateDir("restart")
-        var server = try await TestServer.start("restart", dir: dir)
+        var server = try await TestCoordinator.start("restart", dir: dir)
         let token = try await server.authKey(reusable: true)
         let a = TestNode(server: server)
         let ra = try await a.register(token, hostname: "keep")
         let key = server.keyBase64
         try await server.stop()
-        server = try await TestServer.start("restart", dir: dir)
+        server = try await TestCoordinator.start("restart", dir: dir)
         #expect(server.keyBase64 == key)
         // Same node key → same node, same addresses, after the restart.
         var node = a
@@ -247,16 +248,5 @@ import Testing
         // The reusable key still works.
         _ = try await TestNode(server: server).register(token)
         try await server.stop()
-    }
-}
-
-func waitFor(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(timeout)")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(5))
     }
 }

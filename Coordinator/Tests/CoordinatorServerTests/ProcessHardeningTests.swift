@@ -1,6 +1,7 @@
 import CoordinatorServer
 import Foundation
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import Testing
 #if canImport(Glibc)
@@ -57,7 +58,9 @@ import Glibc
         defer { server.process.terminate() }
         let port = try await server.waitForPort()
         // The admin socket binds after the node API port; under load it can lag.
-        for _ in 0..<500 where !server.text.contains("admin API listening") { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await eventually(within: .seconds(10), pollingEvery: .milliseconds(20)) {
+            server.text.contains("admin API listening")
+        }, "\(server.text)")
         #expect(server.text.contains("file descriptor limit 1024 (hard 1024)"), "\(server.text)")
         let admin = SimpleHTTPClient.Target.unix(path: dir + "/admin.sock")
         let created = try await SimpleHTTPClient.request(admin, method: "POST", path: "/v1/authkeys", body: Array(#"{"reusable":true}"#.utf8))

@@ -2,6 +2,7 @@ import CoordinatorServer
 import Foundation
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import Testing
 #if canImport(Glibc)
@@ -57,27 +58,28 @@ final class MeshcoordProcess: @unchecked Sendable {
 
     /// Waits for the "node API listening" log line and returns the port.
     func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let r = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                let s = text[r]
-                return Int(s[s.index(after: s.lastIndex(of: ":")!)...])!
-            }
-            guard process.isRunning else { throw SimpleHTTPClient.ClientError("meshcoord exited: \(text)") }
-            try await Task.sleep(for: .milliseconds(20))
+        var port: Int?
+        _ = await eventually(within: timeout, pollingEvery: .milliseconds(20)) {
+            port = listeningPort
+            return port != nil || !process.isRunning
         }
+        if let port { return port }
+        guard process.isRunning else { throw SimpleHTTPClient.ClientError("meshcoord exited: \(text)") }
         throw SimpleHTTPClient.ClientError("meshcoord did not start listening: \(text)")
+    }
+
+    private var listeningPort: Int? {
+        let text = text
+        guard let r = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) else { return nil }
+        let s = text[r]
+        return Int(s[s.index(after: s.lastIndex(of: ":")!)...])!
     }
 
     /// Waits for exit; returns the status.
     func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                kill(process.processIdentifier, SIGKILL)
-                throw SimpleHTTPClient.ClientError("meshcoord did not exit: \(text)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard await eventually(within: timeout, pollingEvery: .milliseconds(20), { !process.isRunning }) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw SimpleHTTPClient.ClientError("meshcoord did not exit: \(text)")
         }
         try await Task.sleep(for: .milliseconds(50))  // let the last output arrive
         return process.terminationStatus
@@ -121,7 +123,7 @@ final class Answered: @unchecked Sendable {
                 }
             }
         }
-        while answered.all.count < 150 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await eventually(within: .seconds(60)) { answered.all.count >= 150 }, "only \(answered.all.count) answered")
         first.kill9()
         await workers.value
         #expect(try await first.waitForExit() == 9 || first.process.terminationReason == .uncaughtSignal)

@@ -1,6 +1,7 @@
 import CoordinatorServer
 import Foundation
 import MeshHTTP
+import MeshTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -84,11 +85,9 @@ import Glibc
         let stun = try #require(Self.value("stun_ports", in: relay.text))
         #expect(stun.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }.count == 2, "\(stun)")
 
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !relay.text.contains("authorized node list received"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(relay.text.contains("authorized node list received"), "\(relay.text)")
+        #expect(await eventually(within: .seconds(10), pollingEvery: .milliseconds(20)) {
+            relay.text.contains("authorized node list received")
+        }, "\(relay.text)")
         let hello = try await SimpleHTTPClient.request(.tcp(host: "127.0.0.1", port: port), method: "GET", path: "/")
         #expect(hello.text.contains("meshcoord relay"))
 

@@ -2,6 +2,7 @@ import CoordinatorServer
 import Foundation
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import NIOCore
 import NIOPosix
@@ -18,16 +19,6 @@ final class RelayInbox: Sendable {
     func wasToldGone(_ key: PublicKey) -> Bool { gone.withLock { $0.contains { $0.0 == key } } }
 }
 
-/// Polls `cond` until it holds or `timeout` passes.
-func relayEventually(_ timeout: Duration = .seconds(10), _ cond: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if cond() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return cond()
-}
-
 /// A node registered through the node API plus a relay client on the coordinator's HTTP port.
 struct RelayTestNode: Sendable {
     let node: TestNode
@@ -39,11 +30,11 @@ struct RelayTestNode: Sendable {
 
 /// The coordinator's own port, relay and node API, driven like meshd would.
 final class RelayIntegrationLab: Sendable {
-    let server: TestServer
+    let server: TestCoordinator
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let token: JoinToken
 
-    init(server: TestServer) async throws {
+    init(server: TestCoordinator) async throws {
         self.server = server
         token = try await server.authKey(reusable: true)
     }
@@ -78,7 +69,7 @@ final class RelayIntegrationLab: Sendable {
 
 @Suite struct RelayIntegrationTests {
     @Test func registeredNodesExchangePacketsThroughTheCoordinatorsPort() async throws {
-        let server = try await TestServer.start("relay1")
+        let server = try await TestCoordinator.start("relay1")
         let lab = try await RelayIntegrationLab(server: server)
         let a = try await lab.node("alpha"), b = try await lab.node("beta")
         #expect(await a.client.waitUntilConnected())
@@ -87,11 +78,11 @@ final class RelayIntegrationLab: Sendable {
 
         #expect(a.client.send(to: b.publicKey, packet: Array("hello beta".utf8)))
         #expect(b.client.send(to: a.publicKey, packet: Array("hello alpha".utf8)))
-        #expect(await relayEventually { b.inbox.received(from: a.publicKey).count == 1 && a.inbox.received(from: b.publicKey).count == 1 })
+        #expect(await eventually { b.inbox.received(from: a.publicKey).count == 1 && a.inbox.received(from: b.publicKey).count == 1 })
         #expect(b.inbox.received(from: a.publicKey) == [Array("hello beta".utf8)])
         #expect(a.inbox.received(from: b.publicKey) == [Array("hello alpha".utf8)])
         for i in 0..<50 { a.client.send(to: b.publicKey, packet: [UInt8](repeating: UInt8(i), count: 1200)) }
-        #expect(await relayEventually { b.inbox.received(from: a.publicKey).count == 51 })
+        #expect(await eventually { b.inbox.received(from: a.publicKey).count == 51 })
         #expect(server.coordinator.relay.stats.packetsForwarded == 52)
 
         // The HTTP API still answers on the same port, relay connections open.
@@ -107,7 +98,7 @@ final class RelayIntegrationLab: Sendable {
         let started = ContinuousClock.now
         try await server.stop()
         #expect(ContinuousClock.now - started < .seconds(5))
-        #expect(await relayEventually(.seconds(2)) { !a.client.isConnected && !b.client.isConnected })
+        #expect(await eventually(within: .seconds(2)) { !a.client.isConnected && !b.client.isConnected })
         await lab.shutdown([a.client, b.client])
     }
 
@@ -121,7 +112,7 @@ final class RelayIntegrationLab: Sendable {
             let stranger = PrivateKey.generate(using: &e)
             let inbox = RelayInbox()
             let s = lab.client(key: stranger, inbox: inbox)
-            #expect(await relayEventually { server.coordinator.relay.stats.handshakesRefused >= 2 })
+            #expect(await eventually { server.coordinator.relay.stats.handshakesRefused >= 2 })
             #expect(!s.isConnected)
             #expect(!server.coordinator.relay.isConnected(stranger.publicKey))
             // Nobody can reach it, and it reaches nobody.
@@ -138,21 +129,21 @@ final class RelayIntegrationLab: Sendable {
             let c = try await lab.node("gamma"), d = try await lab.node("delta")
             for n in [a, b, c, d] { #expect(await n.client.waitUntilConnected()) }
             #expect(b.client.send(to: a.publicKey, packet: [1]))
-            #expect(await relayEventually { a.inbox.received(from: b.publicKey).count == 1 })
+            #expect(await eventually { a.inbox.received(from: b.publicKey).count == 1 })
 
             // Admin removes alpha: its relay connection is closed within 1 s.
             let removed = try await server.adminCall("DELETE", "/v1/nodes/\(a.id)")
             #expect(removed.status == 200, "\(removed.text)")
             #expect(!server.coordinator.relay.isConnected(a.publicKey))
             let t0 = ContinuousClock.now
-            #expect(await relayEventually(.seconds(1)) { !a.client.isConnected })
+            #expect(await eventually(within: .seconds(1)) { !a.client.isConnected })
             #expect(ContinuousClock.now - t0 < .seconds(1))
             // Beta, sending to it, is told it is gone.
             b.client.send(to: a.publicKey, packet: [2])
-            #expect(await relayEventually(.seconds(2)) { b.inbox.wasToldGone(a.publicKey) })
+            #expect(await eventually(within: .seconds(2)) { b.inbox.wasToldGone(a.publicKey) })
             // Alpha keeps trying and is refused.
             let refused = server.coordinator.relay.stats.handshakesRefused
-            #expect(await relayEventually { server.coordinator.relay.stats.handshakesRefused > refused })
+            #expect(await eventually { server.coordinator.relay.stats.handshakesRefused > refused })
             #expect(!a.client.isConnected)
             #expect(a.inbox.received(from: b.publicKey).count == 1)
 
@@ -160,13 +151,13 @@ final class RelayIntegrationLab: Sendable {
             let expired = try await server.adminCall("POST", "/v1/nodes/\(c.id)/expire")
             #expect(expired.status == 200, "\(expired.text)")
             #expect(!server.coordinator.relay.isConnected(c.publicKey))
-            #expect(await relayEventually(.seconds(1)) { !c.client.isConnected })
+            #expect(await eventually(within: .seconds(1)) { !c.client.isConnected })
 
             // Delta logs out.
             let out = try await d.node.call("/v1/logout", LogoutRequest(), as: LogoutResponse.self)
             #expect(out.loggedOut)
             #expect(!server.coordinator.relay.isConnected(d.publicKey))
-            #expect(await relayEventually(.seconds(1)) { !d.client.isConnected })
+            #expect(await eventually(within: .seconds(1)) { !d.client.isConnected })
 
             // Beta is untouched.
             #expect(b.client.isConnected)
@@ -176,7 +167,7 @@ final class RelayIntegrationLab: Sendable {
             _ = try await d.node.register(lab.token, hostname: "delta")
             #expect(await d.client.waitUntilConnected())
             #expect(d.client.send(to: b.publicKey, packet: [3]))
-            #expect(await relayEventually { b.inbox.received(from: d.publicKey) == [[3]] })
+            #expect(await eventually { b.inbox.received(from: d.publicKey) == [[3]] })
             await lab.shutdown([a.client, b.client, c.client, d.client])
         }
     }

@@ -2,6 +2,7 @@ import CoordinatorServer
 import Foundation
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import NIOCore
 import Testing
@@ -9,14 +10,14 @@ import Testing
 /// `POST /v1/relay/nodes`: a configured relay learns the active node keys; nobody else does.
 @Suite struct RelayNodesAPITests {
     /// A coordinator with one `[[relay]]` whose key is `relayKey`.
-    static func start(_ name: String, relayKey: PrivateKey, keepAlive: Double = 50) async throws -> TestServer {
+    static func start(_ name: String, relayKey: PrivateKey, keepAlive: Double = 50) async throws -> TestCoordinator {
         let pub = relayKey.publicKey.base64
-        return try await TestServer.start(name, keepAlive: keepAlive) {
+        return try await TestCoordinator.start(name, keepAlive: keepAlive) {
             $0.relays = [RelayInfo(id: "r2", name: "second", url: "http://192.0.2.1:8080/relay", stunPorts: [3478, 3479], key: pub)]
         }
     }
 
-    static func client(_ server: TestServer, keyBytes: [UInt8]) throws -> RelayNodesClient {
+    static func client(_ server: TestCoordinator, keyBytes: [UInt8]) throws -> RelayNodesClient {
         try RelayNodesClient(coordinatorURL: "http://127.0.0.1:\(server.port)", coordinatorKeyBytes: server.coordinator.publicKey.rawBytes,
                              relayKeyBytes: keyBytes)
     }

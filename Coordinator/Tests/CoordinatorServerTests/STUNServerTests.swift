@@ -1,5 +1,6 @@
 import CoordinatorServer
 import Foundation
+import MeshTestSupport
 import MeshWire
 import Testing
 
@@ -252,13 +253,8 @@ struct STUNClientMissing: Error, CustomStringConvertible {
     @Test func runsAsServiceAndReleasesPorts() async throws {
         let server = STUNServer(configuration: .init(host: "127.0.0.1", port1: 0, port2: 0))
         let task = Task { try await server.run() }
-        var ports: (Int, Int)? = nil
-        for _ in 0..<200 {
-            ports = server.ports
-            if ports != nil { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let bound = try #require(ports, "run() did not bind within 2 s")
+        _ = await eventually(within: .seconds(2), pollingEvery: .milliseconds(10)) { server.ports != nil }
+        let bound = try #require(server.ports, "run() did not bind within 2 s")
         let report = try await Self.runClient(host: "127.0.0.1", ports: bound, mode: "basic")
         #expect(Self.address(try report.query("q1")["mapped"]) == "\(report.me.0):\(report.me.1)")
         task.cancel()

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import NIOCore
 import NIOPosix
@@ -80,8 +81,8 @@ final class StandaloneRelayLab: @unchecked Sendable {
         return (dir, try StandaloneRelay.publicKey(stateDirectory: dir, logger: Logger(label: "test")))
     }
 
-    static func coordinator(_ name: String, relayKey: String, keepAlive: Double = 50) async throws -> TestServer {
-        try await TestServer.start(name, keepAlive: keepAlive) {
+    static func coordinator(_ name: String, relayKey: String, keepAlive: Double = 50) async throws -> TestCoordinator {
+        try await TestCoordinator.start(name, keepAlive: keepAlive) {
             $0.relays = [RelayInfo(id: "r2", url: "http://127.0.0.1:9/relay", key: relayKey)]
         }
     }
@@ -96,26 +97,26 @@ final class StandaloneRelayLab: @unchecked Sendable {
         let lab = try await StandaloneRelayLab.start(stateDir: dir, coordinatorURL: "http://127.0.0.1:\(server.port)",
                                                      coordinatorKey: server.keyBase64)
         #expect(lab.relay.publicKeyBase64 == relayKey)
-        #expect(await relayEventually { lab.relay.admission.count == 2 })
+        #expect(await eventually { lab.relay.admission.count == 2 })
 
         let inA = RelayInbox(), inB = RelayInbox()
         let ca = lab.client(a.key, inbox: inA), cb = lab.client(b.key, inbox: inB)
         #expect(await ca.waitUntilConnected())
         #expect(await cb.waitUntilConnected())
         #expect(ca.send(to: b.key.publicKey, packet: Array("via the second relay".utf8)))
-        #expect(await relayEventually { inB.received(from: a.key.publicKey) == [Array("via the second relay".utf8)] })
+        #expect(await eventually { inB.received(from: a.key.publicKey) == [Array("via the second relay".utf8)] })
 
         // A stranger proves its key but is no node: refused.
         var e = SodiumEntropy()
         let stranger = PrivateKey.generate(using: &e)
         let cs = lab.client(stranger, inbox: RelayInbox())
-        #expect(await relayEventually { lab.relay.relay.stats.handshakesRefused >= 1 })
+        #expect(await eventually { lab.relay.relay.stats.handshakesRefused >= 1 })
         #expect(!cs.isConnected && !lab.relay.relay.isConnected(stranger.publicKey))
 
         // A node that joins later is admitted once the coordinator's answer arrives.
         let c = TestNode(server: server)
         _ = try await c.register(token, hostname: "gamma")
-        #expect(await relayEventually(.seconds(3)) { lab.relay.admission.count == 3 })
+        #expect(await eventually(within: .seconds(3)) { lab.relay.admission.count == 3 })
         let cc = lab.client(c.key, inbox: RelayInbox())
         #expect(await cc.waitUntilConnected())
 
@@ -123,7 +124,7 @@ final class StandaloneRelayLab: @unchecked Sendable {
         // connection drops within about a second.
         let t0 = ContinuousClock.now
         #expect(try await server.adminCall("POST", "/v1/nodes/\(regA.nodeID)/expire").status == 200)
-        #expect(await relayEventually(.seconds(3)) { !ca.isConnected && !lab.relay.relay.isConnected(a.key.publicKey) })
+        #expect(await eventually(within: .seconds(3)) { !ca.isConnected && !lab.relay.relay.isConnected(a.key.publicKey) })
         #expect(ContinuousClock.now - t0 < .seconds(3))
         #expect(lab.relay.relay.stats.revocations >= 1)
         #expect(cb.isConnected && cc.isConnected)
@@ -146,7 +147,7 @@ final class StandaloneRelayLab: @unchecked Sendable {
         _ = try await a.register(token, hostname: "alpha")
         let lab = try await StandaloneRelayLab.start(stateDir: dir, coordinatorURL: "http://127.0.0.1:\(server.port)",
                                                      coordinatorKey: server.keyBase64)
-        #expect(await relayEventually { lab.relay.admission.count == 1 })
+        #expect(await eventually { lab.relay.admission.count == 1 })
         let ca = lab.client(a.key, inbox: RelayInbox())
         #expect(await ca.waitUntilConnected())
 
@@ -169,7 +170,7 @@ final class StandaloneRelayLab: @unchecked Sendable {
                                                      coordinatorKey: PrivateKey.generate(using: &e).publicKey.base64)
         let someone = PrivateKey.generate(using: &e)
         let c = lab.client(someone, inbox: RelayInbox())
-        #expect(await relayEventually { lab.relay.relay.stats.handshakesRefused >= 2 })
+        #expect(await eventually { lab.relay.relay.stats.handshakesRefused >= 2 })
         #expect(!c.isConnected && !lab.relay.admission.isReady)
         // A friendly answer on the HTTP port, and a 404 elsewhere.
         let hello = try await SimpleHTTPClient.request(.tcp(host: "127.0.0.1", port: lab.port), method: "GET", path: "/")
@@ -191,7 +192,7 @@ final class StandaloneRelayLab: @unchecked Sendable {
         let lab = try await StandaloneRelayLab.start(stateDir: dir, coordinatorURL: "http://127.0.0.1:\(server.port)",
                                                      coordinatorKey: server.keyBase64)
         let c = lab.client(a.key, inbox: RelayInbox())
-        #expect(await relayEventually { lab.relay.relay.stats.handshakesRefused >= 2 })
+        #expect(await eventually { lab.relay.relay.stats.handshakesRefused >= 2 })
         #expect(!c.isConnected && !lab.relay.admission.isReady)
         try await lab.stop()
         try await server.stop()

@@ -4,80 +4,11 @@ import Foundation
 import Logging
 import MeshCrypto
 import MeshHTTP
+import MeshTestSupport
 import MeshWire
 import NIOCore
 import NIOPosix
 import Testing
-
-func tempStateDir(_ name: String) -> String {
-    // Short: the admin socket path must fit in 107 bytes.
-    let dir = "/tmp/mct-\(name)-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
-/// A real coordinator in this process, on 127.0.0.1 and an ephemeral port.
-final class TestServer: @unchecked Sendable {
-    let coordinator: Coordinator
-    let port: Int
-    let dir: String
-    private let task: Task<Void, any Error>
-
-    var target: SimpleHTTPClient.Target { .tcp(host: "127.0.0.1", port: port) }
-    var admin: SimpleHTTPClient.Target { .unix(path: coordinator.config.adminSocketPath) }
-    var keyBase64: String { coordinator.publicKey.base64 }
-
-    static func start(_ name: String, dir: String? = nil, keepAlive: Double = 50,
-                      configure: (inout CoordinatorConfig) -> Void = { _ in }) async throws -> TestServer {
-        var config = CoordinatorConfig()
-        config.stateDirectory = dir ?? tempStateDir(name)
-        config.listenHost = "127.0.0.1"
-        config.listenPort = 0
-        config.stunPorts = []
-        config.keepAliveSeconds = keepAlive
-        // Tests open hundreds of connections from 127.0.0.1 on purpose; ConnectionLimitTests
-        // lower this again.
-        config.maxConnectionsPerSource = 100_000
-        configure(&config)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
-        let c = try Coordinator(config: config, logger: logger)
-        let task = Task { try await c.run(gracefulShutdownSignals: []) }
-        let port = try await c.waitUntilListening()
-        // The admin socket binds concurrently; wait until it answers.
-        for _ in 0..<200 {
-            if (try? await SimpleHTTPClient.request(.unix(path: config.adminSocketPath), method: "GET", path: "/v1/health"))?.status == 200 { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return TestServer(c, port: port, dir: config.stateDirectory, task: task)
-    }
-
-    private init(_ c: Coordinator, port: Int, dir: String, task: Task<Void, any Error>) {
-        coordinator = c
-        self.port = port
-        self.dir = dir
-        self.task = task
-    }
-
-    func stop() async throws {
-        await coordinator.shutdown()
-        try await task.value
-    }
-
-    /// Makes an auth key through the admin socket; returns the parsed join token.
-    func authKey(reusable: Bool = false, tags: [String] = [], expirySeconds: Int64? = nil) async throws -> JoinToken {
-        let body = try JSONEncoder().encode(AdminCreateAuthKeyRequest(reusable: reusable, expirySeconds: expirySeconds, tags: tags))
-        let r = try await SimpleHTTPClient.request(admin, method: "POST", path: "/v1/authkeys", body: Array(body))
-        #expect(r.status == 201, "authkey create: \(r.text)")
-        let created = try JSONDecoder().decode(AdminCreateAuthKeyResponse.self, from: Data(r.body))
-        return try JoinToken(parsing: created.token)
-    }
-
-    func adminCall(_ method: String, _ path: String, body: (some Encodable)? = Optional<String>.none) async throws -> SimpleHTTPClient.Response {
-        let payload = try body.map { Array(try JSONEncoder().encode($0)) }
-        return try await SimpleHTTPClient.request(admin, method: method, path: path, body: payload)
-    }
-}
 
 /// The failure a node sees: HTTP status plus the coordinator's error body.
 struct NodeCallError: Error, CustomStringConvertible {
@@ -98,7 +29,7 @@ struct TestNode: Sendable {
     var coordinatorKey: PublicKey { try! PublicKey(rawBytes: coordinatorKeyBytes) }
     var publicKeyBase64: String { key.publicKey.base64 }
 
-    init(server: TestServer) { self.init(target: server.target, coordinatorKeyBytes: server.coordinator.publicKey.rawBytes) }
+    init(server: TestCoordinator) { self.init(target: server.target, coordinatorKeyBytes: server.coordinator.publicKey.rawBytes) }
 
     init(target: SimpleHTTPClient.Target, coordinatorKeyBytes: [UInt8]) {
         var e = SodiumEntropy()
@@ -173,8 +104,8 @@ func failureCode(_ body: () async throws -> Void) async -> (Int, String)? {
 
 /// Runs `body` against a fresh server and always stops it (cleanly) afterwards.
 @discardableResult
-func withServer<T>(_ name: String, keepAlive: Double = 50, _ body: (TestServer) async throws -> T) async throws -> T {
-    let server = try await TestServer.start(name, keepAlive: keepAlive)
+func withServer<T>(_ name: String, keepAlive: Double = 50, _ body: (TestCoordinator) async throws -> T) async throws -> T {
+    let server = try await TestCoordinator.start(name, keepAlive: keepAlive)
     do {
         let r = try await body(server)
         try await server.stop()
