@@ -105,6 +105,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/MeshTestSupport"),
 
+        // Benchmarks that need to be built (Benchmarks/*.sh drive the lab ones).
+        .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
+        .executableTarget(name: "relay-allocations", dependencies: [
+            "CAllocationCounter", "MagicSock", "MeshCrypto", "MeshWire", "Relay", "RelayIO", "WireGuard", "MeshIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Benchmarks/RelayAllocations"),
+
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),

@@ -35,6 +35,8 @@ step build swift build -c release --build-tests || exit 1
 MESH_BIN=$(swift build -c release --show-bin-path)
 export MESH_BIN
 step unit-tests swift test -c release --skip-build --disable-testable-imports
+# Counts, not timing: fails when a relayed packet costs more than one heap allocation either way.
+step relay-allocations "$MESH_BIN/relay-allocations" 100000 1200
 step fuzz ./Fuzz/run.sh ci
 step integration ./Tests/Integration/run.sh
 [[ $failed == 0 ]]

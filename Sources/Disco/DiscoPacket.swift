@@ -16,6 +16,14 @@ public enum DiscoPacket {
         bytes.count >= headerLength + Box.tagLength && bytes.starts(with: magic)
     }
 
+    /// The same for bytes in place, as the data path has them: concrete, so the check costs no
+    /// allocation when called from another module (the generic one is not specialised there).
+    public static func looksLikeDisco(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= headerLength + Box.tagLength else { return false }
+        for i in magic.indices where bytes[i] != magic[i] { return false }
+        return true
+    }
+
     /// The size on the wire of `message` once sealed.
     public static func sealedLength(of message: DiscoMessage) -> Int { overhead + message.encodedLength }
 

@@ -74,7 +74,9 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     private let limits: DiscoLimits
     private let keyAgreement: KeyAgreement
     private let sendUDP: @Sendable ([UInt8], UDPAddress) -> Void
-    private let sendRelay: @Sendable (PublicKey, [UInt8]) -> Void
+    /// Relayed sends take the datagram in place: the relay client copies it once into its
+    /// pending batch, and nothing on the way allocates.
+    private let sendRelay: @Sendable (PublicKey, UnsafeRawBufferPointer) -> Bool
     private let relayUp: @Sendable () -> Bool
     private let lock = NSLock()
     private var byPeer: [ObjectIdentifier: PeerState] = [:]
@@ -88,10 +90,21 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     /// Non-disco, non-WireGuard traffic (STUN answers) goes here.
     public var onSTUN: (@Sendable ([UInt8], UDPAddress) -> Void)?
 
+    /// With relayed datagrams handed over as arrays (tests; not the data path).
+    public convenience init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,
+                            limits: DiscoLimits = .standard,
+                            sendUDP: @escaping @Sendable ([UInt8], UDPAddress) -> Void,
+                            sendRelay: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
+                            relayUp: @escaping @Sendable () -> Bool = { true },
+                            keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) }) {
+        self.init(discoKey: discoKey, nodeKey: nodeKey, timings: timings, limits: limits, sendUDP: sendUDP,
+                  sendRelayDatagram: { sendRelay($0, Array($1)); return true }, relayUp: relayUp, keyAgreement: keyAgreement)
+    }
+
     public init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,
                 limits: DiscoLimits = .standard,
                 sendUDP: @escaping @Sendable ([UInt8], UDPAddress) -> Void,
-                sendRelay: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
+                sendRelayDatagram sendRelay: @escaping @Sendable (PublicKey, UnsafeRawBufferPointer) -> Bool,
                 relayUp: @escaping @Sendable () -> Bool = { true },
                 keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) }) {
         self.discoKey = discoKey
@@ -181,11 +194,13 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         }
     }
 
-    public func sendViaRelay(_ datagram: UnsafeRawBufferPointer, to peer: Peer) {
+    @discardableResult
+    public func sendViaRelay(_ datagram: UnsafeRawBufferPointer, to peer: Peer) -> Bool {
         lock.lock()
         let key = byPeer[ObjectIdentifier(peer)]?.info.nodeKey
         lock.unlock()
-        if let key { sendRelay(key, Array(datagram)) }
+        guard let key else { return false }
+        return sendRelay(key, datagram)
     }
 
     public func receive(_ datagram: UnsafeRawBufferPointer, kind: DatagramKind, from source: UDPAddress, now: MonotonicTime) {
@@ -204,13 +219,16 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     /// Something the relay delivered from `nodeKey`: disco is handled here; anything else is a
     /// WireGuard datagram, returned with the marker address it must be decapsulated under.
-    public func receiveFromRelay(_ packet: [UInt8], from nodeKey: PublicKey, now: MonotonicTime) -> UDPAddress? {
+    public func receiveFromRelay(_ packet: UnsafeRawBufferPointer, from nodeKey: PublicKey, now: MonotonicTime) -> UDPAddress? {
         if DiscoPacket.looksLikeDisco(packet) {
-            let marker = RelayMarker.address(for: nodeKey)
-            packet.withUnsafeBytes { handleDisco($0, from: marker, relayedBy: nodeKey, now: now) }
+            handleDisco(packet, from: RelayMarker.address(for: nodeKey), relayedBy: nodeKey, now: now)
             return nil
         }
         return RelayMarker.address(for: nodeKey)
+    }
+
+    public func receiveFromRelay(_ packet: [UInt8], from nodeKey: PublicKey, now: MonotonicTime) -> UDPAddress? {
+        packet.withUnsafeBytes { receiveFromRelay($0, from: nodeKey, now: now) }
     }
 
     // MARK: Disco
@@ -309,7 +327,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
             if let destination, !RelayMarker.isMarker(destination) {
                 sendUDP(packet, destination)
             } else if relayUp() {
-                sendRelay(peerNode, packet)
+                _ = packet.withUnsafeBytes { sendRelay(peerNode, $0) }
             }
         }
     }

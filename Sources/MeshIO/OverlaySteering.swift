@@ -16,8 +16,9 @@ public enum SteeringDecision: Sendable {
 public protocol OverlaySteering: AnyObject, Sendable {
     /// Path for a WireGuard datagram to `peer`; `endpoint` is the peer's WireGuard endpoint.
     func steer(peer: Peer, endpoint: UDPAddress, now: MonotonicTime) -> SteeringDecision
-    /// Hands a datagram to the relay for `peer`.
-    func sendViaRelay(_ datagram: UnsafeRawBufferPointer, to peer: Peer)
+    /// Hands a datagram to the relay for `peer`; false when no relay took it (dropped).
+    @discardableResult
+    func sendViaRelay(_ datagram: UnsafeRawBufferPointer, to peer: Peer) -> Bool
     /// A datagram on the shared socket that is not WireGuard (STUN answers, disco messages).
     func receive(_ datagram: UnsafeRawBufferPointer, kind: DatagramKind, from source: UDPAddress, now: MonotonicTime)
     /// An authenticated packet or handshake from `peer` arrived directly from `source`.

@@ -16,7 +16,7 @@ public enum RelayFrame: Equatable, Sendable {
 
     public enum PeerGoneReason: UInt8, Sendable { case disconnected = 0, notHere = 1 }
 
-    enum Code: UInt8 {
+    public enum Code: UInt8, Sendable {
         case serverKey = 1, clientInfo = 2, serverInfo = 3, sendPacket = 4, recvPacket = 5
         case keepAlive = 6, ping = 7, pong = 8, peerGone = 9
     }
@@ -97,11 +97,25 @@ public struct RelayFrameDecoder: Sendable {
     public init() {}
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The same for bytes in place (a socket read): concrete, so appending costs no allocation
+    /// once the buffer has grown (the generic one is not specialised in other modules and
+    /// allocates per call).
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Drops consumed bytes once they are at least half the buffer (amortised: each byte is
+    /// moved at most once per halving).
+    private mutating func compact() {
         if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)
             start = 0
         }
-        buffer.append(contentsOf: bytes)
     }
 
     /// The next complete frame, nil if more bytes are needed; throws on a malformed stream
@@ -115,5 +129,30 @@ public struct RelayFrameDecoder: Sendable {
         let payload = buffer[(start + 5)..<(start + 5 + n)]
         start += 5 + n
         return try RelayFrame.decode(code: code, payload: payload)
+    }
+
+    /// Like `next()`, except that RecvPacket frames are not materialised: `deliver` is called
+    /// with each one's source and its payload in place, mutable so the receiver can decrypt it
+    /// there, and decoding goes on. Relayed traffic then costs no allocation and no copy beyond
+    /// the one into this decoder (docs/architecture.md, "Relays"). The payload pointer is valid
+    /// only during the call. Returns the next frame of any other type.
+    public mutating func next(deliveringPackets deliver: (PublicKey, UnsafeMutableRawBufferPointer) -> Void)
+        throws(RelayFrameError) -> RelayFrame? {
+        while buffer.count - start >= RelayFrame.headerLength, buffer[start] == RelayFrame.Code.recvPacket.rawValue {
+            let n = Int(buffer[start + 1]) << 24 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 8 | Int(buffer[start + 4])
+            guard n <= RelayFrame.maxPayload else { throw .tooLarge(n) }
+            guard buffer.count - start >= RelayFrame.headerLength + n else { return nil }
+            guard n >= 32 else { throw .truncated }
+            let keyStart = start + RelayFrame.headerLength
+            let payload = (keyStart + 32)..<(keyStart + n)
+            start += RelayFrame.headerLength + n
+            buffer.withUnsafeMutableBytes { raw in
+                // Loaded as one vector: the generic `PublicKey(rawBytes:)` allocates per byte
+                // when called from another module.
+                let source = PublicKey(bytes: raw.loadUnaligned(fromByteOffset: keyStart, as: SIMD32<UInt8>.self))
+                deliver(source, UnsafeMutableRawBufferPointer(rebasing: raw[payload]))
+            }
+        }
+        return try next()
     }
 }

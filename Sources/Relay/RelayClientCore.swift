@@ -89,6 +89,11 @@ public struct RelayClientCore: Sendable {
 
     public var isConnected: Bool { state == .connected }
 
+    /// Traffic the driver delivered without a frame value (RecvPacket after the handshake, see
+    /// `RelayFrameDecoder.next(deliveringPackets:)`): it counts against the read timeout like
+    /// any frame.
+    public mutating func noteReceived(now: MonotonicTime) { lastReceived = now }
+
     public mutating func receive<E: EntropySource>(_ frame: RelayFrame, now: MonotonicTime, unixTime: Int64,
                                                    entropy: inout E) throws(RelayClientError) -> [RelayClientEvent] {
         lastReceived = now

@@ -73,6 +73,11 @@ public final class RelayClient: Sendable {
         var ticker: RepeatedTask?
         var retry: Scheduled<Void>?
         var maxPacket = RelayFrame.maxPayload - 32
+        /// SendPacket frames written by `send` and not yet handed to the channel: callers on the
+        /// data plane's threads append here (one copy, no allocation while a buffer is open) and
+        /// one task on the event loop writes the whole batch.
+        var pending: ByteBuffer?
+        var flushScheduled = false
     }
 
     public let nodeKey: PublicKey
@@ -81,13 +86,16 @@ public final class RelayClient: Sendable {
     let loop: EventLoop
     let logger: Logger
     let inner: Mutex<Inner>
-    let onReceive: @Sendable (PublicKey, [UInt8]) -> Void
+    let onPacket: @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void
     let onPeerGone: @Sendable (PublicKey, RelayFrame.PeerGoneReason) -> Void
     let onStateChange: @Sendable (State) -> Void
 
+    /// - Parameter onPacket: each relayed packet, with its payload in the connection's receive
+    ///   buffer (valid only during the call, mutable so it can be decrypted in place); called on
+    ///   the client's event loop.
     public init(nodeKey: PrivateKey, configuration: Configuration, group: EventLoopGroup,
                 logger: Logger = Logger(label: "mesh.relay.client"),
-                onReceive: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
+                onPacket: @escaping @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void,
                 onPeerGone: @escaping @Sendable (PublicKey, RelayFrame.PeerGoneReason) -> Void = { _, _ in },
                 onStateChange: @escaping @Sendable (State) -> Void = { _ in }) {
         self.privateKey = nodeKey
@@ -95,10 +103,20 @@ public final class RelayClient: Sendable {
         self.configuration = configuration
         self.loop = group.next()
         self.logger = logger
-        self.onReceive = onReceive
+        self.onPacket = onPacket
         self.onPeerGone = onPeerGone
         self.onStateChange = onStateChange
         self.inner = Mutex(Inner(backoff: configuration.backoff))
+    }
+
+    /// The same, with each packet copied into an array (tools and tests; not the data path).
+    public convenience init(nodeKey: PrivateKey, configuration: Configuration, group: EventLoopGroup,
+                            logger: Logger = Logger(label: "mesh.relay.client"),
+                            onReceive: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
+                            onPeerGone: @escaping @Sendable (PublicKey, RelayFrame.PeerGoneReason) -> Void = { _, _ in },
+                            onStateChange: @escaping @Sendable (State) -> Void = { _ in }) {
+        self.init(nodeKey: nodeKey, configuration: configuration, group: group, logger: logger,
+                  onPacket: { onReceive($0, Array($1)) }, onPeerGone: onPeerGone, onStateChange: onStateChange)
     }
 
     public var state: State { inner.withLock { $0.state } }
@@ -124,17 +142,48 @@ public final class RelayClient: Sendable {
     /// dropped: not connected, too large, or the connection is backed up.
     @discardableResult
     public func send(to destination: PublicKey, packet: [UInt8]) -> Bool {
-        let (channel, max) = inner.withLock { ($0.channel, $0.maxPacket) }
-        guard let channel, packet.count <= max, channel.isWritable else {
-            inner.withLock { $0.stats.packetsDropped += 1 }
-            return false
+        packet.withUnsafeBytes { send(to: destination, datagram: $0) }
+    }
+
+    /// The data path's send: the frame is written straight into the pending batch (the one
+    /// copy of the datagram on its way out), and the first send of a batch schedules the write
+    /// on the event loop (docs/architecture.md, "Relays").
+    @discardableResult
+    public func send(to destination: PublicKey, datagram: UnsafeRawBufferPointer) -> Bool {
+        enum Outcome { case dropped, queued, queuedFirst(Channel) }
+        let outcome = inner.withLock { s -> Outcome in
+            guard let channel = s.channel, datagram.count <= s.maxPacket, channel.isWritable,
+                  (s.pending?.readableBytes ?? 0) < configuration.writeBufferHighWaterMark else {
+                s.stats.packetsDropped += 1
+                return .dropped
+            }
+            let frameLength = RelayFrame.headerLength + 32 + datagram.count
+            if s.pending == nil { s.pending = channel.allocator.buffer(capacity: max(frameLength, 16 << 10)) }
+            s.pending!.writeInteger(RelayFrame.Code.sendPacket.rawValue)
+            s.pending!.writeInteger(UInt32(32 + datagram.count))
+            withUnsafeBytes(of: destination.bytes) { _ = s.pending!.writeBytes($0) }
+            s.pending!.writeBytes(datagram)
+            s.stats.packetsSent += 1
+            guard !s.flushScheduled else { return .queued }
+            s.flushScheduled = true
+            return .queuedFirst(channel)
         }
-        let bytes = RelayFrame.sendPacket(destination: destination, packet: packet).encoded
-        var buf = channel.allocator.buffer(capacity: bytes.count)
-        buf.writeBytes(bytes)
-        channel.writeAndFlush(buf, promise: nil)
-        inner.withLock { $0.stats.packetsSent += 1 }
-        return true
+        switch outcome {
+        case .dropped: return false
+        case .queued: return true
+        case .queuedFirst(let channel):
+            channel.eventLoop.execute { [self] in flushPending(channel) }
+            return true
+        }
+    }
+
+    private func flushPending(_ channel: Channel) {
+        let batch = inner.withLock { s -> ByteBuffer? in
+            s.flushScheduled = false
+            defer { s.pending = nil }
+            return s.channel === channel ? s.pending : nil
+        }
+        if let batch { channel.writeAndFlush(batch, promise: nil) }
     }
 
     /// Waits until the handshake has finished (true) or `timeout` passed (false).
@@ -214,11 +263,14 @@ public final class RelayClient: Sendable {
         }
     }
 
+    /// Packets the connection delivered in place (see `onPacket`), counted once per read.
+    func receivedPackets(_ n: Int) { inner.withLock { $0.stats.packetsReceived += n } }
+
     func received(_ event: RelayClientEvent) {
         switch event {
-        case .packet(let source, let packet):
+        case .packet(let source, var packet):
             inner.withLock { $0.stats.packetsReceived += 1 }
-            onReceive(source, packet)
+            packet.withUnsafeMutableBytes { onPacket(source, $0) }
         case .peerGone(let key, let reason):
             onPeerGone(key, reason)
         case .pong(_, let rtt):
@@ -333,7 +385,7 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         if upgraded {
-            decoder.append(buffer.readableBytesView)
+            buffer.withUnsafeReadableBytes { decoder.append($0) }
         } else {
             httpBuffer.append(contentsOf: buffer.readableBytesView)
             guard let end = Self.headerEnd(httpBuffer) else {
@@ -357,15 +409,32 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
             httpBuffer = []
         }
         let now = RelaySystem.now(), unix = RelaySystem.unixTime()
+        var delivered = 0
+        let client = self.client
         do {
-            while let frame = try decoder.next() {
-                guard var core else { return }
+            while var core {
+                // Once connected, RecvPacket frames go straight from the receive buffer to the
+                // client's packet callback (no frame value, no event, no copy).
+                let frame: RelayFrame?
+                if core.isConnected {
+                    frame = try decoder.next(deliveringPackets: { source, payload in
+                        delivered += 1
+                        client.onPacket(source, payload)
+                    })
+                } else {
+                    frame = try decoder.next()
+                }
+                guard let frame else { break }
                 let events = try core.receive(frame, now: now, unixTime: unix, entropy: &entropy)
                 self.core = core
                 for e in events { handle(e, context: context) }
             }
         } catch {
             fail(context, "\(error)")
+        }
+        if delivered > 0 {
+            core?.noteReceived(now: now)
+            client.receivedPackets(delivered)
         }
     }
 

@@ -40,20 +40,20 @@ public final class RelayPool: Sendable {
     let nodeKey: PrivateKey
     let group: EventLoopGroup
     let logger: Logger
-    let onReceive: @Sendable (PublicKey, [UInt8]) -> Void
+    let onPacket: @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void
     let onHomeChanged: @Sendable (String?) -> Void
     let tune: @Sendable (inout RelayClient.Configuration) -> Void
 
     /// - Parameter tune: adjusts each connection's settings (tests shorten the backoff).
     public init(nodeKey: PrivateKey, group: EventLoopGroup, logger: Logger,
                 tune: @escaping @Sendable (inout RelayClient.Configuration) -> Void = { _ in },
-                onReceive: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
+                onPacket: @escaping @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void,
                 onHomeChanged: @escaping @Sendable (String?) -> Void) {
         self.tune = tune
         self.nodeKey = nodeKey
         self.group = group
         self.logger = logger
-        self.onReceive = onReceive
+        self.onPacket = onPacket
         self.onHomeChanged = onHomeChanged
     }
 
@@ -103,7 +103,7 @@ public final class RelayPool: Sendable {
                 let id = info.id
                 let client = RelayClient(
                     nodeKey: nodeKey, configuration: config, group: group, logger: logger,
-                    onReceive: onReceive,
+                    onPacket: onPacket,
                     onStateChange: { [weak self, logger] st in
                         logger.info("relay \(id): \(st)")
                         self?.evaluateHome()
@@ -152,17 +152,24 @@ public final class RelayPool: Sendable {
     /// Sends through the peer's home relay (or ours). False when no relay took it.
     @discardableResult
     public func send(to peer: PublicKey, packet: [UInt8]) -> Bool {
-        let (order, members, home, peerHome) = state.withLock { s in (s.order, s.members, s.home, s.peerHomes[peer]) }
-        let connected = Set(order.filter { members[$0]?.client.isConnected == true })
-        guard let id = HomeRelayChoice.route(peerHome: peerHome, home: home, connected: connected, order: order),
-              let client = members[id]?.client else { return false }
-        return client.send(to: peer, packet: packet)
+        packet.withUnsafeBytes { send(to: peer, datagram: $0) }
+    }
+
+    /// The data path's send: one lock, no allocation (the choice reads the members in place).
+    @discardableResult
+    public func send(to peer: PublicKey, datagram: UnsafeRawBufferPointer) -> Bool {
+        let client = state.withLock { s -> RelayClient? in
+            let id = HomeRelayChoice.route(peerHome: s.peerHomes[peer], home: s.home, order: s.order,
+                                           isConnected: { s.members[$0]?.client.isConnected == true })
+            return id.flatMap { s.members[$0]?.client }
+        }
+        return client?.send(to: peer, datagram: datagram) ?? false
     }
 
     /// Re-chooses the home relay; tells `onHomeChanged` when it moved.
     public func evaluateHome() {
         let (order, clients) = state.withLock { s in (s.order, s.members.mapValues(\.client)) }
-        let connected = Set(order.filter { clients[$0]?.isConnected == true })
+        let connected = Set(order.filter { clients[$0]?.isConnected == true })  // off the data path
         let changed: String?? = state.withLock { s in
             guard !s.closed else { return nil }
             let chosen = HomeRelayChoice.choose(order: order, connected: connected, latencyMillis: s.latencyMillis,

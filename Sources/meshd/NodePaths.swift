@@ -60,17 +60,18 @@ final class NodePaths: @unchecked Sendable {
         let homeBox = HomeBox()
         relays = RelayPool(
             nodeKey: nodeKey, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
-            onReceive: { [dataPlane] source, packet in
+            onPacket: { [dataPlane] source, packet in
+                // In place in the relay connection's receive buffer: decrypted there, no copy.
                 guard let magic = magicBox.magic,
-                      let marker = magic.receiveFromRelay(packet, from: source, now: SystemClock.now()) else { return }
-                var copy = packet
-                copy.withUnsafeMutableBytes { dataPlane.receiveFromRelay($0, source: marker) }
+                      let marker = magic.receiveFromRelay(UnsafeRawBufferPointer(packet), from: source,
+                                                          now: SystemClock.now()) else { return }
+                dataPlane.receiveFromRelay(packet, source: marker)
             },
             onHomeChanged: { home in homeBox.paths?.onHomeRelayChanged?(home) })
         let pool = relays
         magic = MagicSock(discoKey: discoKey, nodeKey: nodeKey.publicKey,
                           sendUDP: sendUDP,
-                          sendRelay: { key, bytes in _ = pool.send(to: key, packet: bytes) },
+                          sendRelayDatagram: { key, datagram in pool.send(to: key, datagram: datagram) },
                           relayUp: { pool.isAnyConnected })
         magicBox.magic = magic
         homeBox.paths = self

@@ -71,3 +71,39 @@ import Testing
         }
     }
 }
+
+@Suite struct RelayFrameDecoderInPlaceTests {
+    let k1 = try! PublicKey(rawBytes: [UInt8](repeating: 1, count: 32))
+    let k2 = try! PublicKey(rawBytes: (0..<32).map { UInt8($0) })
+
+    @Test func packetsAreDeliveredInPlaceAndOtherFramesReturned() throws {
+        var stream = RelayFrame.recvPacket(source: k1, packet: [1, 2, 3]).encoded
+        stream += RelayFrame.keepAlive.encoded
+        stream += RelayFrame.recvPacket(source: k2, packet: []).encoded
+        stream += RelayFrame.recvPacket(source: k2, packet: [9]).encoded
+        var d = RelayFrameDecoder()
+        var got: [(PublicKey, [UInt8])] = []
+        // Byte by byte: every partial state must wait, not misparse.
+        var frames: [RelayFrame] = []
+        for b in stream {
+            [b].withUnsafeBytes { d.append($0) }
+            while let f = try d.next(deliveringPackets: { k, p in
+                got.append((k, Array(p)))
+                if !p.isEmpty { p[0] = 0xee }  // the receiver may write where the payload is
+            }) { frames.append(f) }
+        }
+        #expect(frames == [.keepAlive])
+        #expect(got.map(\.0) == [k1, k2, k2])
+        #expect(got.map(\.1) == [[1, 2, 3], [], [9]])
+    }
+
+    @Test func truncatedAndOversizedPacketsAreErrors() {
+        var d = RelayFrameDecoder()
+        ([5, 0, 0, 0, 31] as [UInt8]).withUnsafeBytes { d.append($0) }
+        [UInt8](repeating: 0, count: 31).withUnsafeBytes { d.append($0) }
+        #expect(throws: RelayFrameError.truncated) { _ = try d.next(deliveringPackets: { _, _ in }) }
+        var e = RelayFrameDecoder()
+        ([5, 0x7f, 0xff, 0xff, 0xff] as [UInt8]).withUnsafeBytes { e.append($0) }
+        #expect(throws: RelayFrameError.tooLarge(0x7fff_ffff)) { _ = try e.next(deliveringPackets: { _, _ in }) }
+    }
+}

@@ -22,7 +22,7 @@ import Testing
                       c.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
                       c.tickInterval = .milliseconds(100)
                   },
-                  onReceive: { inbox.add($0, $1) }, onHomeChanged: { homes.add($0) })
+                  onPacket: { inbox.add($0, Array($1)) }, onHomeChanged: { homes.add($0) })
     }
 
     func relays(_ labs: [RelayLab]) -> [RelayInfo] {
@@ -39,8 +39,9 @@ import Testing
         a.configure(relays([lab1, lab2]))
         b.configure(relays([lab1, lab2]))
         #expect(await eventually { a.statuses.allSatisfy(\.connected) && b.statuses.allSatisfy(\.connected) })
-        #expect(a.home == "r1" && b.home == "r1")
-        #expect(homesA.list.withLock { $0 } == ["r1"])
+        // Whichever connected first, the first relay in the list ends up home (nothing measured).
+        #expect(await eventually { a.home == "r1" && b.home == "r1" })
+        #expect(homesA.list.withLock { $0 }.last == "r1")
 
         let keyB = lab1.nodes[1].publicKey
         #expect(a.send(to: keyB, packet: [1, 2, 3]))
@@ -58,7 +59,7 @@ import Testing
         a.setPeerHomes([keyB: "r1"])
         try await lab1.server.close()
         #expect(await eventually { a.home == "r2" && b.home == "r2" })
-        #expect(homesA.list.withLock { $0 } == ["r1", "r2"])
+        #expect(homesA.list.withLock { $0 }.last == "r2")
         #expect(a.statuses.map(\.connected) == [false, true])
         #expect(a.send(to: keyB, packet: [5]))
         #expect(await eventually { inB.received == 3 })

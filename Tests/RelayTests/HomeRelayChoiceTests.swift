@@ -12,6 +12,11 @@ import Testing
         #expect(HomeRelayChoice.choose(order: order, connected: ["nyc", "fra"], latencyMillis: [:], current: nil) == "fra")
     }
 
+    @Test func withoutLatencyTheOrderWinsOverTheCurrentHome() {
+        // fra became home while default was down; default is back and nothing was measured.
+        #expect(HomeRelayChoice.choose(order: order, connected: ["default", "fra"], latencyMillis: [:], current: "fra") == "default")
+    }
+
     @Test func lowestLatencyWinsAtFirstChoice() {
         let l = ["default": 40, "fra": 12, "nyc": 90]
         #expect(HomeRelayChoice.choose(order: order, connected: Set(order), latencyMillis: l, current: nil) == "fra")
@@ -43,9 +48,9 @@ import Testing
 
     @Test func routePrefersThePeersHomeThenOursThenAnyConnected() {
         let all: Set<String> = ["default", "fra", "nyc"]
-        #expect(HomeRelayChoice.route(peerHome: "nyc", home: "fra", connected: all, order: order) == "nyc")
-        #expect(HomeRelayChoice.route(peerHome: "nyc", home: "fra", connected: ["default", "fra"], order: order) == "fra")
-        #expect(HomeRelayChoice.route(peerHome: "gone", home: nil, connected: ["nyc"], order: order) == "nyc")
-        #expect(HomeRelayChoice.route(peerHome: nil, home: "fra", connected: [], order: order) == nil)
+        #expect(HomeRelayChoice.route(peerHome: "nyc", home: "fra", order: order, isConnected: Set<String>(all).contains) == "nyc")
+        #expect(HomeRelayChoice.route(peerHome: "nyc", home: "fra", order: order, isConnected: Set<String>(["default", "fra"]).contains) == "fra")
+        #expect(HomeRelayChoice.route(peerHome: "gone", home: nil, order: order, isConnected: Set<String>(["nyc"]).contains) == "nyc")
+        #expect(HomeRelayChoice.route(peerHome: nil, home: "fra", order: order, isConnected: Set<String>([]).contains) == nil)
     }
 }
