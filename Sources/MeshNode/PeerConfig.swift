@@ -126,21 +126,7 @@ public final class DevicePeerSync: @unchecked Sendable {
             let p = try IPPrefix(text)
             allowed.append((p.masked.address.networkBytes, p.length))
         }
-        let endpoint = c.endpoint.flatMap { try? Endpoint($0) }.map(UDPAddress.init(endpoint:))
+        let endpoint = c.endpoint.flatMap { try? Endpoint($0) }.map { UDPAddress($0) }
         try device.addPeer(publicKey: key, endpoint: endpoint, allowedIPs: allowed, now: now)
-    }
-}
-
-extension UDPAddress {
-    /// Built and used inside synchronous code only (SIMD value; see PeerConfig).
-    init(endpoint: Endpoint) {
-        let b = endpoint.address.networkBytes
-        if b.count == 4 {
-            self.init(ipv4: b[0], b[1], b[2], b[3], port: endpoint.port)
-        } else {
-            var v = SIMD16<UInt8>()
-            for i in 0..<16 { v[i] = b[i] }
-            self.init(ip: v, port: endpoint.port)
-        }
     }
 }

@@ -97,12 +97,6 @@ public struct NetcheckProbe: Sendable {
 extension UDPAddress {
     /// From a STUN address (4 or 16 bytes).
     public init?(stun a: STUNAddress) {
-        if a.isIPv4 {
-            self.init(ipv4: a.ip[0], a.ip[1], a.ip[2], a.ip[3], port: a.port)
-        } else {
-            var v = SIMD16<UInt8>()
-            for i in 0..<16 { v[i] = a.ip[i] }
-            self.init(ip: v, port: a.port)
-        }
+        self.init(addressBytes: a.ip, port: a.port)
     }
 }

@@ -16,6 +16,20 @@ public struct UDPAddress: Hashable, Sendable, CustomStringConvertible {
         self.init(ip: v, port: port)
     }
 
+    /// From address bytes as the wire or a parser has them: 4 for IPv4, 16 for IPv6; nil for
+    /// any other length. The one conversion every address source (config endpoints, STUN
+    /// answers) goes through.
+    public init?(addressBytes b: [UInt8], port: UInt16) {
+        switch b.count {
+        case 4: self.init(ipv4: b[0], b[1], b[2], b[3], port: port)
+        case 16:
+            var v = SIMD16<UInt8>()
+            for i in 0..<16 { v[i] = b[i] }
+            self.init(ip: v, port: port)
+        default: return nil
+        }
+    }
+
     public var isIPv4: Bool {
         for i in 0..<10 where ip[i] != 0 { return false }
         return ip[10] == 0xff && ip[11] == 0xff

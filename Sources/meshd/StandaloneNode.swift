@@ -74,16 +74,3 @@ final class StandaloneNode {
 struct Interrupted: Error, CustomStringConvertible {
     var description: String { "interrupted during start-up" }
 }
-
-extension UDPAddress {
-    init(_ endpoint: Endpoint) {
-        let b = endpoint.address.networkBytes
-        if b.count == 4 {
-            self.init(ipv4: b[0], b[1], b[2], b[3], port: endpoint.port)
-        } else {
-            var v = SIMD16<UInt8>()
-            for i in 0..<16 { v[i] = b[i] }
-            self.init(ip: v, port: endpoint.port)
-        }
-    }
-}
