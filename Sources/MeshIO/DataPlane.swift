@@ -2,13 +2,15 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import CMeshShim
 import Logging
 import WireGuard
 
 /// Moves packets between the TUN device and the UDP socket through the WireGuard `Device`.
 /// Three threads: TUN→UDP (read, route, seal, sendmmsg), UDP→TUN (recvmmsg, open, write)
-/// and timers. Buffers are allocated once; the steady-state path allocates nothing.
+/// and timers. Buffers are allocated once per thread; the steady-state path allocates nothing.
+/// `stop()` ends the threads, so a node can be started and stopped within one process.
 public final class DataPlane: @unchecked Sendable {
     public let device: Device
     public let tun: TunDevice
@@ -31,15 +33,38 @@ public final class DataPlane: @unchecked Sendable {
         self.stride = (max(2048, device.mtu + 128) + 63) & ~63
     }
 
+    /// Cleared by `stop()`; each thread checks it between batches. Every wait in a loop is
+    /// bounded (TUN poll 1 s, the socket's receive timeout 1 s, timers 50 ms), so a stop takes
+    /// effect within about a second.
+    private let running = ManagedAtomicFlag()
+    private let exited = DispatchSemaphore(value: 0)
+    private static let threadCount = 3
+
     public func start() {
         tun.setNonBlocking(true)
-        spawn("mesh-tun-rx") { self.tunToUDPLoop() }
-        spawn("mesh-udp-rx") { self.udpToTunLoop() }
+        udp.setReceiveTimeout(milliseconds: 1000)
+        running.set(true)
+        spawn("mesh-tun-rx") { let w = OutboundWorker(plane: self); while self.running.get() { w.runBatch() } }
+        spawn("mesh-udp-rx") { let w = InboundWorker(plane: self); while self.running.get() { w.runBatch() } }
         spawn("mesh-timers") { self.timerLoop() }
     }
 
+    /// Stops the three threads and waits for them (up to `timeout`); true when all ended. The
+    /// device, TUN and socket stay open: they belong to the caller.
+    @discardableResult
+    public func stop(timeout: Duration = .seconds(3)) -> Bool {
+        guard running.get() else { return true }
+        running.set(false)
+        let deadline = DispatchTime.now() + .milliseconds(Int(timeout.components.seconds) * 1000)
+        for _ in 0..<Self.threadCount where exited.wait(timeout: deadline) == .timedOut { return false }
+        return true
+    }
+
     private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let t = Thread { body() }
+        let t = Thread { [exited] in
+            body()
+            exited.signal()
+        }
         t.name = name
         t.stackSize = 1 << 20
         t.start()
@@ -49,14 +74,26 @@ public final class DataPlane: @unchecked Sendable {
     var sendOne: DatagramSink {
         { [udp, weak self] datagram, to, peer in
             guard let steering = self?.steering else { return udp.send(datagram, to: to) }
-            switch steering.steer(peer: peer, endpoint: to, now: SystemClock.now()) {
-            case .direct(let a): udp.send(datagram, to: a)
-            case .relay: steering.sendViaRelay(datagram, to: peer)
-            case .both(let a):
-                udp.send(datagram, to: a)
-                steering.sendViaRelay(datagram, to: peer)
-            case .drop: break
+            if let direct = Self.route(datagram, to: to, peer: peer, steering: steering, now: SystemClock.now()) {
+                udp.send(datagram, to: direct)
             }
+        }
+    }
+
+    /// The one place a steering decision is carried out: relayed copies go to the relay here;
+    /// the direct address (if any) is returned for the caller to send to, alone or in a batch.
+    @inline(__always)
+    static func route(_ datagram: UnsafeRawBufferPointer, to endpoint: UDPAddress, peer: Peer,
+                      steering: OverlaySteering, now: MonotonicTime) -> UDPAddress? {
+        switch steering.steer(peer: peer, endpoint: endpoint, now: now) {
+        case .direct(let a): return a
+        case .relay:
+            steering.sendViaRelay(datagram, to: peer)
+            return nil
+        case .both(let a):
+            steering.sendViaRelay(datagram, to: peer)
+            return a
+        case .drop: return nil
         }
     }
 
@@ -87,14 +124,25 @@ public final class DataPlane: @unchecked Sendable {
         }
     }
 
-    private func tunToUDPLoop() {
-        let worker = OutboundWorker(plane: self)
-        while true { worker.runBatch() }
-    }
+    /// What one worker thread owns for its whole life: `count` datagram slots of `stride`
+    /// bytes (sendmmsg/recvmmsg work on them in place), their lengths and addresses, and one
+    /// scratch slot for handshake replies and follow-ups. Allocated once per thread.
+    final class DatagramBatch {
+        let arena: UnsafeMutableRawBufferPointer
+        let scratch: UnsafeMutableRawBufferPointer
+        let lengths: UnsafeMutablePointer<Int32>
+        let addresses: UnsafeMutablePointer<mesh_addr>
 
-    private func udpToTunLoop() {
-        let worker = InboundWorker(plane: self)
-        while true { worker.runBatch() }
+        init(stride: Int, count: Int) {
+            arena = .allocate(byteCount: stride * count, alignment: 64)
+            scratch = .allocate(byteCount: stride, alignment: 64)
+            lengths = .allocate(capacity: count)
+            addresses = .allocate(capacity: count)
+        }
+
+        deinit {
+            arena.deallocate(); scratch.deallocate(); lengths.deallocate(); addresses.deallocate()
+        }
     }
 
     /// TUN → UDP: read a burst of packets, route and seal each in place, send them in one sendmmsg.
@@ -102,23 +150,18 @@ public final class DataPlane: @unchecked Sendable {
     /// from chewing on an endless loop with the whole data path inlined into it.
     final class OutboundWorker {
         let plane: DataPlane
-        let arena: UnsafeMutableRawBufferPointer
-        let scratch: UnsafeMutableRawBufferPointer
-        let lengths: UnsafeMutablePointer<Int32>
-        let destinations: UnsafeMutablePointer<mesh_addr>
+        let batch: DatagramBatch
         var entropy = SystemEntropy()
 
         init(plane: DataPlane) {
             self.plane = plane
-            arena = .allocate(byteCount: plane.stride * plane.batchSize, alignment: 64)
-            scratch = .allocate(byteCount: plane.stride, alignment: 64)
-            lengths = .allocate(capacity: plane.batchSize)
-            destinations = .allocate(capacity: plane.batchSize)
+            batch = DatagramBatch(stride: plane.stride, count: plane.batchSize)
         }
 
         @inline(never)
         func runBatch() {
             let tun = plane.tun, device = plane.device, counters = plane.counters, stride = plane.stride
+            let arena = batch.arena
             guard mesh_poll_readable(tun.fd, 1000) > 0 else { return }
             let now = SystemClock.now()
             var count = 0
@@ -135,26 +178,15 @@ public final class DataPlane: @unchecked Sendable {
                 }
                 switch device.encapsulate(peer: peer, buffer: slot, packetLength: n, now: now) {
                 case .send(let length, let to):
-                    guard let steering = plane.steering else {
-                        lengths[count] = Int32(length)
-                        destinations[count] = mesh_addr(to)
-                        count += 1
-                        continue
+                    var destination: UDPAddress? = to
+                    if let steering = plane.steering {
+                        destination = DataPlane.route(UnsafeRawBufferPointer(rebasing: slot[0..<length]), to: to,
+                                                      peer: peer, steering: steering, now: now)
                     }
-                    switch steering.steer(peer: peer, endpoint: to, now: now) {
-                    case .direct(let a):
-                        lengths[count] = Int32(length)
-                        destinations[count] = mesh_addr(a)
+                    if let destination {
+                        batch.lengths[count] = Int32(length)
+                        batch.addresses[count] = mesh_addr(destination)
                         count += 1
-                    case .relay:
-                        steering.sendViaRelay(UnsafeRawBufferPointer(rebasing: slot[0..<length]), to: peer)
-                    case .both(let a):
-                        steering.sendViaRelay(UnsafeRawBufferPointer(rebasing: slot[0..<length]), to: peer)
-                        lengths[count] = Int32(length)
-                        destinations[count] = mesh_addr(a)
-                        count += 1
-                    case .drop:
-                        break
                     }
                 case .staged:
                     break
@@ -164,11 +196,11 @@ public final class DataPlane: @unchecked Sendable {
             }
             if count > 0 {
                 _ = mesh_send_batch(plane.udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride,
-                                    Int32(count), lengths, destinations)
+                                    Int32(count), batch.lengths, batch.addresses)
             }
             if device.hasFollowUps {
                 device.serviceFollowUps(now: now, wallClock: SystemClock.wallClock(), entropy: &entropy,
-                                        buffer: scratch, send: plane.sendOne)
+                                        buffer: batch.scratch, send: plane.sendOne)
             }
         }
     }
@@ -176,25 +208,19 @@ public final class DataPlane: @unchecked Sendable {
     /// UDP → TUN: receive a burst with recvmmsg, open each datagram in place, write packets to the TUN.
     final class InboundWorker {
         let plane: DataPlane
-        let arena: UnsafeMutableRawBufferPointer
-        let reply: UnsafeMutableRawBufferPointer
-        let lengths: UnsafeMutablePointer<Int32>
-        let sources: UnsafeMutablePointer<mesh_addr>
+        let batch: DatagramBatch
         var entropy = SystemEntropy()
 
         init(plane: DataPlane) {
             self.plane = plane
-            arena = .allocate(byteCount: plane.stride * plane.batchSize, alignment: 64)
-            reply = .allocate(byteCount: plane.stride, alignment: 64)
-            lengths = .allocate(capacity: plane.batchSize)
-            sources = .allocate(capacity: plane.batchSize)
+            batch = DatagramBatch(stride: plane.stride, count: plane.batchSize)
         }
 
         @inline(never)
         func runBatch() {
             let stride = plane.stride, counters = plane.counters
-            let n = mesh_recv_batch(plane.udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride, stride,
-                                    Int32(plane.batchSize), lengths, sources)
+            let n = mesh_recv_batch(plane.udp.fd, batch.arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride, stride,
+                                    Int32(plane.batchSize), batch.lengths, batch.addresses)
             if n <= 0 {
                 if n < 0 && n != -EINTR && n != -EAGAIN {
                     plane.logger.warning("UDP receive failed: \(SystemError("recvmmsg", code: n))")
@@ -209,14 +235,15 @@ public final class DataPlane: @unchecked Sendable {
             }
             if plane.device.hasFollowUps {
                 plane.device.serviceFollowUps(now: now, wallClock: wall ?? SystemClock.wallClock(), entropy: &entropy,
-                                              buffer: reply, send: plane.sendOne)
+                                              buffer: batch.scratch, send: plane.sendOne)
             }
         }
 
         @inline(__always)
         private func handle(index i: Int, now: MonotonicTime, wall: inout TAI64N?) {
             let stride = plane.stride, counters = plane.counters
-            let length = Int(lengths[i])
+            let arena = batch.arena, reply = batch.scratch, sources = batch.addresses
+            let length = Int(batch.lengths[i])
             guard length >= 0 else { counters.oversized.add(1, ordering: .relaxed); return }
             let datagram = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<i * stride + length])
             let kind = DatagramKind.classify(UnsafeRawBufferPointer(datagram))
@@ -249,8 +276,9 @@ public final class DataPlane: @unchecked Sendable {
 
     private func timerLoop() {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
+        defer { scratch.deallocate() }
         var entropy = SystemEntropy()
-        while true { tickOnce(scratch: scratch, entropy: &entropy) }
+        while running.get() { tickOnce(scratch: scratch, entropy: &entropy) }
     }
 
     @inline(never)
@@ -259,4 +287,11 @@ public final class DataPlane: @unchecked Sendable {
                     buffer: scratch, send: sendOne)
         usleep(50_000)
     }
+}
+
+/// A flag the data plane's threads poll between batches.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func get() -> Bool { value.load(ordering: .acquiring) }
+    func set(_ v: Bool) { value.store(v, ordering: .releasing) }
 }

@@ -21,6 +21,12 @@ public final class UDPTransport: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Bounds each blocking receive, so the thread that receives can notice a stop.
+    public func setReceiveTimeout(milliseconds: Int) {
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     @inline(__always)
     public func send(_ datagram: UnsafeRawBufferPointer, to address: UDPAddress) {
         var dst = mesh_addr(address)

@@ -146,6 +146,8 @@ final class JoinedNode {
         paths.stop()
         control.stop()
         api.stop()
+        // The process exits next: signal the data plane's threads, do not wait for them.
+        dataPlane.stop(timeout: .zero)
     }
 
     func status() -> NodeStatus {

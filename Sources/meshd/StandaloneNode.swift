@@ -55,7 +55,11 @@ final class StandaloneNode {
         try api.start { [self] in self.status() }
     }
 
-    func stop() { api.stop() }
+    func stop() {
+        api.stop()
+        // The process exits next: signal the data plane's threads, do not wait for them.
+        dataPlane.stop(timeout: .zero)
+    }
 
     func status() -> NodeStatus {
         let now = SystemClock.now()
