@@ -13,15 +13,15 @@ import MeshStatus
 /// peers following the coordinator's netmap, their paths (direct or relayed) chosen by
 /// `NodePaths`.
 final class JoinedNode {
-    let device: Device
-    let tun: TunDevice
-    let udp: UDPTransport
-    let dataPlane: DataPlane
-    let api: LocalAPI
+    let runtime: NodeRuntime
     let sync: DevicePeerSync
     let control: ControlLoop
     let registration: SavedRegistration
     let logger: Logger
+    var device: Device { runtime.device }
+    var tun: TunDevice { runtime.tun }
+    var udp: UDPTransport { runtime.udp }
+    var dataPlane: DataPlane { runtime.dataPlane }
 
     let paths: NodePaths
 
@@ -30,15 +30,14 @@ final class JoinedNode {
         self.logger = logger
         self.registration = registration
         self.control = control
-        let mtu = 1280
-        device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: mtu)
+        let device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: 1280)
         // MagicSock is the one authority on where a peer is; WireGuard must not move a peer's
         // endpoint to wherever an authenticated packet last came from.
         device.roamsEndpoints = false
         sync = DevicePeerSync(device: device)
-        udp = try UDPTransport(port: listenPort)
-        tun = try TunDevice(name: interfaceName)
-        try tun.setMTU(mtu)
+        runtime = try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: listenPort,
+                                  socketPath: socketPath, logger: logger)
+        let tun = runtime.tun
         let v4 = try Self.parse(registration.ipv4, "overlay IPv4")
         try tun.addAddress(v4.networkBytes, prefixLength: 32)
         var v6ok = false
@@ -60,11 +59,9 @@ final class JoinedNode {
                 logger.warning("route for overlay prefix \(registration.ipv6Prefix) not added: \(error)")
             }
         }
-        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
-        api = LocalAPI(socketPath: socketPath, logger: logger)
         coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
         paths = NodePaths(nodeKey: try PrivateKey(rawBytes: nodeKeyBytes), discoKey: discoKey,
-                          dataPlane: dataPlane, udp: udp, logger: logger)
+                          dataPlane: runtime.dataPlane, udp: runtime.udp, logger: logger)
     }
 
     let coordinatorKey: PublicKey
@@ -137,17 +134,14 @@ final class JoinedNode {
         paths.start(gatherLocalEndpoints: {
             LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefix: overlayPrefix)
         })
-        dataPlane.start()
-        try api.start { [self] in self.status() }
+        try runtime.start { [self] in self.status() }
         control.start()
     }
 
     func stop() {
         paths.stop()
         control.stop()
-        api.stop()
-        // The process exits next: signal the data plane's threads, do not wait for them.
-        dataPlane.stop(timeout: .zero)
+        runtime.stop()
     }
 
     func status() -> NodeStatus {
@@ -155,43 +149,34 @@ final class JoinedNode {
         let control = self.control.status
         var byKey: [String: NodeInfo] = [:]
         for p in control.netmap.peers.values { byKey[p.nodeKey] = p }
-        let peers = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
         let me = control.netmap.selfNode
         let relays = paths.relays.statuses
-        return NodeStatus(
-            interface: tun.name,
-            publicKey: device.publicKey.base64,
-            listenPort: Int(udp.port),
-            droppedDatagrams: dataPlane.counters.droppedDatagrams,
-            drops: dataPlane.counters.dropsByReason,
-            peers: peers.map { p in
-                let info = byKey[p.publicKey.base64]
-                var status = NodeStatus.PeerStatus(p, now: now)
-                status.name = info?.name
-                status.ipv4 = info?.ipv4
-                status.ipv6 = info?.ipv6
-                status.online = info?.online
-                status.path = paths.pathDescription(for: p.publicKey)
-                return status
-            },
-            name: me?.name ?? registration.name,
-            ipv4: me?.ipv4 ?? registration.ipv4,
-            ipv6: me?.ipv6 ?? registration.ipv6,
-            coordinator: registration.coordinatorURL,
-            control: control.phase.rawValue,
-            controlError: control.lastError,
-            netmapVersion: control.netmap.version,
-            relay: (relays.first(where: \.home) ?? relays.first).map { r in
-                NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
-                                       packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
-                                       packetsDropped: r.stats.packetsDropped)
-            },
-            relays: relays.map { r in
-                NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
-                                       packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
-                                       packetsDropped: r.stats.packetsDropped)
-            },
-            discoDrops: paths.discoDrops)
+        var status = runtime.status { p in
+            let info = byKey[p.publicKey.base64]
+            var status = NodeStatus.PeerStatus(p, now: now)
+            status.name = info?.name
+            status.ipv4 = info?.ipv4
+            status.ipv6 = info?.ipv6
+            status.online = info?.online
+            status.path = paths.pathDescription(for: p.publicKey)
+            return status
+        }
+        let relayStatus = relays.map { r in
+            NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
+                                   packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
+                                   packetsDropped: r.stats.packetsDropped)
+        }
+        status.name = me?.name ?? registration.name
+        status.ipv4 = me?.ipv4 ?? registration.ipv4
+        status.ipv6 = me?.ipv6 ?? registration.ipv6
+        status.coordinator = registration.coordinatorURL
+        status.control = control.phase.rawValue
+        status.controlError = control.lastError
+        status.netmapVersion = control.netmap.version
+        status.relay = relayStatus.first(where: \.home) ?? relayStatus.first
+        status.relays = relayStatus
+        status.discoDrops = paths.discoDrops
+        return status
     }
 }
 

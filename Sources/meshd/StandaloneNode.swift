@@ -8,17 +8,15 @@ import MeshStatus
 
 /// A node run from a config file: the device, its TUN interface, its socket and the local API.
 final class StandaloneNode {
-    let device: Device
-    let tun: TunDevice
-    let udp: UDPTransport
-    let dataPlane: DataPlane
-    let api: LocalAPI
+    let runtime: NodeRuntime
     let logger: Logger
+    var device: Device { runtime.device }
+    var tun: TunDevice { runtime.tun }
+    var udp: UDPTransport { runtime.udp }
 
     init(config: TunnelConfig, interfaceName: String, socketPath: String, logger: Logger) throws {
         self.logger = logger
-        let mtu = config.interface.mtu ?? 1280
-        device = Device(privateKey: config.interface.privateKey, mtu: mtu)
+        let device = Device(privateKey: config.interface.privateKey, mtu: config.interface.mtu ?? 1280)
         let now = SystemClock.now()
         // A config may hold many thousands of peers; SIGTERM during the load must still stop
         // meshd at once rather than after it (the signal is blocked, so it is polled).
@@ -31,9 +29,9 @@ final class StandaloneNode {
                 allowedIPs: peer.allowedIPs.map { ($0.masked.address.networkBytes, $0.length) },
                 now: now)
         }
-        udp = try UDPTransport(port: config.interface.listenPort ?? 0)
-        tun = try TunDevice(name: interfaceName)
-        try tun.setMTU(mtu)
+        runtime = try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: config.interface.listenPort ?? 0,
+                                  socketPath: socketPath, logger: logger)
+        let tun = runtime.tun
         for address in config.interface.addresses {
             try tun.addAddress(address.address.networkBytes, prefixLength: address.length)
         }
@@ -46,31 +44,17 @@ final class StandaloneNode {
                 try tun.addRoute(prefix.masked.address.networkBytes, prefixLength: prefix.length)
             }
         }
-        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
-        api = LocalAPI(socketPath: socketPath, logger: logger)
     }
 
     func start() throws {
-        dataPlane.start()
-        try api.start { [self] in self.status() }
+        try runtime.start { [self] in self.status() }
     }
 
-    func stop() {
-        api.stop()
-        // The process exits next: signal the data plane's threads, do not wait for them.
-        dataPlane.stop(timeout: .zero)
-    }
+    func stop() { runtime.stop() }
 
     func status() -> NodeStatus {
         let now = SystemClock.now()
-        let peers = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
-        return NodeStatus(
-            interface: tun.name,
-            publicKey: device.publicKey.base64,
-            listenPort: Int(udp.port),
-            droppedDatagrams: dataPlane.counters.droppedDatagrams,
-            drops: dataPlane.counters.dropsByReason,
-            peers: peers.map { NodeStatus.PeerStatus($0, now: now) })
+        return runtime.status { NodeStatus.PeerStatus($0, now: now) }
     }
 }
 

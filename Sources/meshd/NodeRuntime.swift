@@ -1,0 +1,44 @@
+import Logging
+import MeshIO
+import MeshStatus
+import WireGuard
+
+/// What a running node is in either mode: the WireGuard device, its TUN interface, the UDP
+/// socket, the data plane between them and the local API. Standalone mode configures it from a
+/// wg-quick file (`StandaloneNode`); mesh mode from its registration and the coordinator's
+/// netmap, and adds the path layer (`JoinedNode`).
+final class NodeRuntime {
+    let device: Device
+    let tun: TunDevice
+    let udp: UDPTransport
+    let dataPlane: DataPlane
+    let api: LocalAPI
+
+    init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String, logger: Logger) throws {
+        self.device = device
+        udp = try UDPTransport(port: listenPort)
+        tun = try TunDevice(name: interfaceName)
+        try tun.setMTU(device.mtu)
+        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
+        api = LocalAPI(socketPath: socketPath, logger: logger)
+    }
+
+    func start(status: @escaping @Sendable () -> NodeStatus) throws {
+        dataPlane.start()
+        try api.start(status: status)
+    }
+
+    func stop() {
+        api.stop()
+        // The process exits next: signal the data plane's threads, do not wait for them.
+        dataPlane.stop(timeout: .zero)
+    }
+
+    /// The facts both modes show; mesh mode fills in the rest.
+    func status(peers: (Peer.Snapshot) -> NodeStatus.PeerStatus) -> NodeStatus {
+        let snapshots = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
+        return NodeStatus(interface: tun.name, publicKey: device.publicKey.base64, listenPort: Int(udp.port),
+                          droppedDatagrams: dataPlane.counters.droppedDatagrams, drops: dataPlane.counters.dropsByReason,
+                          peers: snapshots.map(peers))
+    }
+}
