@@ -11,8 +11,10 @@ public struct PeerConfig: Equatable, Hashable, Sendable {
     public var publicKey: String
     /// e.g. ["100.64.0.2/32", "fd7a:115c:a1e0::2/128"]
     public var allowedIPs: [String]
-    /// The endpoint to start with ("ip:port" or "[v6]:port"): for now the first published
-    /// endpoint (direct paths only; disco chooses among candidates later).
+    /// The WireGuard endpoint the peer is installed with ("ip:port" or "[v6]:port"): its first
+    /// published endpoint. Where datagrams actually go is MagicSock's decision (direct to a
+    /// candidate disco confirmed, or the relay); this value only names the peer's endpoint
+    /// until the path layer knows the peer.
     public var endpoint: String?
 
     public init(publicKey: String, allowedIPs: [String], endpoint: String?) {
