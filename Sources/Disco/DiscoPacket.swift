@@ -41,6 +41,14 @@ public enum DiscoPacket {
                             entropy: inout some EntropySource) -> [UInt8] {
         var nonce = [UInt8](repeating: 0, count: Box.nonceLength)
         nonce.withUnsafeMutableBytes { entropy.fill($0) }
+        return seal(message, sender: sender, shared: shared, nonce: nonce)
+    }
+
+    /// The same with a nonce drawn earlier: a driver can take its random bytes under its lock
+    /// and do the sealing after releasing it. `nonce` must be `Box.nonceLength` fresh random bytes.
+    public static func seal(_ message: DiscoMessage, sender: PublicKey, shared: Box.SharedKey,
+                            nonce: [UInt8]) -> [UInt8] {
+        precondition(nonce.count == Box.nonceLength, "a disco nonce is \(Box.nonceLength) bytes")
         return magic + sender.rawBytes + nonce + shared.seal(message.encoded, nonce: nonce)
     }
 

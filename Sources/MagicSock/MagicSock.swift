@@ -14,6 +14,11 @@ import WireGuard
 /// work; the relaying node must own that key; a per-source budget; the box must open with the
 /// peer's shared key (computed once per disco key); then per-peer budgets on Pongs and
 /// CallMeMaybes. Each refusal is counted by reason, never logged per packet.
+///
+/// Every random byte (disco nonces, transaction ids, the rate limiter's seed) comes from the
+/// injected entropy source and the one time it reads itself (status snapshots) comes from the
+/// injected clock, so a test with a seeded source and a manual clock can tell a confirmed path
+/// from an unconfirmed one at an exact instant and sees the same datagrams on every run.
 public final class MagicSock: OverlaySteering, @unchecked Sendable {
     /// What the netmap says about a peer.
     public struct PeerInfo: Sendable {
@@ -78,12 +83,18 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     /// pending batch, and nothing on the way allocates.
     private let sendRelay: @Sendable (PublicKey, UnsafeRawBufferPointer) -> Bool
     private let relayUp: @Sendable () -> Bool
+    /// For status snapshots, taken outside the data path (everything else is handed `now`).
+    private let clock: @Sendable () -> MonotonicTime
     private let lock = NSLock()
     private var byPeer: [ObjectIdentifier: PeerState] = [:]
+    /// The same peers in netmap order: timers and status walk them in an order that does not
+    /// depend on hashing, so equal inputs give equal outputs.
+    private var inOrder: [PeerState] = []
     private var byDisco: [PublicKey: PeerState] = [:]
     private var byNode: [PublicKey: PeerState] = [:]
     private var ownEndpoints: [UDPAddress] = []
-    private var entropy = SystemEntropy()
+    /// Guarded by `lock`, like the path state it feeds.
+    private var entropy: any EntropySource
     private var sources: SourceRateLimiter
     private var drops = DiscoDropCounters()
     private var keyComputations = 0
@@ -96,9 +107,12 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
                             sendUDP: @escaping @Sendable ([UInt8], UDPAddress) -> Void,
                             sendRelay: @escaping @Sendable (PublicKey, [UInt8]) -> Void,
                             relayUp: @escaping @Sendable () -> Bool = { true },
-                            keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) }) {
+                            keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) },
+                            entropy: any EntropySource = SystemEntropy(),
+                            clock: @escaping @Sendable () -> MonotonicTime = SystemClock.now) {
         self.init(discoKey: discoKey, nodeKey: nodeKey, timings: timings, limits: limits, sendUDP: sendUDP,
-                  sendRelayDatagram: { sendRelay($0, Array($1)); return true }, relayUp: relayUp, keyAgreement: keyAgreement)
+                  sendRelayDatagram: { sendRelay($0, Array($1)); return true }, relayUp: relayUp,
+                  keyAgreement: keyAgreement, entropy: entropy, clock: clock)
     }
 
     public init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,
@@ -106,7 +120,9 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
                 sendUDP: @escaping @Sendable ([UInt8], UDPAddress) -> Void,
                 sendRelayDatagram sendRelay: @escaping @Sendable (PublicKey, UnsafeRawBufferPointer) -> Bool,
                 relayUp: @escaping @Sendable () -> Bool = { true },
-                keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) }) {
+                keyAgreement: @escaping KeyAgreement = { Box.SharedKey(peer: $0, own: $1) },
+                entropy: any EntropySource = SystemEntropy(),
+                clock: @escaping @Sendable () -> MonotonicTime = SystemClock.now) {
         self.discoKey = discoKey
         discoPublicKey = discoKey.publicKey
         self.nodeKey = nodeKey
@@ -116,9 +132,11 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         self.sendUDP = sendUDP
         self.sendRelay = sendRelay
         self.relayUp = relayUp
-        var e = SystemEntropy()
+        self.clock = clock
+        var entropy = entropy
         var seed: UInt64 = 0
-        withUnsafeMutableBytes(of: &seed) { e.fill($0) }
+        withUnsafeMutableBytes(of: &seed) { entropy.fill($0) }
+        self.entropy = entropy
         sources = SourceRateLimiter(slots: limits.sourceSlots, burst: limits.perSourceBurst,
                                     every: limits.perSourceInterval, seed: seed)
     }
@@ -143,6 +161,11 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
             next[id] = state
         }
         byPeer = next
+        var listed = Set<ObjectIdentifier>()
+        inOrder = peers.compactMap { info in
+            let id = ObjectIdentifier(info.wireGuardPeer)
+            return listed.insert(id).inserted ? next[id] : nil
+        }
         byDisco = Dictionary(next.values.map { ($0.info.discoKey, $0) }, uniquingKeysWith: { a, _ in a })
         byNode = Dictionary(next.values.map { ($0.info.nodeKey, $0) }, uniquingKeysWith: { a, _ in a })
     }
@@ -154,10 +177,11 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     public func pathStatus() -> [PathStatus] {
         lock.lock(); defer { lock.unlock() }
-        let now = MonotonicTimeSource.now()
-        return byPeer.values.map { s in
-            PathStatus(nodeKey: s.info.nodeKey, direct: s.path.best, latency: s.path.bestLatency,
-                       trusted: s.path.isTrusted(now: now), relay: !s.path.isTrusted(now: now))
+        let now = clock()
+        return inOrder.map { s in
+            let trusted = s.path.isTrusted(now: now)
+            return PathStatus(nodeKey: s.info.nodeKey, direct: s.path.best, latency: s.path.bestLatency,
+                              trusted: trusted, relay: !trusted)
         }
     }
 
@@ -233,7 +257,21 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     // MARK: Disco
 
-    private typealias Outgoing = (message: DiscoMessage, destination: UDPAddress?)  // nil: through the relay
+    /// A disco message ready to seal: its nonce is drawn under the lock (the entropy source is
+    /// guarded by it), the sealing happens after the lock is released.
+    private struct Outgoing {
+        var message: DiscoMessage
+        /// Nil: through the relay.
+        var destination: UDPAddress?
+        var nonce: [UInt8]
+    }
+
+    /// Called under the lock.
+    private func outgoing(_ message: DiscoMessage, to destination: UDPAddress?) -> Outgoing {
+        var nonce = [UInt8](repeating: 0, count: Box.nonceLength)
+        nonce.withUnsafeMutableBytes { entropy.fill($0) }
+        return Outgoing(message: message, destination: destination, nonce: nonce)
+    }
 
     private func handleDisco(_ d: UnsafeRawBufferPointer, from source: UDPAddress, relayedBy: PublicKey?, now: MonotonicTime) {
         lock.lock()
@@ -258,7 +296,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
             guard senderNodeKey == state.info.nodeKey else { return drop(.wrongPeer) }
             guard state.pongs.take(now: now), state.credit.spend(DiscoLimits.pongLength) else { return drop(.rateLimited) }
             // The Pong goes back where the Ping came from, never elsewhere, and is smaller.
-            out.append((.pong(txid: txid, source: source), relayedBy == nil ? source : nil))
+            out.append(outgoing(.pong(txid: txid, source: source), to: relayedBy == nil ? source : nil))
             if relayedBy == nil {
                 let paid = state.credit.balance >= DiscoLimits.plainPingLength
                 out += outgoing(state.path.handlePing(from: source, now: now, pingBack: paid, entropy: &entropy),
@@ -288,7 +326,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     public func tick(now: MonotonicTime) {
         lock.lock()
         var work: [([Outgoing], Box.SharedKey, PublicKey)] = []
-        for state in byPeer.values {
+        for state in inOrder {
             let a = outgoing(state.path.poll(now: now, entropy: &entropy), state, padded: true, alwaysCharged: false)
             if !a.isEmpty, let shared = state.shared { work.append((a, shared, state.info.nodeKey)) }
         }
@@ -312,28 +350,22 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
                 if alwaysCharged || !state.path.isVouched(addr) {
                     guard state.credit.spend(DiscoPacket.sealedLength(of: message)) else { continue }
                 }
-                out.append((message, addr))
+                out.append(outgoing(message, to: addr))
             case .callMeMaybe:
-                out.append((.callMeMaybe(endpoints: ownEndpoints), nil))
+                out.append(outgoing(.callMeMaybe(endpoints: ownEndpoints), to: nil))
             }
         }
         return out
     }
 
     private func send(_ out: [Outgoing], shared: Box.SharedKey, peerNode: PublicKey) {
-        var e = SystemEntropy()
-        for (message, destination) in out {
-            let packet = DiscoPacket.seal(message, sender: discoPublicKey, shared: shared, entropy: &e)
-            if let destination, !RelayMarker.isMarker(destination) {
+        for item in out {
+            let packet = DiscoPacket.seal(item.message, sender: discoPublicKey, shared: shared, nonce: item.nonce)
+            if let destination = item.destination, !RelayMarker.isMarker(destination) {
                 sendUDP(packet, destination)
             } else if relayUp() {
                 _ = packet.withUnsafeBytes { sendRelay(peerNode, $0) }
             }
         }
     }
-}
-
-/// The monotonic clock, for status snapshots taken outside the data path.
-enum MonotonicTimeSource {
-    static func now() -> MonotonicTime { SystemClock.now() }
 }

@@ -72,7 +72,8 @@ final class NodePaths: @unchecked Sendable {
         magic = MagicSock(discoKey: discoKey, nodeKey: nodeKey.publicKey,
                           sendUDP: sendUDP,
                           sendRelayDatagram: { key, datagram in pool.send(to: key, datagram: datagram) },
-                          relayUp: { pool.isAnyConnected })
+                          relayUp: { pool.isAnyConnected },
+                          entropy: SystemEntropy(), clock: SystemClock.now)
         magicBox.magic = magic
         homeBox.paths = self
         magic.onSTUN = { [weak self] bytes, from in self?.stunAnswer(bytes, from: from) }

@@ -36,7 +36,8 @@ final class AdmissionHarness: @unchecked Sendable {
                        keyAgreement: { peer, own in
                            count.update { $0 += 1 }
                            return MeshCrypto.Box.SharedKey(peer: peer, own: own)
-                       })
+                       },
+                       entropy: SeededEntropy(seed: 100))
         for i in 0..<peerCount {
             let n = PrivateKey.generate(using: &e), d = PrivateKey.generate(using: &e)
             let p = try device.addPeer(publicKey: n.publicKey, now: now)

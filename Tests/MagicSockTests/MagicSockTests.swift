@@ -6,68 +6,6 @@ import Foundation
 import Testing
 import WireGuard
 
-/// Two MagicSocks joined by an in-memory network: UDP between their addresses (which can be
-/// cut, like a firewall rule) and a relay that always delivers.
-final class TwoNodes: @unchecked Sendable {
-    struct Packet { var bytes: [UInt8]; var from: UDPAddress; var to: UDPAddress?; var relayTo: PublicKey? }
-    let addrA = UDPAddress(ipv4: 203, 0, 113, 11, port: 41641)
-    let addrB = UDPAddress(ipv4: 203, 0, 113, 12, port: 41641)
-    /// The wire: what the two sides have sent and not yet been delivered.
-    final class Wire: @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [Packet] = []
-        func append(_ p: Packet) { lock.lock(); items.append(p); lock.unlock() }
-        func drain() -> [Packet] { lock.lock(); defer { items.removeAll(); lock.unlock() }; return items }
-        var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return items.isEmpty }
-    }
-    let queue = Wire()
-    var a: MagicSock!
-    var b: MagicSock!
-    var peerBAtA: Peer!
-    var peerAAtB: Peer!
-    var udpWorks = true
-    var now = MonotonicTime(nanoseconds: 1_000_000_000)
-
-    init() throws {
-        _ = Sodium.isReady
-        var e = SeededEntropy(seed: 42)
-        let nodeA = PrivateKey.generate(using: &e), nodeB = PrivateKey.generate(using: &e)
-        let discoA = PrivateKey.generate(using: &e), discoB = PrivateKey.generate(using: &e)
-        let devA = Device(privateKey: nodeA), devB = Device(privateKey: nodeB)
-        peerBAtA = try devA.addPeer(publicKey: nodeB.publicKey, now: now)
-        peerAAtB = try devB.addPeer(publicKey: nodeA.publicKey, now: now)
-        let (aAddr, bAddr) = (addrA, addrB)
-        a = MagicSock(discoKey: discoA, nodeKey: nodeA.publicKey,
-                      sendUDP: { [queue] bytes, to in queue.append(Packet(bytes: bytes, from: aAddr, to: to)) },
-                      sendRelay: { [queue] key, bytes in queue.append(Packet(bytes: bytes, from: aAddr, relayTo: key)) })
-        b = MagicSock(discoKey: discoB, nodeKey: nodeB.publicKey,
-                      sendUDP: { [queue] bytes, to in queue.append(Packet(bytes: bytes, from: bAddr, to: to)) },
-                      sendRelay: { [queue] key, bytes in queue.append(Packet(bytes: bytes, from: bAddr, relayTo: key)) })
-        a.setPeers([.init(nodeKey: nodeB.publicKey, discoKey: discoB.publicKey, endpoints: [addrB], wireGuardPeer: peerBAtA)])
-        b.setPeers([.init(nodeKey: nodeA.publicKey, discoKey: discoA.publicKey, endpoints: [addrA], wireGuardPeer: peerAAtB)])
-        a.setOwnEndpoints([addrA])
-        b.setOwnEndpoints([addrB])
-    }
-
-    /// Delivers everything queued (and what that triggers), 1 ms per hop.
-    func deliverAll() {
-        for _ in 0..<50 {
-            let batch = queue.drain()
-            if batch.isEmpty { return }
-            now = now + .milliseconds(1)
-            for p in batch {
-                let toA = p.relayTo == a.nodeKey || p.to == addrA
-                let target: MagicSock = toA ? a : b
-                if p.relayTo != nil {
-                    _ = target.receiveFromRelay(p.bytes, from: toA ? b.nodeKey : a.nodeKey, now: now)
-                } else if udpWorks {
-                    p.bytes.withUnsafeBytes { target.receive($0, kind: .disco, from: p.from, now: now) }
-                }
-            }
-        }
-    }
-}
-
 @Suite struct MagicSockTests {
     @Test func relayFirstThenDirectAfterDiscovery() throws {
         let net = try TwoNodes()
