@@ -31,7 +31,10 @@ let package = Package(
         // Non-trapping arithmetic and conversions for numbers from outside (network, files, flags).
         .target(name: "CheckedArithmetic"),
         .target(name: "MeshCrypto", dependencies: ["CSodium", "CheckedArithmetic"]),
-        .target(name: "WireGuard", dependencies: ["MeshCrypto"]),
+        // One home for the primitives several layers share: monotonic time, UDP addresses.
+        .target(name: "MeshBase"),
+        .testTarget(name: "MeshBaseTests", dependencies: ["MeshBase"]),
+        .target(name: "WireGuard", dependencies: ["MeshCrypto", "MeshBase"]),
         .target(name: "MeshConfig", dependencies: ["MeshCrypto", "WireGuard"]),
 
         // Thin I/O drivers.
@@ -142,9 +145,9 @@ let package = Package(
         ]),
 
         // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
-        .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "WireGuard"]),
+        .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
         .target(name: "RelayIO", dependencies: [
-            "Relay", "MeshWire", "MeshCrypto", "WireGuard",
+            "Relay", "MeshWire", "MeshCrypto", "MeshBase",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

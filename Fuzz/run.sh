@@ -36,9 +36,10 @@ TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config di
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
 # imports nothing but Foundation and MeshWire.
-MODULES=(CheckedArithmetic MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig)
+MODULES=(CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig)
 declare -A MODSRC=(
     [CheckedArithmetic]="Sources/CheckedArithmetic"
+    [MeshBase]="Sources/MeshBase"
     [MeshCrypto]="Sources/MeshCrypto"
     [WireGuard]="Sources/WireGuard"
     [MeshConfig]="Sources/MeshConfig"

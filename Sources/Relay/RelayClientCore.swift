@@ -1,6 +1,6 @@
 import MeshCrypto
 import MeshWire
-import WireGuard
+import MeshBase
 
 public struct RelayClientConfig: Sendable {
     /// The relay key the coordinator announced; a ServerKey frame with another key is refused.

@@ -1,6 +1,6 @@
 import MeshCrypto
 import MeshWire
-import WireGuard
+import MeshBase
 
 /// Identifies one transport connection to the relay (a TCP stream after the HTTP upgrade).
 public struct RelayConnectionID: Hashable, Comparable, Sendable, CustomStringConvertible {

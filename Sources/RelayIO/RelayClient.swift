@@ -7,7 +7,7 @@ import NIOPosix
 import NIOWebSocket
 import Relay
 import Synchronization
-import WireGuard
+import MeshBase
 
 /// A node's connection to one relay: TCP, the HTTP upgrade (`Upgrade: mesh-relay`, or the
 /// WebSocket variant for proxies that only pass WebSocket), the `RelayClientCore` handshake,

@@ -7,7 +7,7 @@ import NIOPosix
 import NIOWebSocket
 import Relay
 import Synchronization
-import WireGuard
+import MeshBase
 
 extension RelayClient {
     public struct Configuration: Sendable {

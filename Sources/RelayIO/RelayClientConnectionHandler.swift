@@ -7,7 +7,7 @@ import NIOPosix
 import NIOWebSocket
 import Relay
 import Synchronization
-import WireGuard
+import MeshBase
 
 /// One connection attempt of a `RelayClient`: sends the upgrade request, checks the 101, then
 /// runs a `RelayClientCore` over the frame stream. With the WebSocket transport the upgrade is

@@ -7,7 +7,7 @@ import NIOPosix
 import NIOWebSocket
 import Relay
 import Synchronization
-import WireGuard
+import MeshBase
 
 /// The WebSocket transport's upgrade: sends `GET /relay` through NIO's HTTP client pipeline with
 /// `NIOWebSocketClientUpgrader` (which adds `Upgrade: websocket`, the key, and checks the

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Relay
 import Synchronization
-import WireGuard
+import MeshBase
 
 /// The relay server driver: one `RelayServerCore` shared by every connection, guarded by a mutex
 /// (critical sections are a few dictionary operations; no I/O happens under the lock). Each

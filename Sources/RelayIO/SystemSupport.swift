@@ -1,6 +1,6 @@
 import MeshCrypto
 import NIOCore
-import WireGuard
+import MeshBase
 
 #if canImport(Glibc)
 import Glibc

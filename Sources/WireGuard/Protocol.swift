@@ -31,20 +31,5 @@ public struct ProtocolTimers: Sendable {
 }
 
 extension Duration {
-    public var nanoseconds: Int64 {
-        let (s, a) = components
-        return s * 1_000_000_000 + a / 1_000_000_000
-    }
     static func * (d: Duration, n: Int) -> Duration { .nanoseconds(d.nanoseconds * Int64(n)) }
-}
-
-/// Monotonic time in nanoseconds, supplied by the driver: the protocol never reads a clock.
-public struct MonotonicTime: Comparable, Hashable, Sendable, CustomStringConvertible {
-    public var nanoseconds: Int64
-    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
-    public static func < (a: Self, b: Self) -> Bool { a.nanoseconds < b.nanoseconds }
-    public static func + (a: Self, d: Duration) -> Self { Self(nanoseconds: a.nanoseconds + d.nanoseconds) }
-    public static func - (a: Self, b: Self) -> Duration { .nanoseconds(a.nanoseconds - b.nanoseconds) }
-    public static func seconds(_ s: Double) -> Self { Self(nanoseconds: Int64(s * 1e9)) }
-    public var description: String { "\(Double(nanoseconds) / 1e9)s" }
 }
