@@ -127,6 +127,8 @@ lab_ns_add() {
         LAB_NSS+=("$n")
         lab_in "$n" ip link set lo up
         lab_in "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        # Once the lab has a DNS server, namespaces made later resolve through it too.
+        if [[ -n ${LAB_DNS_IP:-} ]]; then lab_dns_use "$n"; fi
     done
 }
 
@@ -164,7 +166,7 @@ lab_dns() {
     : > "$hosts"
     for entry in "$@"; do printf '%s %s\n' "${entry#*=}" "${entry%%=*}" >> "$hosts"; done
     lab_start "dns" "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-        --addn-hosts="$hosts" --listen-address="$ip" --bind-interfaces --port=53 --user=root --group=root \
+        --addn-hosts="$hosts" --local=/test/ --listen-address="$ip" --bind-interfaces --port=53 --user=root --group=root \
         --pid-file= --log-facility=- --log-queries
     LAB_DNS_IP=$ip
     lab_wait_until 10 "lab DNS server on $ip:53" lab_listening "$ns" udp 53

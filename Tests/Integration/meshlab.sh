@@ -61,8 +61,8 @@ meshlab_up() { # TYPE_A TYPE_B
         natlab_public_host dns "$MESHLAB_DNS_IP"
         # shellcheck disable=SC2086
         lab_dns dns "$MESHLAB_DNS_IP" "$MESHLAB_COORD_NAME=$MESHLAB_COORD" $MESHLAB_DNS_EXTRA
-        [[ $1 == block-udp ]] && lab_dns_tcp a
-        [[ $2 == block-udp ]] && lab_dns_tcp b
+        if [[ $1 == block-udp ]]; then lab_dns_tcp a; fi
+        if [[ $2 == block-udp ]]; then lab_dns_tcp b; fi
     fi
     meshlab_coord_start coord
     # A test may define meshlab_after_coord to start more servers before the nodes join.
