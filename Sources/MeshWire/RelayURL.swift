@@ -39,7 +39,7 @@ public struct RelayURL: Equatable, Sendable, Hashable, CustomStringConvertible {
               host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "_" }),
               host.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
         if let portText {
-            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy(\.isASCII),
+            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
                   let p = Int(portText), (1...65535).contains(p) else { return nil }
             port = p
         } else {

@@ -17,7 +17,7 @@ import Testing
     @Test func refusesWhatIsNotARelayURL() {
         for bad in ["", "ftp://x/relay", "http://", "http://:80", "http://h:0", "http://h:65536", "http://h:-1",
                     "http://h:99999999999999999999", "http://user@h/relay", "http://[2001:db8::1/relay",
-                    "http://[x]:80", "http://h:80:90", "http://h:8a", "http://h o/relay", "http://hé/relay"] {
+                    "http://[x]:80", "http://h:80:90", "http://h:8a", "http://h:+80", "http://h o/relay", "http://hé/relay"] {
             #expect(RelayURL(bad) == nil, "\(bad)")
         }
     }

@@ -46,40 +46,18 @@ public final class RelayNodesClient: Sendable {
         (target, basePath) = try Self.parse(url: coordinatorURL)
     }
 
-    /// "http://host[:port][/path]" → where to connect and the path prefix.
+    /// "http://host[:port][/path]" → where to connect and the path prefix (parsed by MeshWire's
+    /// `RelayURL`, the one URL parser for coordinator and relay addresses).
     public static func parse(url: String) throws -> (SimpleHTTPClient.Target, String) {
         func bad(_ why: String) -> StartupError { StartupError("coordinator URL \(url): \(why)") }
         if url.hasPrefix("https://") {
             throw bad("https:// is not supported; use http:// (requests and answers are sealed end to end)")
         }
         guard url.hasPrefix("http://") else { throw bad("must start with http://") }
-        var rest = Substring(url.dropFirst("http://".count))
-        var path = ""
-        if let slash = rest.firstIndex(of: "/") {
-            path = String(rest[slash...])
-            rest = rest[..<slash]
-        }
+        guard let parsed = RelayURL(url, defaultPath: "") else { throw bad("not http://host[:port][/path]") }
+        var path = parsed.path
         while path.hasSuffix("/") { path.removeLast() }
-        var host = String(rest)
-        var port = 80
-        var portText: Substring? = nil
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { throw bad("missing ']'") }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty { throw bad("bad text after ']'") }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            portText = rest[rest.index(after: colon)...]
-        }
-        if let portText {
-            guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let p = Int(portText), (1...65535).contains(p) else {
-                throw bad("bad port")
-            }
-            port = p
-        }
-        guard !host.isEmpty else { throw bad("no host") }
-        return (.tcp(host: host, port: port), path)
+        return (.tcp(host: parsed.host, port: parsed.port), path)
     }
 
     /// One request; `timeout` must exceed the coordinator's keepalive_seconds when `wait` is set.
