@@ -163,5 +163,5 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -19,6 +19,9 @@ import WireGuard
 /// injected entropy source and the one time it reads itself (status snapshots) comes from the
 /// injected clock, so a test with a seeded source and a manual clock can tell a confirmed path
 /// from an unconfirmed one at an exact instant and sees the same datagrams on every run.
+///
+/// Sendable by hand: every mutable field (the peer tables, entropy, rate limiters, counters,
+/// the STUN handler) is guarded by `lock`; the closures it calls are `@Sendable`.
 public final class MagicSock: OverlaySteering, @unchecked Sendable {
     /// What the netmap says about a peer.
     public struct PeerInfo: Sendable {
@@ -98,8 +101,13 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     private var sources: SourceRateLimiter
     private var drops = DiscoDropCounters()
     private var keyComputations = 0
-    /// Non-disco, non-WireGuard traffic (STUN answers) goes here.
-    public var onSTUN: (@Sendable ([UInt8], UDPAddress) -> Void)?
+    /// Non-disco, non-WireGuard traffic (STUN answers) goes here. Guarded by `lock`: the node
+    /// sets it while the receive thread may already be running.
+    public var onSTUN: (@Sendable ([UInt8], UDPAddress) -> Void)? {
+        get { lock.withLock { stunHandler } }
+        set { lock.withLock { stunHandler = newValue } }
+    }
+    private var stunHandler: (@Sendable ([UInt8], UDPAddress) -> Void)?
 
     /// With relayed datagrams handed over as arrays (tests; not the data path).
     public convenience init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,

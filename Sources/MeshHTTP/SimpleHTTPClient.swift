@@ -52,10 +52,12 @@ public enum SimpleHTTPClient {
     }
 
     /// Sends raw bytes, returns everything the server sends until it closes the connection.
+    /// The answer is capped at `maxBytes` (a netmap of thousands of peers is a few MiB).
     public static func exchange(_ target: Target, bytes: [UInt8], timeout: TimeAmount = .seconds(120),
+                                maxBytes: Int = 64 << 20,
                                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> [UInt8] {
         let promise = group.any().makePromise(of: [UInt8].self)
-        let collector = Collector(promise: promise)
+        let collector = Collector(promise: promise, maxBytes: maxBytes)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
             .channelInitializer { ch in
@@ -131,12 +133,19 @@ public enum SimpleHTTPClient {
         }
     }
 
+    /// Sendable by hand: it is made before the channel exists and handed to the channel
+    /// initializer and the timeout task; both run on the channel's event loop, the only place
+    /// its fields are touched.
     final class Collector: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         var data: [UInt8] = []
         let promise: EventLoopPromise<[UInt8]>
+        let maxBytes: Int
         var done = false
-        init(promise: EventLoopPromise<[UInt8]>) { self.promise = promise }
+        init(promise: EventLoopPromise<[UInt8]>, maxBytes: Int) {
+            self.promise = promise
+            self.maxBytes = maxBytes
+        }
 
         /// Called on the channel's event loop only.
         func finish(_ r: Result<[UInt8], any Error>) {
@@ -147,6 +156,13 @@ public enum SimpleHTTPClient {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var b = unwrapInboundIn(data)
+            guard !done else { return }
+            // A server that never stops sending must not grow this buffer without bound.
+            guard b.readableBytes <= maxBytes - self.data.count else {
+                finish(.failure(ClientError("answer longer than \(maxBytes) bytes")))
+                context.close(promise: nil)
+                return
+            }
             if let bytes = b.readBytes(length: b.readableBytes) { self.data += bytes }
         }
 

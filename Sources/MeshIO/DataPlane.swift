@@ -11,13 +11,18 @@ import WireGuard
 /// Three threads: TUN→UDP (read, route, seal, sendmmsg), UDP→TUN (recvmmsg, open, write)
 /// and timers. Buffers are allocated once per thread; the steady-state path allocates nothing.
 /// `stop()` ends the threads, so a node can be started and stopped within one process.
+///
+/// Sendable by hand: each worker's buffers belong to its own thread; the relayed-receive
+/// scratch buffer and entropy are used only under `relayLock`; `steering` is written before
+/// the threads start; `running` is atomic.
 public final class DataPlane: @unchecked Sendable {
     public let device: Device
     public let tun: TunDevice
     public let udp: UDPTransport
     public let counters = DataPlaneCounters()
-    /// Mesh mode's path selection; nil in standalone mode. Set before `start()`.
-    public var steering: OverlaySteering?
+    /// Mesh mode's path selection; nil in standalone mode. Written only by `start(steering:)`
+    /// before the threads that read it exist, so it needs no lock.
+    public private(set) var steering: OverlaySteering?
     private let relayLock = NSLock()
     private lazy var relayScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
     private var relayEntropy = SystemEntropy()
@@ -40,7 +45,8 @@ public final class DataPlane: @unchecked Sendable {
     private let exited = DispatchSemaphore(value: 0)
     private static let threadCount = 3
 
-    public func start() {
+    public func start(steering: OverlaySteering? = nil) {
+        self.steering = steering
         tun.setNonBlocking(true)
         udp.setReceiveTimeout(milliseconds: 1000)
         running.set(true)

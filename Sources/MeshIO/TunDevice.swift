@@ -4,7 +4,7 @@ import Glibc
 import CMeshShim
 
 /// The TUN interface carrying the overlay's IP packets between the kernel and meshd.
-public final class TunDevice: @unchecked Sendable {
+public final class TunDevice: Sendable {
     public let fd: Int32
     public let name: String
     public let ifIndex: Int32
@@ -15,7 +15,8 @@ public final class TunDevice: @unchecked Sendable {
         let rc = mesh_tun_open(&buf, buf.count)
         guard rc >= 0 else { throw SystemError("opening TUN device \(name) (needs root or CAP_NET_ADMIN and /dev/net/tun)", code: rc) }
         fd = rc
-        self.name = String(cString: buf)
+        let nameBytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self.name = String(decoding: nameBytes, as: UTF8.self)
         let idx = mesh_if_index(self.name)
         guard idx >= 0 else { close(fd); throw SystemError("looking up interface \(self.name)", code: idx) }
         ifIndex = idx

@@ -7,7 +7,7 @@ import WireGuard
 /// The node's one UDP socket. Batched receive and send (recvmmsg/sendmmsg) amortise the
 /// per-syscall cost, which dominates a userspace tunnel; slots are laid out so a later
 /// UDP GSO/GRO path can hand the same buffers to the kernel as one super-datagram.
-public final class UDPTransport: @unchecked Sendable {
+public final class UDPTransport: Sendable {
     public let fd: Int32
     public let port: UInt16
 

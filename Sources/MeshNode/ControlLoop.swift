@@ -9,6 +9,7 @@ import NIOCore
 /// long-poll for as long as the node runs, reconnecting with exponential backoff and jitter
 /// when the coordinator is down (the device keeps its peers meanwhile, so tunnels keep working),
 /// and republishes the node's endpoints when they change.
+/// Sendable by hand: every mutable field (state, phase, hooks, tasks) is guarded by `lock`.
 public final class ControlLoop: @unchecked Sendable {
     public struct Options: Sendable {
         public var hostname: String
@@ -54,17 +55,43 @@ public final class ControlLoop: @unchecked Sendable {
     private var published: PublishedPaths?
     private var tasks: [Task<Void, Never>] = []
 
+    /// The callbacks and sources the node plugs in. Guarded by `lock`: the node sets them while
+    /// the loop's tasks may already read them.
+    private struct Hooks {
+        var onRegistered: (@Sendable (RegisterResponse) -> Void)?
+        var onPeers: (@Sendable (PeerDiff, NetmapState) -> Void)?
+        var onRemoved: (@Sendable (ControlError) -> Void)?
+        var endpoints: @Sendable () -> [String] = { [] }
+        var homeRelay: @Sendable () -> String? = { nil }
+    }
+    private var hooks = Hooks()
+
     /// Called (from the loop's task) after every successful registration.
-    public var onRegistered: (@Sendable (RegisterResponse) -> Void)?
+    public var onRegistered: (@Sendable (RegisterResponse) -> Void)? {
+        get { lock.withLock { hooks.onRegistered } }
+        set { lock.withLock { hooks.onRegistered = newValue } }
+    }
     /// Called with every non-empty peer change, in order.
-    public var onPeers: (@Sendable (PeerDiff, NetmapState) -> Void)?
+    public var onPeers: (@Sendable (PeerDiff, NetmapState) -> Void)? {
+        get { lock.withLock { hooks.onPeers } }
+        set { lock.withLock { hooks.onPeers = newValue } }
+    }
     /// Called once when the coordinator says this node is no longer active (removed by the
     /// admin, expired, logged out). The loop then stops: coming back takes a new join.
-    public var onRemoved: (@Sendable (ControlError) -> Void)?
+    public var onRemoved: (@Sendable (ControlError) -> Void)? {
+        get { lock.withLock { hooks.onRemoved } }
+        set { lock.withLock { hooks.onRemoved = newValue } }
+    }
     /// The node's current candidate endpoints.
-    public var endpoints: @Sendable () -> [String] = { [] }
+    public var endpoints: @Sendable () -> [String] {
+        get { lock.withLock { hooks.endpoints } }
+        set { lock.withLock { hooks.endpoints = newValue } }
+    }
     /// The node's current home relay id (peers send relayed packets there); nil: none yet.
-    public var homeRelay: @Sendable () -> String? = { nil }
+    public var homeRelay: @Sendable () -> String? {
+        get { lock.withLock { hooks.homeRelay } }
+        set { lock.withLock { hooks.homeRelay = newValue } }
+    }
 
     /// Where peers can reach this node, as published to the coordinator.
     struct PublishedPaths: Equatable {

@@ -45,7 +45,8 @@ public enum PeerAction: Equatable, Sendable {
 }
 
 /// Keeps the WireGuard `Device`'s peers in step with the netmap. The planning is pure
-/// (`plan`); `apply` carries it out on the device. Thread-safe.
+/// (`plan`); `apply` carries it out on the device. Sendable by hand: `configured` is guarded by
+/// `lock`, and the device is Sendable.
 public final class DevicePeerSync: @unchecked Sendable {
     public let device: Device
     private let lock = NSLock()

@@ -13,6 +13,10 @@ import MeshBase
 /// runs a `RelayClientCore` over the frame stream. With the WebSocket transport the upgrade is
 /// `RelayClientWebSocketStarter`'s, and this handler joins the pipeline after it, behind the
 /// WebSocket codec and `RelayWebSocketFrameHandler`.
+///
+/// Sendable by hand: it is made on the client's loop and handed to the channel initializer
+/// (a closure NIO may run elsewhere); its mutable fields are touched only on the channel's
+/// event loop (marked "Loop-confined"), and the client it calls back is Sendable.
 final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

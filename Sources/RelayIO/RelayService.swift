@@ -200,6 +200,10 @@ public final class RelayService: Sendable {
 
 /// One upgraded relay connection on the server: decodes frames into the shared core and writes
 /// the connection's queued frames while the channel is writable.
+///
+/// Sendable by hand: `wake()` is called from any thread (the core queued frames for this
+/// connection) and only hops onto the channel's event loop; every mutable field is
+/// loop-confined, and `channel` is set once in `handlerAdded` before anyone can wake it.
 final class RelayServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

@@ -2,7 +2,9 @@ import MeshCrypto
 
 /// The WireGuard protocol for one local identity and its peers, with no I/O: the driver feeds
 /// it IP packets from the TUN and datagrams from the socket, passes in the time and random bytes,
-/// and sends or writes whatever it returns. Safe to call from several threads at once.
+/// and sends or writes whatever it returns. Safe to call from several threads at once:
+/// Sendable by hand because the peer tables are guarded by `tableLock` and the cookie state by
+/// `cookieLock` (each `Peer` guards its own state).
 public final class Device: @unchecked Sendable {
     public let privateKey: PrivateKey
     public let publicKey: PublicKey

@@ -6,6 +6,7 @@ import Darwin
 
 /// A plain mutex. The state machines are shared by the driver's TUN, UDP and timer threads;
 /// critical sections are a few field updates, so an uncontended pthread mutex is the cheapest fit.
+/// Sendable by hand: the mutex is the synchronisation; its pointer never changes.
 final class Lock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     init() { pthread_mutex_init(mutex, nil) }

@@ -30,6 +30,9 @@ struct LocalAPIClient {
     }
 }
 
+/// Sendable by hand: it is made here and handed to the channel initializer; `data` is written
+/// only on the channel's event loop and read only after `closeFuture` completed, which orders
+/// those writes before the read.
 private final class ReplyCollector: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     var data = Data()

@@ -12,7 +12,7 @@ import MeshStatus
 /// A node in mesh mode: the device, TUN and socket configured from its registration, its
 /// peers following the coordinator's netmap, their paths (direct or relayed) chosen by
 /// `NodePaths`.
-final class JoinedNode {
+final class JoinedNode: Sendable {
     let runtime: NodeRuntime
     let sync: DevicePeerSync
     let control: ControlLoop
@@ -134,7 +134,7 @@ final class JoinedNode {
         paths.start(gatherLocalEndpoints: {
             LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefix: overlayPrefix)
         })
-        try runtime.start { [self] in self.status() }
+        try runtime.start(steering: paths.magic) { [self] in self.status() }
         control.start()
     }
 

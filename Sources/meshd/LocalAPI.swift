@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,12 +7,12 @@ import MeshStatus
 
 /// The unix socket `meshctl` talks to. One request line in, one JSON document out; the socket
 /// is mode 0600 because status reveals peers and endpoints.
-final class LocalAPI: @unchecked Sendable {
+final class LocalAPI: Sendable {
     static let defaultSocketPath = "/run/mesh/meshd.sock"
     let socketPath: String
     let logger: Logger
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private var channel: Channel?
+    private let channel = Mutex<(any Channel)?>(nil)
 
     init(socketPath: String, logger: Logger) {
         self.socketPath = socketPath
@@ -24,7 +25,7 @@ final class LocalAPI: @unchecked Sendable {
                                                 attributes: [.posixPermissions: 0o755])
         unlink(socketPath)
         let logger = self.logger
-        channel = try ServerBootstrap(group: group)
+        let bound = try ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(LocalAPIHandler(status: status, logger: logger))
@@ -32,17 +33,18 @@ final class LocalAPI: @unchecked Sendable {
             }
             .bind(unixDomainSocketPath: socketPath)
             .wait()
+        channel.withLock { $0 = bound }
         chmod(socketPath, 0o600)
     }
 
     func stop() {
-        try? channel?.close().wait()
+        try? channel.withLock({ $0 })?.close().wait()
         unlink(socketPath)
         try? group.syncShutdownGracefully()
     }
 }
 
-private final class LocalAPIHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class LocalAPIHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let status: @Sendable () -> NodeStatus
@@ -75,6 +77,7 @@ private final class LocalAPIHandler: ChannelInboundHandler, @unchecked Sendable 
         data.append(UInt8(ascii: "\n"))
         var out = context.channel.allocator.buffer(capacity: data.count)
         out.writeBytes(data)
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
     }
 }

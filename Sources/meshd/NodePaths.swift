@@ -15,6 +15,10 @@ import WireGuard
 /// and periodic STUN probing of those relays' STUN servers (names resolved on their own
 /// thread) that finds the node's public endpoint and the home relay. All of it shares the
 /// node's one socket.
+///
+/// Sendable by hand: the mutable fields are guarded by `lock` (endpoints, probe state, stopped)
+/// or `resolveSignal` (STUN names and what they resolved to); `gatherLocal` and the two
+/// callbacks are set before `start()` spawns the threads that read them.
 final class NodePaths: @unchecked Sendable {
     struct NetmapPeer {
         var nodeKey: PublicKey
@@ -79,7 +83,10 @@ final class NodePaths: @unchecked Sendable {
         magic.onSTUN = { [weak self] bytes, from in self?.stunAnswer(bytes, from: from) }
     }
 
+    /// Sendable by hand: written once in `init`, before `setRelays` can open any relay
+    /// connection whose callbacks read it; only read after that.
     final class MagicBox: @unchecked Sendable { var magic: MagicSock? }
+    /// Sendable by hand: written once in `init`, like `MagicBox`.
     final class HomeBox: @unchecked Sendable { weak var paths: NodePaths? }
 
     /// Follows the coordinator's relay list: relay connections, and the STUN servers probed.
@@ -103,7 +110,6 @@ final class NodePaths: @unchecked Sendable {
         gatherLocal = gatherLocalEndpoints
         let local = gatherLocalEndpoints()
         lock.lock(); self.localEndpoints = local; lock.unlock()
-        dataPlane.steering = magic
         let t = Thread { [weak self] in self?.timerLoop() }
         t.name = "mesh-paths"
         t.start()

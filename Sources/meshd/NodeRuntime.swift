@@ -7,7 +7,7 @@ import WireGuard
 /// socket, the data plane between them and the local API. Standalone mode configures it from a
 /// wg-quick file (`StandaloneNode`); mesh mode from its registration and the coordinator's
 /// netmap, and adds the path layer (`JoinedNode`).
-final class NodeRuntime {
+final class NodeRuntime: Sendable {
     let device: Device
     let tun: TunDevice
     let udp: UDPTransport
@@ -23,8 +23,8 @@ final class NodeRuntime {
         api = LocalAPI(socketPath: socketPath, logger: logger)
     }
 
-    func start(status: @escaping @Sendable () -> NodeStatus) throws {
-        dataPlane.start()
+    func start(steering: OverlaySteering? = nil, status: @escaping @Sendable () -> NodeStatus) throws {
+        dataPlane.start(steering: steering)
         try api.start(status: status)
     }
 

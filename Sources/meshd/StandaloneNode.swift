@@ -7,7 +7,7 @@ import WireGuard
 import MeshStatus
 
 /// A node run from a config file: the device, its TUN interface, its socket and the local API.
-final class StandaloneNode {
+final class StandaloneNode: Sendable {
     let runtime: NodeRuntime
     let logger: Logger
     var device: Device { runtime.device }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Logging
 import MeshCrypto
 import MeshIO
@@ -149,9 +150,8 @@ struct Up: ParsableCommand {
     }
 }
 
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<T, any Error>?
-    func set(_ v: Result<T, any Error>) { lock.withLock { value = v } }
-    func get() -> Result<T, any Error>? { lock.withLock { value } }
+final class ResultBox<T: Sendable>: Sendable {
+    private let value = Mutex<Result<T, any Error>?>(nil)
+    func set(_ v: Result<T, any Error>) { value.withLock { $0 = v } }
+    func get() -> Result<T, any Error>? { value.withLock { $0 } }
 }

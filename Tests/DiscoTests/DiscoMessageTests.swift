@@ -4,7 +4,6 @@ import Testing
 import WireGuard
 
 @Suite struct DiscoMessageTests {
-    static var entropy = SeededEntropy(seed: 3)
 
     @Test func roundTripsEveryMessage() throws {
         _ = Sodium.isReady

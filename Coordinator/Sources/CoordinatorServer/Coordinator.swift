@@ -218,7 +218,10 @@ public final class Coordinator: Sendable {
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord",
                                  backlog: 4096),
             onServerRunning: { [self] channel in
-                _ = channel.pipeline.addHandler(AcceptPauseHandler(logger: logger), position: .first)
+                // Made on the channel's event loop: the handler is not Sendable and never leaves it.
+                channel.eventLoop.execute {
+                    try? channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: logger), position: .first)
+                }
                 let port = channel.localAddress?.port ?? config.listenPort
                 markListening(port)
                 logger.info("node API listening", metadata: ["address": "\(config.listenHost):\(port)",

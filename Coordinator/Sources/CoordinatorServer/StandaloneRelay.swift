@@ -176,7 +176,10 @@ public final class StandaloneRelay: Sendable {
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord-relay",
                                  backlog: 4096),
             onServerRunning: { [listening] channel in
-                _ = channel.pipeline.addHandler(AcceptPauseHandler(logger: logger), position: .first)
+                // Made on the channel's event loop: the handler is not Sendable and never leaves it.
+                channel.eventLoop.execute {
+                    try? channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: logger), position: .first)
+                }
                 let port = channel.localAddress?.port ?? config.listenPort
                 listening.bound(port)
                 logger.info("meshcoord relay listening", metadata: [

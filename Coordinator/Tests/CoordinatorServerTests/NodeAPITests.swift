@@ -120,7 +120,7 @@ import Testing
         var versions: [UInt64] = []
         for n in nodes.dropFirst() { versions.append(try await n.map().version) }
         // Polls wait; the admin removes node 0 (and later expires node 1).
-        let polls = Task {
+        let polls = Task { [versions] in
             try await withThrowingTaskGroup(of: MapResponse.self) { g in
                 for (i, n) in nodes.dropFirst().enumerated() { g.addTask { try await n.map(since: versions[i]) } }
                 var out: [MapResponse] = []
