@@ -19,8 +19,11 @@ public enum KeyDecodingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// How a key's 32 bytes are held. Four words rather than a SIMD vector: Swift 6.3.1 corrupts
-/// SIMD-typed values kept across an `await` in async functions, and keys live in async code.
+/// How a key's 32 bytes are held. Four words rather than a SIMD vector: Swift 6.3.1 miscompiles
+/// a struct with a SIMD stored property held across `await` and returned with an optional of
+/// itself (it crashes under -O), and keys live in async code. The one place this is written
+/// down; `Tests/Toolchain/simd_across_await.sh` reproduces it in CI and fails once a toolchain
+/// no longer does, so the workaround can go.
 public typealias KeyWords = (UInt64, UInt64, UInt64, UInt64)
 
 @inline(__always) func words(_ v: SIMD32<UInt8>) -> KeyWords { unsafeBitCast(v, to: KeyWords.self) }

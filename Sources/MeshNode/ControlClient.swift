@@ -52,7 +52,7 @@ public enum ControlError: Error, CustomStringConvertible, Sendable {
 
 /// The node's side of the control protocol (DESIGN.md section 7): every body sealed with
 /// `ControlSeal` between the node key and the coordinator key, a fresh 16-byte request id and
-/// 24-byte nonce per request. Keys are held as bytes so nothing SIMD-backed lives in an async frame.
+/// 24-byte nonce per request.
 public final class ControlClient: Sendable {
     public let coordinatorURL: String
     public let target: SimpleHTTPClient.Target

@@ -5,8 +5,8 @@ import MeshWire
 import WireGuard
 
 /// What the WireGuard device needs to know about one netmap peer: its key, the overlay
-/// addresses it may send from (its /32 and /128) and where to send to. Strings only, so values
-/// can cross `await` safely (Swift 6.3.1 corrupts SIMD-bearing values held across `await`).
+/// addresses it may send from (its /32 and /128) and where to send to, in the netmap's own
+/// text form so a plan compares with what the coordinator sent.
 public struct PeerConfig: Equatable, Hashable, Sendable {
     public var publicKey: String
     /// e.g. ["100.64.0.2/32", "fd7a:115c:a1e0::2/128"]

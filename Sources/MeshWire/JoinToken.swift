@@ -14,8 +14,7 @@ public struct JoinToken: Equatable, Sendable, CustomStringConvertible {
     static let checkLength = 4
 
     public var coordinatorURL: String
-    /// Kept as bytes (not a SIMD-backed `PublicKey`) so a token can live across `await`
-    /// safely: Swift 6.3.1 miscompiles SIMD-bearing values in async frames.
+    /// The key's raw bytes, as the token carries them.
     public var coordinatorKeyBytes: [UInt8]
     public var coordinatorKey: PublicKey { try! PublicKey(rawBytes: coordinatorKeyBytes) }
     /// The 32 raw secret bytes.

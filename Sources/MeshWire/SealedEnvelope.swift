@@ -69,8 +69,7 @@ public struct SealError: Error, Equatable, CustomStringConvertible {
 
 /// A request whose box opened and whose timestamp is fresh; the body is still undecoded JSON.
 public struct OpenedRequest: Sendable {
-    /// Kept as bytes (not a SIMD-backed `PublicKey`) so this value can live across `await`
-    /// safely: Swift 6.3.1 miscompiles SIMD-bearing values in async frames.
+    /// The sender's key as the envelope carried it (32 bytes, checked when it was opened).
     public var nodeKeyBytes: [UInt8]
     public var nodeKey: PublicKey { try! PublicKey(rawBytes: nodeKeyBytes) }
     public var requestID: [UInt8]
