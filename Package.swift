@@ -30,12 +30,12 @@ let package = Package(
         // Pure modules: no sockets, no clock, no randomness of their own.
         // Non-trapping arithmetic and conversions for numbers from outside (network, files, flags).
         .target(name: "CheckedArithmetic"),
-        .target(name: "MeshCrypto", dependencies: ["CSodium", "CheckedArithmetic"]),
+        .target(name: "MeshCrypto", dependencies: ["CSodium", "CheckedArithmetic", "MeshBase"]),
         // One home for the primitives several layers share: monotonic time, UDP addresses.
         .target(name: "MeshBase"),
         .testTarget(name: "MeshBaseTests", dependencies: ["MeshBase"]),
         .target(name: "WireGuard", dependencies: ["MeshCrypto", "MeshBase"]),
-        .target(name: "MeshConfig", dependencies: ["MeshCrypto", "WireGuard"]),
+        .target(name: "MeshConfig", dependencies: ["MeshCrypto", "MeshBase"]),
 
         // Thin I/O drivers.
         .target(name: "MeshIO", dependencies: [
@@ -79,7 +79,7 @@ let package = Package(
 
         // The coordinator. Only its server module imports the HTTP framework.
         .target(name: "CoordinatorStore", dependencies: [
-            "MeshWire", "MeshCrypto",
+            "MeshWire", "MeshCrypto", "MeshBase",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Coordinator/Sources/CoordinatorStore"),
         .target(name: "CoordinatorServer", dependencies: [

@@ -1,3 +1,5 @@
+// A tunnel config is made of addresses, prefixes and endpoints: whoever reads one needs those types.
+@_exported import MeshBase
 import MeshCrypto
 
 /// A wg-quick-style tunnel description: what `meshd --config FILE` runs without a

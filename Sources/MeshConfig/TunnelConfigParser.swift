@@ -1,3 +1,4 @@
+import MeshBase
 import Foundation
 import MeshCrypto
 

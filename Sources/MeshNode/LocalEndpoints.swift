@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshBase
 
 /// The node's own candidate endpoints: the IPv4 addresses of its up, non-loopback interfaces
 /// with the node's UDP port ("ip:port"). Addresses that peers can only reach through some
@@ -37,12 +38,14 @@ public enum LocalEndpoints {
     /// The choice itself, apart from `getifaddrs`, so it can be tested.
     public static func select(_ list: [InterfaceAddress], port: UInt16, excludingInterface excluded: String?,
                               excludingPrefix overlayPrefix: String?) -> [String] {
-        let prefix = overlayPrefix.flatMap(parseIPv4Prefix)
+        let prefix = overlayPrefix.flatMap { try? IPPrefix($0) }
         var out: [String] = []
         for a in list where a.isUp && !a.isLoopback {
             if let excluded, a.name == excluded { continue }
             if isTunnel(a) { continue }
-            if let prefix, contains(prefix, a.ipv4) { continue }
+            if let prefix, prefix.contains(.v4(UInt32(a.ipv4.0) << 24 | UInt32(a.ipv4.1) << 16 | UInt32(a.ipv4.2) << 8 | UInt32(a.ipv4.3))) {
+                continue
+            }
             let b = a.ipv4
             let text = "\(b.0).\(b.1).\(b.2).\(b.3):\(port)"
             if !out.contains(text) { out.append(text) }
@@ -56,26 +59,6 @@ public enum LocalEndpoints {
         let tunnelNames = ["tun", "tap", "wg", "utun", "tailscale", "zt"]
         if tunnelNames.contains(where: { a.name.hasPrefix($0) }) { return true }
         return a.isPointToPoint && !a.name.hasPrefix("ppp")
-    }
-
-    /// "100.64.0.0/10" → (network as a big-endian word, length); nil for anything else (IPv6).
-    static func parseIPv4Prefix(_ text: String) -> (UInt32, Int)? {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let len = Int(parts[1]), (0...32).contains(len) else { return nil }
-        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4 else { return nil }
-        var word: UInt32 = 0
-        for o in octets {
-            guard o.count <= 3, let v = UInt8(o) else { return nil }
-            word = word << 8 | UInt32(v)
-        }
-        return (word, len)
-    }
-
-    static func contains(_ prefix: (UInt32, Int), _ a: (UInt8, UInt8, UInt8, UInt8)) -> Bool {
-        let word = UInt32(a.0) << 24 | UInt32(a.1) << 16 | UInt32(a.2) << 8 | UInt32(a.3)
-        let mask: UInt32 = prefix.1 == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix.1))
-        return word & mask == prefix.0 & mask
     }
 
     static func interfaces() -> [InterfaceAddress] {

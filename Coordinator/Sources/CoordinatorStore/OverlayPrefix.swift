@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MeshBase
 
 /// An overlay address prefix (IPv4 like 100.64.0.0/10 or IPv6 like fd7a:1:2::/48) and the
 /// arithmetic the allocator needs: the address at offset n from the network address.
@@ -87,22 +83,17 @@ public struct OverlayPrefix: Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func parseIPv4(_ s: String) -> [UInt8]? {
-        var a = in_addr()
-        guard inet_pton(AF_INET, s, &a) == 1 else { return nil }
-        return withUnsafeBytes(of: &a) { Array($0) }
+        guard let a = try? IPAddress(s), a.isV4 else { return nil }
+        return a.networkBytes
     }
 
     public static func parseIPv6(_ s: String) -> [UInt8]? {
-        var a = in6_addr()
-        guard inet_pton(AF_INET6, s, &a) == 1 else { return nil }
-        return withUnsafeBytes(of: &a) { Array($0) }
+        guard let a = try? IPAddress(s), !a.isV4 else { return nil }
+        return a.networkBytes
     }
 
     public static func format(_ bytes: [UInt8]) -> String {
-        var buf = [CChar](repeating: 0, count: 64)
-        let family = bytes.count == 4 ? AF_INET : AF_INET6
-        _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buf, socklen_t(buf.count)) }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        IPAddress(networkBytes: bytes).map { "\($0)" } ?? "?"
     }
 }
 

@@ -27,3 +27,12 @@ public struct SeededEntropy: EntropySource {
         }
     }
 }
+
+/// So `Int.random(in:using:)`, `shuffled(using:)` and friends replay from a seed too.
+extension SeededEntropy: RandomNumberGenerator {
+    public mutating func next() -> UInt64 {
+        var value: UInt64 = 0
+        withUnsafeMutableBytes(of: &value) { fill($0) }
+        return value
+    }
+}

@@ -1,4 +1,4 @@
-import MeshConfig
+import MeshBase
 import Testing
 
 @Suite struct EndpointTests {
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func describeThenParseIsIdentity() throws {
-        var rng = SeededGenerator(seed: 3)
+        var rng = SeededEntropy(seed: 3)
         for _ in 0..<500 {
             let address: IPAddress = rng.next() % 2 == 0
                 ? .v4(UInt32.random(in: .min ... .max, using: &rng))

@@ -1,5 +1,3 @@
-import WireGuard
-
 extension UDPAddress {
     /// The socket address of a parsed `Endpoint` (its address is always 4 or 16 bytes).
     public init(_ endpoint: Endpoint) {

@@ -206,7 +206,7 @@ extension IPAddress {
     }
 }
 
-func isDecimalDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+package func isDecimalDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
 private func hexValue(_ c: UInt8) -> UInt8? {
     switch c {
@@ -252,76 +252,6 @@ extension IPAddress: CustomStringConvertible {
     }
 }
 
-// MARK: - Prefix
-
-/// An address with a prefix length, as in `Address` and `AllowedIPs`. The address is kept as
-/// written (an interface address like 10.0.0.1/24 needs its host bits); `masked` gives the
-/// network for routing.
-public struct IPPrefix: Hashable, Sendable {
-    public var address: IPAddress
-    public var length: Int
-
-    /// `length` must be within 0...address.bitWidth.
-    public init(address: IPAddress, length: Int) throws(IPParseError) {
-        guard (0...address.bitWidth).contains(length) else {
-            throw IPParseError(input: "\(address)/\(length)", expected: .prefix,
-                               reason: "length \(length) is outside 0...\(address.bitWidth)")
-        }
-        self.address = address
-        self.length = length
-    }
-
-    /// The prefix that covers exactly one address (/32 or /128).
-    public init(host address: IPAddress) {
-        self.address = address
-        self.length = address.bitWidth
-    }
-
-    /// Parses "10.0.0.0/24" or "fd00::/64"; a bare address means a single host.
-    public init(_ text: some StringProtocol) throws(IPParseError) {
-        let input = String(text)
-        let fail = { (reason: String) in IPParseError(input: input, expected: .prefix, reason: reason) }
-        let parts = input.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        let address: IPAddress
-        do {
-            address = try IPAddress(parts[0])
-        } catch {
-            throw fail(parts[0].isEmpty ? "missing address before '/'" : error.reason)
-        }
-        guard parts.count == 2 else {
-            self = IPPrefix(host: address)
-            return
-        }
-        let lengthText = parts[1].utf8
-        guard !lengthText.isEmpty else { throw fail("missing length after '/'") }
-        guard lengthText.allSatisfy(isDecimalDigit) else {
-            throw fail("length '\(parts[1])' is not a decimal number")
-        }
-        guard lengthText.count <= 3, let length = Int(parts[1]), length <= address.bitWidth else {
-            throw fail("length \(parts[1]) exceeds \(address.bitWidth)")
-        }
-        self.address = address
-        self.length = length
-    }
-
-    /// The same prefix with the host bits cleared: 10.0.0.7/24 becomes 10.0.0.0/24.
-    public var masked: IPPrefix {
-        var copy = self
-        copy.address = address.masked(toLength: length)
-        return copy
-    }
-
-    /// Whether `address` lies in this network; an address of the other family never does.
-    public func contains(_ other: IPAddress) -> Bool {
-        guard other.isV4 == address.isV4 else { return false }
-        return other.masked(toLength: length) == address.masked(toLength: length)
-    }
-}
-
-extension IPPrefix: CustomStringConvertible {
-    public var description: String { "\(address)/\(length)" }
-}
-
 extension IPAddress {
     /// Network-order bytes: 4 for IPv4, 16 for IPv6, as netlink and packet headers carry them.
     public var networkBytes: [UInt8] {
@@ -330,6 +260,24 @@ extension IPAddress {
         case .v6(let high, let low):
             return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
                 + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
+        }
+    }
+}
+
+extension IPAddress {
+    /// From network-order bytes as sockets and packet headers carry them: 4 bytes are IPv4,
+    /// 16 are IPv6; any other count is nil.
+    public init?(networkBytes bytes: some Collection<UInt8>) {
+        let b = Array(bytes)
+        switch b.count {
+        case 4:
+            self = .v4(b.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        case 16:
+            let high = b[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let low = b[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            self = .v6(high: high, low: low)
+        default:
+            return nil
         }
     }
 }

@@ -1,0 +1,2 @@
+// Key generation takes an `EntropySource` (MeshBase): whoever makes keys needs that type.
+@_exported import MeshBase
