@@ -60,7 +60,7 @@ build_module() { # MODULE
     for s in ${MODSRC[$m]}; do
         if [[ -d $s ]]; then srcs+=("$s"/*.swift); else srcs+=("$s"); fi
     done
-    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -enable-testing -swift-version 5 -package-name mesh \
+    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -enable-testing -swift-version 6 -package-name mesh \
         -emit-library -static -emit-module -module-name "$name" \
         -emit-module-path "$LIB/$name.swiftmodule" \
         -I "$LIB" -I "$SODIUM_INC" "${srcs[@]}" -o "$LIB/lib$name.a"
@@ -70,7 +70,7 @@ build_target() { # TARGET
     local t=$1 libs=() i m
     # Static libraries link dependents first.
     for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do m=${MODULES[$i]}; libs+=("-l${MODNAME[$m]:-$m}"); done
-    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 5 -package-name mesh -module-name "fuzz_$t" \
+    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 6 -package-name mesh -module-name "fuzz_$t" \
         -I "$LIB" -I "$SODIUM_INC" -L "$LIB" "$REPO/Fuzz/Targets/$t.swift" "$REPO"/Fuzz/Support/*.swift "${libs[@]}" -lsodium \
         -o "$BIN/$t" 2> >(grep -v "Cannot export local symbol" >&2)
 }
@@ -193,7 +193,7 @@ cmd_seeds() {
     mkdir -p "$LIB" "$BIN"
     local m t libs=()
     for m in "${MODULES[@]}"; do build_module "$m" || return 1; libs=("-l${MODNAME[$m]:-$m}" "${libs[@]}"); done
-    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 5 -package-name mesh -module-name make_seeds \
+    "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 6 -package-name mesh -module-name make_seeds \
         -I "$LIB" -I "$SODIUM_INC" -L "$LIB" Fuzz/Tools/make_seeds.swift Fuzz/Support/*.swift "${libs[@]}" -lsodium \
         -o "$BIN/make_seeds" || return 1
     for t in "${TARGETS[@]}"; do rm -rf "$REPO/Fuzz/Corpus/$t"; mkdir -p "$REPO/Fuzz/Corpus/$t"; done
