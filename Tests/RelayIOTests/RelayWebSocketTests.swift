@@ -130,7 +130,7 @@ final class RawWebSocket {
         #expect(lab.service.stats.packetsForwarded == 2)
         // Revocation closes a WebSocket connection as well; reinstated, it comes back.
         await lab.service.revoke(lab.nodes[0].publicKey)
-        #expect(await eventually(within: .seconds(2)) { !ws.isConnected })
+        #expect(await eventually(within: .seconds(5)) { !ws.isConnected })
         lab.service.reinstate(lab.nodes[0].publicKey)
         #expect(await eventually { ws.isConnected && ws.stats.connects == 2 })
         await lab.shutdown()
