@@ -65,11 +65,11 @@ let package = Package(
         // Wire formats shared by node and coordinator (pure): STUN, control messages, sealing, join tokens.
         .target(name: "MeshWire", dependencies: ["MeshCrypto", "CheckedArithmetic"]),
         // Disco: sealed Ping/Pong/CallMeMaybe and the per-peer path state machine (pure).
-        .target(name: "Disco", dependencies: ["MeshCrypto", "WireGuard"]),
+        .target(name: "Disco", dependencies: ["MeshCrypto", "MeshBase"]),
         // Mesh mode's path layer: disco, path choice and relay steering over the one socket.
         .target(name: "MagicSock", dependencies: ["Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
         // Netcheck: STUN probing of the node's own network (pure).
-        .target(name: "Netcheck", dependencies: ["MeshWire", "MeshCrypto", "WireGuard"]),
+        .target(name: "Netcheck", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
 
         // A deliberately small HTTP/1.1 client shared by meshcoord, meshctl/meshd drivers and tests.
         .target(name: "MeshHTTP", dependencies: [
@@ -118,9 +118,9 @@ let package = Package(
 
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
-        .testTarget(name: "DiscoTests", dependencies: ["Disco", "WireGuard", "MeshCrypto"]),
+        .testTarget(name: "DiscoTests", dependencies: ["Disco", "MeshBase", "MeshCrypto"]),
         .testTarget(name: "MagicSockTests", dependencies: ["MagicSock", "Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
-        .testTarget(name: "NetcheckTests", dependencies: ["Netcheck", "MeshWire", "WireGuard", "MeshCrypto"]),
+        .testTarget(name: "NetcheckTests", dependencies: ["Netcheck", "MeshWire", "MeshBase", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
         .testTarget(name: "CoordinatorStoreTests", dependencies: ["CoordinatorStore", "MeshWire", "MeshCrypto"],
                     path: "Coordinator/Tests/CoordinatorStoreTests"),

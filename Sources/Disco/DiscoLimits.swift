@@ -1,4 +1,4 @@
-import WireGuard
+import MeshBase
 
 /// The budgets that bound what disco traffic can make a node do. A peer's key gets it past
 /// the first check only; after that every message costs it tokens, and anything the node sends

@@ -1,5 +1,5 @@
 import MeshCrypto
-import WireGuard
+import MeshBase
 
 /// A 12-byte transaction id that pairs a Pong with the Ping it answers.
 public struct DiscoTransactionID: Hashable, Sendable {

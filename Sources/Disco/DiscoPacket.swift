@@ -1,5 +1,5 @@
 import MeshCrypto
-import WireGuard
+import MeshBase
 
 /// The sealed envelope a disco message travels in:
 /// magic "MESHDS" | sender disco key (32) | nonce (24) | crypto_box(message).

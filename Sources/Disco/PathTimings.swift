@@ -1,4 +1,4 @@
-import WireGuard
+import MeshBase
 
 /// The path-selection constants of DESIGN.md section 5 (Tailscale's published values).
 /// Tests shorten them; the state machine never reads a clock of its own.

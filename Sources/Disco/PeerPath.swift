@@ -1,5 +1,5 @@
 import MeshCrypto
-import WireGuard
+import MeshBase
 
 /// Where one peer's packets should go, and which disco probes to send to find out: the path
 /// state machine of DESIGN.md section 5. Pure: the driver passes the time and random bytes in,

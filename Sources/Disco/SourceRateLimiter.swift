@@ -1,4 +1,4 @@
-import WireGuard
+import MeshBase
 
 /// A rate limit per source address in fixed memory: sources hash into a fixed number of
 /// buckets, so a flood from forged addresses can never grow a table, and a check costs one

@@ -1,4 +1,4 @@
-import WireGuard
+import MeshBase
 
 /// A token bucket over time the caller passes in: up to `burst` events at once, then one per
 /// `interval`. Every bound on what a peer (or a forged source) can make the node do is one of

@@ -88,7 +88,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     private let relayUp: @Sendable () -> Bool
     /// For status snapshots, taken outside the data path (everything else is handed `now`).
     private let clock: @Sendable () -> MonotonicTime
-    private let lock = NSLock()
+    private let lock = Lock()
     private var byPeer: [ObjectIdentifier: PeerState] = [:]
     /// The same peers in netmap order: timers and status walk them in an order that does not
     /// depend on hashing, so equal inputs give equal outputs.

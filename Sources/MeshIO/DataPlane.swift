@@ -23,7 +23,7 @@ public final class DataPlane: @unchecked Sendable {
     /// Mesh mode's path selection; nil in standalone mode. Written only by `start(steering:)`
     /// before the threads that read it exist, so it needs no lock.
     public private(set) var steering: OverlaySteering?
-    private let relayLock = NSLock()
+    private let relayLock = Lock()
     private lazy var relayScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 64)
     private var relayEntropy = SystemEntropy()
     let logger: Logger

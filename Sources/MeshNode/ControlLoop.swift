@@ -20,7 +20,8 @@ public final class ControlLoop: @unchecked Sendable {
         public var authSecret: String?
         public var mapTimeout: TimeAmount = .seconds(90)
         public var endpointCheckInterval: Duration = .seconds(10)
-        public var backoff = Backoff()
+        /// Between failed registrations and polls: from half a second up to 30 s.
+        public var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(30))
 
         public init(hostname: String, os: String = "linux", discoKey: String, authSecret: String?) {
             self.hostname = hostname
@@ -45,7 +46,7 @@ public final class ControlLoop: @unchecked Sendable {
     public let client: ControlClient
     public let options: Options
     let logger: Logger
-    private let lock = NSLock()
+    private let lock = Lock()
     private var state = NetmapState()
     private var phase = Phase.starting
     private var lastError: String?
@@ -138,10 +139,10 @@ public final class ControlLoop: @unchecked Sendable {
         var entropy = SystemEntropy()
         while true {
             do { return try await register() } catch let e as ControlError where e.isTransient {
-                let delay = backoff.nextDelay(random: Backoff.draw(&entropy))
+                let delay = backoff.nextDelay(now: SystemClock.now(), entropy: &entropy)
                 set(.unreachable, error: "\(e)")
-                logger.warning("\(e); retrying in \(String(format: "%.1f", delay)) s")
-                try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                logger.warning("\(e); retrying in \(Self.seconds(delay)) s")
+                try await Task.sleep(for: delay)
             } catch let e as ControlError {
                 set(.refused, error: "\(e)")
                 throw e
@@ -216,9 +217,9 @@ public final class ControlLoop: @unchecked Sendable {
                 } else {
                     set(.refused, error: "\(e)")
                 }
-                let delay = backoff.nextDelay(random: Backoff.draw(&entropy))
-                if !e.nodeGone { logger.warning("\(e); retrying in \(String(format: "%.1f", delay)) s") }
-                do { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) } catch { return }
+                let delay = backoff.nextDelay(now: SystemClock.now(), entropy: &entropy)
+                if !e.nodeGone { logger.warning("\(e); retrying in \(Self.seconds(delay)) s") }
+                do { try await Task.sleep(for: delay) } catch { return }
             }
         }
     }
@@ -244,5 +245,10 @@ public final class ControlLoop: @unchecked Sendable {
     /// Leaves the network (peers are told); the node key stays, a new auth key is needed to return.
     public func logout() async throws {
         _ = try await client.logout(reason: "meshd logout")
+    }
+
+    /// A delay as the log prints it ("2.4").
+    static func seconds(_ d: Duration) -> String {
+        String(format: "%.1f", Double(d.nanoseconds) / 1e9)
     }
 }

@@ -49,7 +49,7 @@ public enum PeerAction: Equatable, Sendable {
 /// `lock`, and the device is Sendable.
 public final class DevicePeerSync: @unchecked Sendable {
     public let device: Device
-    private let lock = NSLock()
+    private let lock = Lock()
     /// Netmap id → what the device holds for it.
     private var configured: [Int64: PeerConfig] = [:]
 

@@ -1,6 +1,6 @@
 import MeshCrypto
 import MeshWire
-import WireGuard
+import MeshBase
 
 /// One round of STUN probing from the node's shared socket (DESIGN.md section 8): a Binding
 /// request to each STUN server (the coordinator's two ports), retransmitted until answered or

@@ -1,4 +1,4 @@
-import WireGuard
+import MeshBase
 
 /// What a node learned about its network from STUN: the facts `meshctl netcheck` prints and
 /// the public endpoint the node publishes as a candidate.

@@ -56,7 +56,7 @@ public enum RelayClientEvent: Equatable, Sendable {
 
 /// One relay connection, client side: ServerKey check, ClientInfo proof, ServerInfo check, then
 /// SendPacket out and RecvPacket / PeerGone in, with pings and timeouts. Pure: time and random
-/// bytes are parameters. A new core is made for every connection; `RelayBackoff` spans them.
+/// bytes are parameters. A new core is made for every connection; the `Backoff` schedule spans them.
 public struct RelayClientCore: Sendable {
     public enum State: Equatable, Sendable {
         case awaitingServerKey
@@ -170,55 +170,5 @@ public struct RelayClientCore: Sendable {
             return [ping(now: now, entropy: &entropy)]
         }
         return []
-    }
-}
-
-/// Reconnect delays: exponential from `initial`, capped at `maximum`, with "equal jitter" (a
-/// delay is uniformly drawn from [ceiling/2, ceiling]); the schedule starts over after a
-/// connection that stayed up for `stableAfter`. Pure: time and entropy are parameters.
-public struct RelayBackoff: Sendable {
-    public var initial: Duration
-    public var maximum: Duration
-    public var stableAfter: Duration
-    public private(set) var failures = 0
-    private var connectedAt: MonotonicTime?
-
-    public init(initial: Duration = .milliseconds(250), maximum: Duration = .seconds(30), stableAfter: Duration = .seconds(10)) {
-        self.initial = initial
-        self.maximum = maximum
-        self.stableAfter = stableAfter
-    }
-
-    /// A connection finished its handshake.
-    public mutating func connected(now: MonotonicTime) { connectedAt = now }
-
-    /// The ceiling (before jitter) of the next delay.
-    public var currentCeiling: Duration {
-        let maxNs = maximum.nanoseconds
-        var ns = initial.nanoseconds
-        for _ in 0..<min(failures, 62) {
-            if ns >= maxNs / 2 { return maximum }
-            ns *= 2
-        }
-        return .nanoseconds(min(ns, maxNs))
-    }
-
-    /// The connection failed or closed at `now`: how long to wait before the next attempt.
-    public mutating func nextDelay<E: EntropySource>(now: MonotonicTime, entropy: inout E) -> Duration {
-        if let c = connectedAt, now - c >= stableAfter { failures = 0 }
-        connectedAt = nil
-        let ceiling = currentCeiling.nanoseconds
-        failures += 1
-        let half = ceiling / 2
-        var r: UInt64 = 0
-        withUnsafeMutableBytes(of: &r) { entropy.fill($0) }
-        let jitter = half > 0 ? Int64(r % UInt64(half + 1)) : 0
-        return .nanoseconds(ceiling - half + jitter)
-    }
-
-    /// Forget past failures.
-    public mutating func reset() {
-        failures = 0
-        connectedAt = nil
     }
 }

@@ -11,7 +11,7 @@ import MeshBase
 
 /// A node's connection to one relay: TCP, the HTTP upgrade (`Upgrade: mesh-relay`, or the
 /// WebSocket variant for proxies that only pass WebSocket), the `RelayClientCore` handshake,
-/// then packets in and out; reconnects with `RelayBackoff` whenever the connection fails or
+/// then packets in and out; reconnects with `Backoff` whenever the connection fails or
 /// closes, until `close()`. Callbacks run on the client's event loop.
 public final class RelayClient: Sendable {
     public enum State: Equatable, Sendable {
@@ -38,7 +38,7 @@ public final class RelayClient: Sendable {
         var state: State = .idle
         var channel: Channel?
         var current: RelayClientConnectionHandler?
-        var backoff: RelayBackoff
+        var backoff: Backoff
         var stats = Stats()
         var closed = false
         var ticker: RepeatedTask?

@@ -26,7 +26,7 @@ extension RelayClient {
         public var hostHeader: String?
         public var relay: RelayClientConfig
         public var transport: Transport = .upgrade
-        public var backoff = RelayBackoff()
+        public var backoff = Backoff()
         public var tickInterval: TimeAmount = .seconds(1)
         public var connectTimeout: TimeAmount = .seconds(5)
         /// Outbound bytes buffered in the socket layer before `send` starts dropping.

@@ -32,7 +32,7 @@ final class NodePaths: @unchecked Sendable {
     private let dataPlane: DataPlane
     private let udp: UDPTransport
     private let logger: Logger
-    private let lock = NSLock()
+    private let lock = Lock()
     private var probe: NetcheckProbe?
     /// Which relay each probed STUN address belongs to, for the home relay's latency.
     private var probeRelays: [UDPAddress: String] = [:]

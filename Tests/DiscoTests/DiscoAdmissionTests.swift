@@ -1,7 +1,7 @@
 import Disco
 import MeshCrypto
 import Testing
-import WireGuard
+import MeshBase
 
 /// The pieces of the packet format the admission rules rest on.
 @Suite struct DiscoAdmissionTests {

@@ -1,7 +1,7 @@
 import Disco
 import MeshCrypto
 import Testing
-import WireGuard
+import MeshBase
 
 @Suite struct DiscoMessageTests {
 

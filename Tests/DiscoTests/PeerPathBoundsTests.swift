@@ -1,7 +1,7 @@
 import Disco
 import MeshCrypto
 import Testing
-import WireGuard
+import MeshBase
 
 /// What a peer can make the path state machine keep and ping: CallMeMaybe replaces, the
 /// candidate cap, pruning of addresses that never answer, and the other bounds.

@@ -1,7 +1,7 @@
 import Disco
 import MeshCrypto
 import Testing
-import WireGuard
+import MeshBase
 
 @Suite struct PeerPathTests {
     let lan = UDPAddress(ipv4: 10, 1, 0, 10, port: 41641)

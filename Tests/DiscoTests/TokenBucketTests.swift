@@ -1,6 +1,6 @@
 import Disco
 import Testing
-import WireGuard
+import MeshBase
 
 @Suite struct TokenBucketTests {
     let t0 = MonotonicTime(nanoseconds: 5_000_000_000)

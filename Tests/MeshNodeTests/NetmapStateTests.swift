@@ -116,16 +116,4 @@ func node(_ id: Int64, _ name: String, key: String? = nil, endpoints: [String] =
         #expect(actions == [.remove(publicKey: c.nodeKey)])
         #expect(Set(table.keys) == [2])
     }
-
-    @Test func backoffGrowsWithJitterAndResets() {
-        var b = Backoff(initial: 0.5, maximum: 30)
-        let delays = (0..<10).map { _ in b.nextDelay(random: 0.5) }
-        #expect(delays[0] == 0.5 && delays[1] == 1 && delays[2] == 2)
-        #expect(delays.last == 30)
-        var j = Backoff(initial: 1, maximum: 30)
-        #expect(j.nextDelay(random: 0) == 0.75)
-        #expect(j.nextDelay(random: 0.999) < 2.5)
-        j.reset()
-        #expect(j.nextDelay(random: 0.5) == 1)
-    }
 }

@@ -33,7 +33,7 @@ final class TestMeshNode: @unchecked Sendable {
         var entropy = SodiumEntropy()
         var options = ControlLoop.Options(hostname: name, discoKey: PrivateKey.generate(using: &entropy).publicKey.base64,
                                           authSecret: token?.authSecret)
-        options.backoff = Backoff(initial: 0.05, maximum: 0.5)
+        options.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
         var logger = Logger(label: "test-node-\(name)")
         logger.logLevel = .critical
         loop = ControlLoop(client: client, options: options, logger: logger)

@@ -2,7 +2,7 @@ import MeshCrypto
 import MeshWire
 import Netcheck
 import Testing
-import WireGuard
+import MeshBase
 
 @Suite struct NetcheckProbeTests {
     let s1 = UDPAddress(ipv4: 203, 0, 113, 100, port: 3478)

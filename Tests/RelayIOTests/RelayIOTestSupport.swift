@@ -60,7 +60,7 @@ final class RelayLab: Sendable {
     func client(_ n: Int, inbox: Inbox, pinned: Bool = true, transport: RelayClient.Configuration.Transport = .upgrade) -> RelayClient {
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: server.port,
                                              pinnedServerKey: pinned ? serverKey.publicKey : nil)
-        conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+        conf.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
         conf.tickInterval = .milliseconds(100)
         conf.transport = transport
         let c = RelayClient(nodeKey: nodes[n], configuration: conf, group: group,

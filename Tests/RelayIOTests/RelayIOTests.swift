@@ -82,7 +82,7 @@ import NIOHTTP1
 
         // A client pinned to another relay key refuses the relay.
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: lab.server.port, pinnedServerKey: ioKey(101).publicKey)
-        conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+        conf.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
         conf.transport = transport
         let wrongPin = RelayClient(nodeKey: lab.nodes[2], configuration: conf, group: lab.group, onReceive: { _, _ in })
         wrongPin.start()

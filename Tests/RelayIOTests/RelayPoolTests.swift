@@ -19,7 +19,7 @@ import Testing
     func pool(_ lab: RelayLab, node: Int, inbox: Inbox, homes: Homes) -> RelayPool {
         RelayPool(nodeKey: lab.nodes[node], group: lab.group, logger: Logger(label: "test.pool"),
                   tune: { c in
-                      c.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+                      c.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
                       c.tickInterval = .milliseconds(100)
                   },
                   onPacket: { inbox.add($0, Array($1)) }, onHomeChanged: { homes.add($0) })

@@ -102,7 +102,7 @@ final class RawWebSocket {
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: lab.server.port)
         conf.transport = .webSocket
         conf.path = "/not-the-relay"
-        conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+        conf.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
         let c = RelayClient(nodeKey: lab.nodes[0], configuration: conf, group: lab.group, onReceive: { _, _ in })
         lab.clients.withLock { $0.append(c) }
         c.start()

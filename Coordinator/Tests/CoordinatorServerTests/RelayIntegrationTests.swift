@@ -42,7 +42,7 @@ final class RelayIntegrationLab: Sendable {
     func client(key: PrivateKey, inbox: RelayInbox) -> RelayClient {
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: server.port,
                                              pinnedServerKey: server.coordinator.publicKey)
-        conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
+        conf.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(300))
         conf.tickInterval = .milliseconds(100)
         let c = RelayClient(nodeKey: key, configuration: conf, group: group,
                             onReceive: { k, p in inbox.packets.withLock { $0.append((k, p)) } },

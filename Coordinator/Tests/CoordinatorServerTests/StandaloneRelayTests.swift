@@ -52,7 +52,7 @@ final class StandaloneRelayLab: @unchecked Sendable {
 
     func client(_ key: PrivateKey, inbox: RelayInbox) -> RelayClient {
         var conf = RelayClient.Configuration(host: "127.0.0.1", port: port, pinnedServerKey: publicKey)
-        conf.backoff = RelayBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
+        conf.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(300))
         conf.tickInterval = .milliseconds(100)
         let c = RelayClient(nodeKey: key, configuration: conf, group: group,
                             onReceive: { k, p in inbox.packets.withLock { $0.append((k, p)) } },
