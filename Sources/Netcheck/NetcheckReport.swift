@@ -16,6 +16,15 @@ public struct NetcheckReport: Equatable, Sendable {
     /// true means the NAT does not filter by port; nil when that was not tested.
     public var receivesFromUnsolicitedPort: Bool?
 
+    public init(udp: Bool, mapped: [UDPAddress: UDPAddress], latency: [UDPAddress: Duration],
+                mappingVariesByDestination: Bool? = nil, receivesFromUnsolicitedPort: Bool? = nil) {
+        self.udp = udp
+        self.mapped = mapped
+        self.latency = latency
+        self.mappingVariesByDestination = mappingVariesByDestination
+        self.receivesFromUnsolicitedPort = receivesFromUnsolicitedPort
+    }
+
     /// The endpoint peers should try: the mapping, when every server saw the same one.
     public var publicEndpoint: UDPAddress? {
         let distinct = Set(mapped.values)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MeshConfig
 import MeshCrypto
+import MeshEngine
 import MeshIO
 import WireGuard
 
@@ -44,7 +45,8 @@ struct Run: ParsableCommand {
         for warning in parsed.warnings { logger.warning("\(warning)") }
         let node: StandaloneNode
         do {
-            node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket, logger: logger)
+            node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket, logger: logger,
+                                  interrupted: SignalWaiter.terminationPending)
         } catch is Interrupted {
             logger.info("meshd stopped during start-up")
             return

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Logging
 import MeshCrypto
+import MeshEngine
 import MeshIO
 import MeshNode
 import MeshWire

@@ -12,20 +12,20 @@ import MeshStatus
 /// A node in mesh mode: the device, TUN and socket configured from its registration, its
 /// peers following the coordinator's netmap, their paths (direct or relayed) chosen by
 /// `NodePaths`.
-final class JoinedNode: Sendable {
-    let runtime: NodeRuntime
-    let sync: DevicePeerSync
-    let control: ControlLoop
-    let registration: SavedRegistration
+public final class JoinedNode: Sendable {
+    public let runtime: NodeRuntime
+    public let sync: DevicePeerSync
+    public let control: ControlLoop
+    public let registration: SavedRegistration
     let logger: Logger
-    var device: Device { runtime.device }
-    var tun: TunDevice { runtime.tun }
-    var udp: UDPTransport { runtime.udp }
-    var dataPlane: DataPlane { runtime.dataPlane }
+    public var device: Device { runtime.device }
+    public var tun: TunDevice { runtime.tun }
+    public var udp: UDPTransport { runtime.udp }
+    public var dataPlane: DataPlane { runtime.dataPlane }
 
-    let paths: NodePaths
+    public let paths: NodePaths
 
-    init(nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8], registration: SavedRegistration,
+    public init(nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8], registration: SavedRegistration,
          control: ControlLoop, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
         self.logger = logger
         self.registration = registration
@@ -64,25 +64,11 @@ final class JoinedNode: Sendable {
                           dataPlane: runtime.dataPlane, udp: runtime.udp, logger: logger)
     }
 
-    let coordinatorKey: PublicKey
+    public let coordinatorKey: PublicKey
 
-    /// The relays (and their STUN servers) the coordinator lists. A coordinator that lists
-    /// none is itself the relay, with STUN on its two default ports. An entry without a key
-    /// at the coordinator's own host and port is the coordinator's relay, pinned to its key.
+    /// The relays (and their STUN servers) to use, from what the coordinator lists.
     func relayList(_ listed: [RelayInfo]) -> [RelayInfo] {
-        let base = registration.coordinatorURL.trimmingSuffix("/")
-        guard !listed.isEmpty else {
-            return [RelayInfo(id: "default", name: "coordinator", url: base + "/relay", stunPorts: [3478, 3479],
-                              key: coordinatorKey.base64)]
-        }
-        let coordinator = RelayURL(base)
-        return listed.map { r in
-            var r = r
-            if r.key == nil, let u = RelayURL(r.url), let c = coordinator, u.host == c.host, u.port == c.port {
-                r.key = coordinatorKey.base64
-            }
-            return r
-        }
+        RelayDirectory.effective(listed: listed, coordinatorURL: registration.coordinatorURL, coordinatorKey: coordinatorKey)
     }
 
     /// Points the disco layer at the netmap's peers; a peer with no usable endpoint is reached
@@ -103,10 +89,10 @@ final class JoinedNode: Sendable {
     }
 
     static func parse(_ s: String, _ what: String) throws -> IPAddress {
-        do { return try IPAddress(s) } catch { throw CommandFailure("bad \(what) from the coordinator: \(error)") }
+        do { return try IPAddress(s) } catch { throw NodeSetupError("bad \(what) from the coordinator: \(error)") }
     }
 
-    func start() throws {
+    public func start() throws {
         let port = udp.port, ifname = tun.name
         let paths = self.paths
         control.endpoints = { paths.endpoints }
@@ -138,13 +124,13 @@ final class JoinedNode: Sendable {
         control.start()
     }
 
-    func stop() {
+    public func stop() {
         paths.stop()
         control.stop()
         runtime.stop()
     }
 
-    func status() -> NodeStatus {
+    public func status() -> NodeStatus {
         let now = SystemClock.now()
         let control = self.control.status
         var byKey: [String: NodeInfo] = [:]
@@ -178,8 +164,4 @@ final class JoinedNode: Sendable {
         status.discoDrops = paths.discoDrops
         return status
     }
-}
-
-extension String {
-    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

@@ -19,16 +19,23 @@ import WireGuard
 /// Sendable by hand: the mutable fields are guarded by `lock` (endpoints, probe state, stopped)
 /// or `resolveSignal` (STUN names and what they resolved to); `gatherLocal` and the two
 /// callbacks are set before `start()` spawns the threads that read them.
-final class NodePaths: @unchecked Sendable {
-    struct NetmapPeer {
-        var nodeKey: PublicKey
-        var discoKey: PublicKey
-        var endpoints: [String]
-        var wireGuardPeer: Peer
+public final class NodePaths: @unchecked Sendable {
+    public struct NetmapPeer {
+        public var nodeKey: PublicKey
+        public var discoKey: PublicKey
+        public var endpoints: [String]
+        public var wireGuardPeer: Peer
+
+        public init(nodeKey: PublicKey, discoKey: PublicKey, endpoints: [String], wireGuardPeer: Peer) {
+            self.nodeKey = nodeKey
+            self.discoKey = discoKey
+            self.endpoints = endpoints
+            self.wireGuardPeer = wireGuardPeer
+        }
     }
 
-    let magic: MagicSock
-    let relays: RelayPool
+    public let magic: MagicSock
+    public let relays: RelayPool
     private let dataPlane: DataPlane
     private let udp: UDPTransport
     private let logger: Logger
@@ -48,11 +55,11 @@ final class NodePaths: @unchecked Sendable {
     private var probeSoon = false
     private let resolveSignal = NSCondition()
     /// Called (off the data path) when the endpoints we should publish change.
-    var onEndpointsChanged: (@Sendable ([String]) -> Void)?
+    public var onEndpointsChanged: (@Sendable ([String]) -> Void)?
     /// Called when the home relay changes (it is published to the coordinator so peers send there).
-    var onHomeRelayChanged: (@Sendable (String?) -> Void)?
+    public var onHomeRelayChanged: (@Sendable (String?) -> Void)?
 
-    init(nodeKey: PrivateKey, discoKey: PrivateKey, dataPlane: DataPlane, udp: UDPTransport, logger: Logger) {
+    public init(nodeKey: PrivateKey, discoKey: PrivateKey, dataPlane: DataPlane, udp: UDPTransport, logger: Logger) {
         self.dataPlane = dataPlane
         self.udp = udp
         self.logger = logger
@@ -90,7 +97,7 @@ final class NodePaths: @unchecked Sendable {
     final class HomeBox: @unchecked Sendable { weak var paths: NodePaths? }
 
     /// Follows the coordinator's relay list: relay connections, and the STUN servers probed.
-    func setRelays(_ list: [RelayInfo]) {
+    public func setRelays(_ list: [RelayInfo]) {
         relays.configure(list)
         let names = STUNServerName.servers(of: list, maxRelays: RelayPool.maxRelays)
         resolveSignal.lock()
@@ -101,12 +108,12 @@ final class NodePaths: @unchecked Sendable {
     }
 
     /// Where each peer is at home, so relayed packets go to the relay the peer listens on.
-    func setPeerHomes(_ homes: [PublicKey: String]) { relays.setPeerHomes(homes) }
+    public func setPeerHomes(_ homes: [PublicKey: String]) { relays.setPeerHomes(homes) }
 
     /// Gathers the node's LAN endpoints; called again every few seconds to notice a new address.
     private var gatherLocal: @Sendable () -> [String] = { [] }
 
-    func start(gatherLocalEndpoints: @escaping @Sendable () -> [String]) {
+    public func start(gatherLocalEndpoints: @escaping @Sendable () -> [String]) {
         gatherLocal = gatherLocalEndpoints
         let local = gatherLocalEndpoints()
         lock.lock(); self.localEndpoints = local; lock.unlock()
@@ -118,7 +125,7 @@ final class NodePaths: @unchecked Sendable {
         r.start()
     }
 
-    func stop() {
+    public func stop() {
         lock.lock(); stopped = true; lock.unlock()
         resolveSignal.lock(); resolveSignal.signal(); resolveSignal.unlock()
         let pool = relays
@@ -126,31 +133,28 @@ final class NodePaths: @unchecked Sendable {
     }
 
     /// Applies the netmap's peers: their disco keys and candidate endpoints.
-    func setPeers(_ peers: [NetmapPeer]) {
+    public func setPeers(_ peers: [NetmapPeer]) {
         magic.setPeers(peers.map {
             MagicSock.PeerInfo(nodeKey: $0.nodeKey, discoKey: $0.discoKey,
                                endpoints: $0.endpoints.compactMap(Self.parseEndpoint), wireGuardPeer: $0.wireGuardPeer)
         })
     }
 
-    static func parseEndpoint(_ s: String) -> UDPAddress? {
+    public static func parseEndpoint(_ s: String) -> UDPAddress? {
         (try? Endpoint(s)).map(UDPAddress.init)
     }
 
     /// Local interface addresses plus the STUN-mapped public endpoint.
-    var endpoints: [String] {
-        lock.lock(); defer { lock.unlock() }
-        var out = localEndpoints
-        if let pub = lastReport?.publicEndpoint?.description, !out.contains(pub) { out.insert(pub, at: 0) }
-        return out
+    public var endpoints: [String] {
+        lock.withLock { ProbeOutcome.publishable(local: localEndpoints, public: lastReport?.publicEndpoint) }
     }
 
-    var netcheck: NetcheckReport? { lock.lock(); defer { lock.unlock() }; return lastReport }
+    public var netcheck: NetcheckReport? { lock.withLock { lastReport } }
 
     /// Disco drops by reason, for `meshctl status` (`discoDrops`).
-    var discoDrops: [String: Int] { magic.discoDropsByReason }
+    public var discoDrops: [String: Int] { magic.discoDropsByReason }
 
-    func pathDescription(for key: PublicKey) -> String? {
+    public func pathDescription(for key: PublicKey) -> String? {
         magic.pathStatus().first { $0.nodeKey == key }?.description
     }
 
@@ -169,18 +173,10 @@ final class NodePaths: @unchecked Sendable {
             lock.unlock()
             magic.tick(now: now)
             if now >= nextDropReport {
-                // Drops are never logged per packet (a flood would become a log flood); a
-                // summary at most every 30 s says that something is knocking.
                 nextDropReport = now + .seconds(30)
                 let drops = magic.discoDropsByReason
-                let delta = drops.compactMap { reason, n -> (String, Int)? in
-                    let d = n &- (reportedDrops[reason] ?? 0)
-                    return d > 0 ? (reason, d) : nil
-                }.sorted { $0.0 < $1.0 }
-                if !delta.isEmpty {
-                    let total = delta.reduce(0) { $0 &+ $1.1 }
-                    let parts = delta.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
-                    logger.notice("disco: dropped \(total) datagrams in the last 30 s (\(parts))")
+                if let line = DiscoDropSummary.line(current: drops, reported: reportedDrops) {
+                    logger.notice("disco: \(line)")
                     reportedDrops = drops
                 }
             }
@@ -231,17 +227,10 @@ final class NodePaths: @unchecked Sendable {
         var unanswered = false
         if let finished {
             lastReport = finished
-            var perRelay: [String: Int] = [:]
-            for (server, rtt) in finished.latency {
-                guard let id = probeRelays[server] else { continue }
-                let ms = Int(clamping: rtt.components.seconds) &* 1000 &+ Int(rtt.components.attoseconds / 1_000_000_000_000_000)
-                perRelay[id] = min(perRelay[id] ?? .max, ms)
-            }
-            latency = perRelay
-            unanswered = probeRelays.keys.contains { finished.latency[$0] == nil }
-            var eps = localEndpoints
-            if let pub = finished.publicEndpoint?.description, !eps.contains(pub) { eps.insert(pub, at: 0) }
-            if eps != published { published = eps; changed = eps }
+            let outcome = ProbeOutcome(report: finished, relayOfServer: probeRelays, localEndpoints: localEndpoints)
+            latency = outcome.relayLatencyMillis
+            unanswered = outcome.anyUnanswered
+            if outcome.endpoints != published { published = outcome.endpoints; changed = outcome.endpoints }
         }
         lock.unlock()
         for (bytes, to) in sends { bytes.withUnsafeBytes { udp.send($0, to: to) } }
@@ -280,7 +269,8 @@ final class NodePaths: @unchecked Sendable {
             resolveSignal.unlock()
             lock.lock(); let done = stopped; lock.unlock()
             if done { return }
-            let (resolved, unresolved) = Self.resolve(names)
+            let result = STUNResolution.resolve(names, using: HostResolver.resolve(host:port:))
+            let (resolved, unresolved) = (result.resolved, result.unresolved)
             resolveSignal.lock()
             let current = names == stunNames
             let changed = current && resolved.map(\.address) != stunResolved.map(\.address)
@@ -296,19 +286,5 @@ final class NodePaths: @unchecked Sendable {
             }
             reportedUnresolved = hosts
         }
-    }
-
-    /// One address per name: IPv4 when any name has one (a probe compares the mapped address
-    /// across servers, so it must not mix families), else IPv6.
-    static func resolve(_ names: [STUNServerName])
-        -> (resolved: [(address: UDPAddress, relayID: String)], unresolved: [STUNServerName]) {
-        let all = names.map { ($0, HostResolver.resolve(host: $0.host, port: $0.port)) }
-        let anyV4 = all.contains { $0.1.contains(where: \.isIPv4) }
-        var resolved: [(address: UDPAddress, relayID: String)] = [], unresolved: [STUNServerName] = []
-        for (name, addrs) in all {
-            if let a = anyV4 ? addrs.first(where: \.isIPv4) : addrs.first { resolved.append((a, name.relayID)) }
-            else { unresolved.append(name) }
-        }
-        return (resolved, unresolved)
     }
 }

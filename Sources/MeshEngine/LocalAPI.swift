@@ -7,19 +7,19 @@ import MeshStatus
 
 /// The unix socket `meshctl` talks to. One request line in, one JSON document out; the socket
 /// is mode 0600 because status reveals peers and endpoints.
-final class LocalAPI: Sendable {
-    static let defaultSocketPath = "/run/mesh/meshd.sock"
-    let socketPath: String
+public final class LocalAPI: Sendable {
+    public static let defaultSocketPath = "/run/mesh/meshd.sock"
+    public let socketPath: String
     let logger: Logger
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel = Mutex<(any Channel)?>(nil)
 
-    init(socketPath: String, logger: Logger) {
+    public init(socketPath: String, logger: Logger) {
         self.socketPath = socketPath
         self.logger = logger
     }
 
-    func start(status: @escaping @Sendable () -> NodeStatus) throws {
+    public func start(status: @escaping @Sendable () -> NodeStatus) throws {
         let dir = (socketPath as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
@@ -37,7 +37,7 @@ final class LocalAPI: Sendable {
         chmod(socketPath, 0o600)
     }
 
-    func stop() {
+    public func stop() {
         try? channel.withLock({ $0 })?.close().wait()
         unlink(socketPath)
         try? group.syncShutdownGracefully()

@@ -7,14 +7,14 @@ import WireGuard
 /// socket, the data plane between them and the local API. Standalone mode configures it from a
 /// wg-quick file (`StandaloneNode`); mesh mode from its registration and the coordinator's
 /// netmap, and adds the path layer (`JoinedNode`).
-final class NodeRuntime: Sendable {
-    let device: Device
-    let tun: TunDevice
-    let udp: UDPTransport
-    let dataPlane: DataPlane
-    let api: LocalAPI
+public final class NodeRuntime: Sendable {
+    public let device: Device
+    public let tun: TunDevice
+    public let udp: UDPTransport
+    public let dataPlane: DataPlane
+    public let api: LocalAPI
 
-    init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String, logger: Logger) throws {
+    public init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String, logger: Logger) throws {
         self.device = device
         udp = try UDPTransport(port: listenPort)
         tun = try TunDevice(name: interfaceName)
@@ -23,19 +23,19 @@ final class NodeRuntime: Sendable {
         api = LocalAPI(socketPath: socketPath, logger: logger)
     }
 
-    func start(steering: OverlaySteering? = nil, status: @escaping @Sendable () -> NodeStatus) throws {
+    public func start(steering: OverlaySteering? = nil, status: @escaping @Sendable () -> NodeStatus) throws {
         dataPlane.start(steering: steering)
         try api.start(status: status)
     }
 
-    func stop() {
+    public func stop() {
         api.stop()
         // The process exits next: signal the data plane's threads, do not wait for them.
         dataPlane.stop(timeout: .zero)
     }
 
     /// The facts both modes show; mesh mode fills in the rest.
-    func status(peers: (Peer.Snapshot) -> NodeStatus.PeerStatus) -> NodeStatus {
+    public func status(peers: (Peer.Snapshot) -> NodeStatus.PeerStatus) -> NodeStatus {
         let snapshots = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
         return NodeStatus(interface: tun.name, publicKey: device.publicKey.base64, listenPort: Int(udp.port),
                           droppedDatagrams: dataPlane.counters.droppedDatagrams, drops: dataPlane.counters.dropsByReason,

@@ -7,21 +7,24 @@ import WireGuard
 import MeshStatus
 
 /// A node run from a config file: the device, its TUN interface, its socket and the local API.
-final class StandaloneNode: Sendable {
-    let runtime: NodeRuntime
+public final class StandaloneNode: Sendable {
+    public let runtime: NodeRuntime
     let logger: Logger
-    var device: Device { runtime.device }
-    var tun: TunDevice { runtime.tun }
-    var udp: UDPTransport { runtime.udp }
+    public var device: Device { runtime.device }
+    public var tun: TunDevice { runtime.tun }
+    public var udp: UDPTransport { runtime.udp }
 
-    init(config: TunnelConfig, interfaceName: String, socketPath: String, logger: Logger) throws {
+    /// - Parameter interrupted: polled while a large config loads, so SIGTERM during the load
+    ///   stops start-up at once (throws `Interrupted`).
+    public init(config: TunnelConfig, interfaceName: String, socketPath: String, logger: Logger,
+                interrupted: () -> Bool = { false }) throws {
         self.logger = logger
         let device = Device(privateKey: config.interface.privateKey, mtu: config.interface.mtu ?? 1280)
         let now = SystemClock.now()
         // A config may hold many thousands of peers; SIGTERM during the load must still stop
-        // meshd at once rather than after it (the signal is blocked, so it is polled).
+        // meshd at once rather than after it.
         for (n, peer) in config.peers.enumerated() {
-            if n % 1024 == 1023, SignalWaiter.terminationPending() { throw Interrupted() }
+            if n % 1024 == 1023, interrupted() { throw Interrupted() }
             try device.addPeer(
                 publicKey: peer.publicKey, presharedKey: peer.presharedKey,
                 endpoint: peer.endpoint.map(UDPAddress.init),
@@ -37,7 +40,7 @@ final class StandaloneNode: Sendable {
         }
         try tun.setUp()
         for (n, peer) in config.peers.enumerated() {
-            if n % 1024 == 1023, SignalWaiter.terminationPending() { throw Interrupted() }
+            if n % 1024 == 1023, interrupted() { throw Interrupted() }
             for prefix in peer.allowedIPs {
                 // The interface's own connected prefix already routes its addresses.
                 if config.interface.addresses.contains(where: { $0.masked == prefix.masked }) { continue }
@@ -46,19 +49,19 @@ final class StandaloneNode: Sendable {
         }
     }
 
-    func start() throws {
+    public func start() throws {
         try runtime.start { [self] in self.status() }
     }
 
-    func stop() { runtime.stop() }
+    public func stop() { runtime.stop() }
 
-    func status() -> NodeStatus {
+    public func status() -> NodeStatus {
         let now = SystemClock.now()
         return runtime.status { NodeStatus.PeerStatus($0, now: now) }
     }
 }
 
 /// SIGINT or SIGTERM arrived while the node was still being set up.
-struct Interrupted: Error, CustomStringConvertible {
-    var description: String { "interrupted during start-up" }
+public struct Interrupted: Error, CustomStringConvertible {
+    public var description: String { "interrupted during start-up" }
 }
