@@ -87,6 +87,10 @@ cmd_build() {
         log "target $t"
         build_target "$t" || { log "target $t failed to compile"; return 1; }
     done
+    if [[ -z ${FUZZ_ONLY:-} ]]; then
+        log "seed generator"
+        build_seed_generator || { log "Fuzz/Tools/make_seeds.swift failed to compile"; return 1; }
+    fi
     log "built ${FUZZ_ONLY:-${#TARGETS[@]} targets} into $BIN"
 }
 
@@ -187,15 +191,22 @@ cmd_long() {
     [[ $failed == 0 ]]
 }
 
-cmd_seeds() {
-    # The generator is linked like a target (the instrumented modules need libFuzzer's runtime);
-    # it writes the seeds from LLVMFuzzerInitialize and exits before any fuzzing.
-    mkdir -p "$LIB" "$BIN"
-    local m t libs=()
-    for m in "${MODULES[@]}"; do build_module "$m" || return 1; libs=("-l${MODNAME[$m]:-$m}" "${libs[@]}"); done
+# The seed generator is linked like a target (the instrumented modules need libFuzzer's runtime);
+# it writes the seeds from LLVMFuzzerInitialize and exits before any fuzzing. `build` compiles it
+# too, so it cannot rot unnoticed between regenerations.
+build_seed_generator() {
+    local i m libs=()
+    for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do m=${MODULES[$i]}; libs+=("-l${MODNAME[$m]:-$m}"); done
     "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 6 -package-name mesh -module-name make_seeds \
         -I "$LIB" -I "$SODIUM_INC" -L "$LIB" Fuzz/Tools/make_seeds.swift Fuzz/Support/*.swift "${libs[@]}" -lsodium \
-        -o "$BIN/make_seeds" || return 1
+        -o "$BIN/make_seeds" 2> >(grep -v "Cannot export local symbol" >&2)
+}
+
+cmd_seeds() {
+    mkdir -p "$LIB" "$BIN"
+    local m t
+    for m in "${MODULES[@]}"; do build_module "$m" || return 1; done
+    build_seed_generator || return 1
     for t in "${TARGETS[@]}"; do rm -rf "$REPO/Fuzz/Corpus/$t"; mkdir -p "$REPO/Fuzz/Corpus/$t"; done
     FUZZ_SEED_DIR=$REPO/Fuzz/Corpus ASAN_OPTIONS=detect_leaks=0 "$BIN/make_seeds"
 }

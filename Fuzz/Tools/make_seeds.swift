@@ -13,10 +13,10 @@ private func key(_ tag: UInt8) -> PrivateKey { try! PrivateKey(rawBytes: fixedKe
 private func be16(_ n: Int) -> [UInt8] { [UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] }
 private func chunk(_ b: [UInt8]) -> [UInt8] { be16(b.count) + b }
 
-private var outDir = ""
+private let outDir = ProcessInfo.processInfo.environment["FUZZ_SEED_DIR"] ?? ""
 private func write(_ target: String, _ name: String, _ bytes: [UInt8]) {
     let path = "\(outDir)/\(target)/\(name)"
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
 }
 private func write(_ target: String, _ name: String, _ text: String) { write(target, name, Array(text.utf8)) }
 
@@ -261,16 +261,22 @@ private func wireguardSeeds() {
     write("wireguard_device", "keepalive-timers", [8] + [2, 0, 0] + [5, 0x01, 0x00, 1] + [5, 0x10, 0x00, 1] + [11] + [3, 1])
 }
 
+private func relayURLSeeds() {
+    write("relay_url", "https-name", "https://relay.example.test/r")
+    write("relay_url", "ipv4-root", "http://192.0.2.1/")
+    write("relay_url", "ipv6-port", "http://[2001:db8::7]:80/relay")
+    write("relay_url", "coordinator-relay", "http://coord.example.test:8080/relay")
+}
+
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
-    guard let dir = ProcessInfo.processInfo.environment["FUZZ_SEED_DIR"] else {
+    guard !outDir.isEmpty else {
         FileHandle.standardError.write(Data("set FUZZ_SEED_DIR\n".utf8))
         exit(2)
     }
-    outDir = dir
     stunSeeds(); relayFrameSeeds(); joinTokenSeeds(); tunnelConfigSeeds(); coordinatorConfigSeeds()
-    discoSeeds(); controlSeeds(); relayServerSeeds(); relayClientSeeds(); wireguardSeeds()
-    print("seeds written to \(dir)")
+    discoSeeds(); controlSeeds(); relayServerSeeds(); relayClientSeeds(); wireguardSeeds(); relayURLSeeds()
+    print("seeds written to \(outDir)")
     exit(0)
 }
 

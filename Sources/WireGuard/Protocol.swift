@@ -26,10 +26,15 @@ public struct ProtocolTimers: Sendable {
 
     /// How many initiations fit into REKEY_ATTEMPT_TIME before giving up.
     public var maxHandshakeAttempts: Int {
-        Int(rekeyAttemptTime.nanoseconds / rekeyTimeout.nanoseconds)
+        rekeyTimeout.nanoseconds > 0 ? max(1, Int(rekeyAttemptTime.nanoseconds / rekeyTimeout.nanoseconds)) : 1
     }
 }
 
 extension Duration {
-    static func * (d: Duration, n: Int) -> Duration { .nanoseconds(d.nanoseconds * Int64(n)) }
+    /// Saturates instead of trapping: timer settings may come from a config file.
+    static func * (d: Duration, n: Int) -> Duration {
+        let (product, overflow) = d.nanoseconds.multipliedReportingOverflow(by: Int64(n))
+        guard overflow else { return .nanoseconds(product) }
+        return .nanoseconds((d.nanoseconds < 0) != (n < 0) ? Int64.min : Int64.max)
+    }
 }
