@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
@@ -47,15 +48,21 @@ let package = Package(
         // following the coordinator; meshd is its command line.
         .target(name: "MeshEngine", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MagicSock", "Netcheck", "RelayIO", "MeshStatus",
+            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "MeshTLSTests", dependencies: [
+            "MeshTLS", "MeshHTTP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "MeshEngineTests", dependencies: ["MeshEngine", "Netcheck", "MeshWire", "MeshCrypto"]),
         .executableTarget(name: "meshd", dependencies: [
             "MeshEngine", "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MeshStatus",
+            "MeshStatus", "MeshTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -81,8 +88,16 @@ let package = Package(
         // Netcheck: STUN probing of the node's own network (pure).
         .target(name: "Netcheck", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
 
+        // TLS towards the coordinator (or its proxy) and the relays: one client context, system
+        // roots plus an optional private CA.
+        .target(name: "MeshTLS", dependencies: [
+            "MeshBase",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // A deliberately small HTTP/1.1 client shared by meshcoord, meshctl/meshd drivers and tests.
         .target(name: "MeshHTTP", dependencies: [
+            "MeshTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -144,7 +159,7 @@ let package = Package(
 
         // Mesh mode of meshd: state dir, control client, netmap following (no HTTP framework).
         .target(name: "MeshNode", dependencies: [
-            "MeshIO", "MeshWire", "MeshHTTP", "MeshConfig", "WireGuard", "MeshCrypto",
+            "MeshIO", "MeshWire", "MeshHTTP", "MeshTLS", "MeshConfig", "WireGuard", "MeshCrypto",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -157,7 +172,7 @@ let package = Package(
         // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
         .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
         .target(name: "RelayIO", dependencies: [
-            "Relay", "MeshWire", "MeshCrypto", "MeshBase",
+            "Relay", "MeshWire", "MeshCrypto", "MeshBase", "MeshTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

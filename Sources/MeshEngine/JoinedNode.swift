@@ -8,6 +8,7 @@ import MeshNode
 import MeshWire
 import WireGuard
 import MeshStatus
+import MeshTLS
 
 /// A node in mesh mode: the device, TUN and socket configured from its registration, its
 /// peers following the coordinator's netmap, their paths (direct or relayed) chosen by
@@ -26,7 +27,7 @@ public final class JoinedNode: Sendable {
     public let paths: NodePaths
 
     public init(nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8], registration: SavedRegistration,
-         control: ControlLoop, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
+         control: ControlLoop, tls: TLSClient? = nil, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
         self.logger = logger
         self.registration = registration
         self.control = control
@@ -61,7 +62,7 @@ public final class JoinedNode: Sendable {
         }
         coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
         paths = NodePaths(nodeKey: try PrivateKey(rawBytes: nodeKeyBytes), discoKey: discoKey,
-                          dataPlane: runtime.dataPlane, udp: runtime.udp, logger: logger)
+                          dataPlane: runtime.dataPlane, udp: runtime.udp, tls: tls, logger: logger)
     }
 
     public let coordinatorKey: PublicKey

@@ -4,6 +4,7 @@ import MagicSock
 import MeshConfig
 import MeshCrypto
 import MeshIO
+import MeshTLS
 import MeshWire
 import Netcheck
 import NIOPosix
@@ -59,7 +60,9 @@ public final class NodePaths: @unchecked Sendable {
     /// Called when the home relay changes (it is published to the coordinator so peers send there).
     public var onHomeRelayChanged: (@Sendable (String?) -> Void)?
 
-    public init(nodeKey: PrivateKey, discoKey: PrivateKey, dataPlane: DataPlane, udp: UDPTransport, logger: Logger) {
+    /// - Parameter tls: the roots TLS relays are checked against.
+    public init(nodeKey: PrivateKey, discoKey: PrivateKey, dataPlane: DataPlane, udp: UDPTransport, tls: TLSClient? = nil,
+                logger: Logger) {
         self.dataPlane = dataPlane
         self.udp = udp
         self.logger = logger
@@ -70,7 +73,7 @@ public final class NodePaths: @unchecked Sendable {
         let magicBox = MagicBox()
         let homeBox = HomeBox()
         relays = RelayPool(
-            nodeKey: nodeKey, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            nodeKey: nodeKey, group: MultiThreadedEventLoopGroup.singleton, logger: logger, tls: tls,
             onPacket: { [dataPlane] source, packet in
                 // In place in the relay connection's receive buffer: decrypted there, no copy.
                 guard let magic = magicBox.magic,

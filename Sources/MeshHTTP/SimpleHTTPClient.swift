@@ -1,18 +1,22 @@
 import Foundation
+import MeshTLS
 import NIOCore
 import NIOPosix
 
 /// A deliberately small HTTP/1.1 client (one request per connection, `Connection: close`) over
-/// TCP or a unix socket: what the `meshcoord` subcommands need to talk to the admin socket, and
+/// TCP, TLS or a unix socket: what the `meshcoord` subcommands need to talk to the admin socket, and
 /// what tests use to drive the server byte for byte (including malformed requests).
 public enum SimpleHTTPClient {
     public enum Target: Sendable, CustomStringConvertible {
         case tcp(host: String, port: Int)
+        /// HTTPS: TLS to `host` (checked against the client's roots), then the same exchange.
+        case tls(host: String, port: Int, client: TLSClient)
         case unix(path: String)
 
         public var description: String {
             switch self {
             case .tcp(let h, let p): return "\(h):\(p)"
+            case .tls(let h, let p, _): return "\(h):\(p) (TLS)"
             case .unix(let p): return p
             }
         }
@@ -58,14 +62,19 @@ public enum SimpleHTTPClient {
                                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> [UInt8] {
         let promise = group.any().makePromise(of: [UInt8].self)
         let collector = Collector(promise: promise, maxBytes: maxBytes)
+        var tls: (client: TLSClient, host: String)? = nil
+        if case .tls(let host, _, let client) = target { tls = (client, host) }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(collector) }
+            .channelInitializer { [tls] ch in
+                ch.eventLoop.makeCompletedFuture {
+                    if let tls { try ch.pipeline.syncOperations.addHandler(tls.client.handler(for: tls.host)) }
+                    try ch.pipeline.syncOperations.addHandler(collector)
+                }
             }
         let channel: any Channel
         switch target {
-        case .tcp(let host, let port):
+        case .tcp(let host, let port), .tls(let host, let port, _):
             do { channel = try await bootstrap.connect(host: host, port: port).get() } catch {
                 promise.fail(error)
                 throw error
@@ -89,7 +98,7 @@ public enum SimpleHTTPClient {
 
     static func hostHeader(_ t: Target) -> String {
         switch t {
-        case .tcp(let h, let p): return h.contains(":") ? "[\(h)]:\(p)" : "\(h):\(p)"
+        case .tcp(let h, let p), .tls(let h, let p, _): return h.contains(":") ? "[\(h)]:\(p)" : "\(h):\(p)"
         case .unix: return "localhost"
         }
     }
@@ -166,12 +175,21 @@ public enum SimpleHTTPClient {
             if let bytes = b.readBytes(length: b.readableBytes) { self.data += bytes }
         }
 
+        /// The first error on the connection (a refused TLS certificate, say): the reason given
+        /// when the connection ends without an answer.
+        var firstError: (any Error)?
+
         func channelInactive(context: ChannelHandlerContext) {
-            finish(.success(data))
+            if data.isEmpty, let firstError {
+                finish(.failure(ClientError("\(firstError)")))
+            } else {
+                finish(.success(data))
+            }
             context.fireChannelInactive()
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if firstError == nil { firstError = error }
             context.close(promise: nil)
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import MeshCrypto
 import MeshHTTP
 import MeshIO
+import MeshTLS
 import MeshWire
 import NIOCore
 
@@ -61,12 +62,13 @@ public final class ControlClient: Sendable {
     let nodeKeyBytes: [UInt8]
     let coordinatorKeyBytes: [UInt8]
 
-    public init(coordinatorURL: String, coordinatorKeyBytes: [UInt8], nodeKeyBytes: [UInt8]) throws {
+    /// - Parameter tls: the roots an `https://` coordinator (or its proxy) is checked against.
+    public init(coordinatorURL: String, coordinatorKeyBytes: [UInt8], nodeKeyBytes: [UInt8], tls: TLSClient? = nil) throws {
         precondition(coordinatorKeyBytes.count == 32 && nodeKeyBytes.count == 32)
         self.coordinatorURL = coordinatorURL
         self.coordinatorKeyBytes = coordinatorKeyBytes
         self.nodeKeyBytes = nodeKeyBytes
-        (target, basePath) = try Self.parse(url: coordinatorURL)
+        (target, basePath) = try Self.parse(url: coordinatorURL, tls: tls)
     }
 
     public var nodePublicKeyBase64: String { Self.publicKeyBase64(nodeKeyBytes) }
@@ -75,40 +77,20 @@ public final class ControlClient: Sendable {
         (try! PrivateKey(rawBytes: privateBytes)).publicKey.base64
     }
 
-    /// "http://host[:port][/path]" → where to connect and the path prefix.
-    public static func parse(url: String) throws -> (SimpleHTTPClient.Target, String) {
-        if url.hasPrefix("https://") {
-            throw ControlError.badURL("coordinator URL \(url): https:// is not supported by this meshd; use http:// (control messages are sealed end to end)")
+    /// "http[s]://host[:port][/path]" → where to connect and the path prefix. `https://` needs
+    /// `tls` (the node's roots); without it the system's roots are used.
+    public static func parse(url: String, tls: TLSClient? = nil) throws -> (SimpleHTTPClient.Target, String) {
+        guard let parsed = RelayURL(url, defaultPath: "") else {
+            throw ControlError.badURL("coordinator URL \(url) is not http://host[:port][/path] or https://host[:port][/path]")
         }
-        guard url.hasPrefix("http://") else { throw ControlError.badURL("coordinator URL \(url) must start with http://") }
-        var rest = Substring(url.dropFirst("http://".count))
-        var path = ""
-        if let slash = rest.firstIndex(of: "/") {
-            path = String(rest[slash...])
-            rest = rest[..<slash]
-        }
+        var path = parsed.path
         while path.hasSuffix("/") { path.removeLast() }
-        var host: String
-        var port = 80
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { throw ControlError.badURL("coordinator URL \(url): missing ']'") }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw ControlError.badURL("coordinator URL \(url): bad port") }
-                port = p
-            }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
-                throw ControlError.badURL("coordinator URL \(url): bad port")
-            }
-            port = p
-        } else {
-            host = String(rest)
+        guard parsed.secure else { return (.tcp(host: parsed.host, port: parsed.port), path) }
+        let client: TLSClient
+        if let tls { client = tls } else {
+            do { client = try TLSClient() } catch { throw ControlError.badURL("coordinator URL \(url): \(error)") }
         }
-        guard !host.isEmpty else { throw ControlError.badURL("coordinator URL \(url) has no host") }
-        return (.tcp(host: host, port: port), path)
+        return (.tls(host: parsed.host, port: parsed.port, client: client), path)
     }
 
     // MARK: Calls

@@ -205,6 +205,9 @@ public final class RelayClient: Sendable {
                                                                 high: configuration.writeBufferHighWaterMark))
             .channelInitializer { [configuration] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = configuration.tls {
+                        try channel.pipeline.syncOperations.addHandler(tls.handler(for: configuration.host))
+                    }
                     if webSocket {
                         try RelayClientWebSocketStarter.configure(channel, handler: handler, configuration: configuration)
                     } else {

@@ -1,5 +1,6 @@
 import Logging
 import MeshCrypto
+import MeshTLS
 import MeshWire
 import NIOCore
 import NIOHTTP1
@@ -24,6 +25,8 @@ extension RelayClient {
         public var path: String = RelayService.path
         /// The Host header; default "host:port".
         public var hostHeader: String?
+        /// TLS first (an `https://` relay, or one behind a TLS proxy); nil: plain TCP.
+        public var tls: TLSClient?
         public var relay: RelayClientConfig
         public var transport: Transport = .upgrade
         public var backoff = Backoff()

@@ -1,5 +1,6 @@
 import Logging
 import MeshCrypto
+import MeshTLS
 import MeshWire
 import NIOCore
 import Relay
@@ -43,13 +44,16 @@ public final class RelayPool: Sendable {
     let onPacket: @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void
     let onHomeChanged: @Sendable (String?) -> Void
     let tune: @Sendable (inout RelayClient.Configuration) -> Void
+    let tls: TLSClient?
 
+    /// - Parameter tls: the roots `https://` relays are checked against (none: such relays are skipped).
     /// - Parameter tune: adjusts each connection's settings (tests shorten the backoff).
-    public init(nodeKey: PrivateKey, group: EventLoopGroup, logger: Logger,
+    public init(nodeKey: PrivateKey, group: EventLoopGroup, logger: Logger, tls: TLSClient? = nil,
                 tune: @escaping @Sendable (inout RelayClient.Configuration) -> Void = { _ in },
                 onPacket: @escaping @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void,
                 onHomeChanged: @escaping @Sendable (String?) -> Void) {
         self.tune = tune
+        self.tls = tls
         self.nodeKey = nodeKey
         self.group = group
         self.logger = logger
@@ -68,8 +72,8 @@ public final class RelayPool: Sendable {
                 logger.warning("relay \(info.id): unusable URL \(info.url); skipped")
                 continue
             }
-            guard !url.secure else {
-                logger.warning("relay \(info.id): https relay URLs are not supported yet; skipped")
+            if url.secure, tls == nil {
+                logger.warning("relay \(info.id): https relay but no TLS set up; skipped")
                 continue
             }
             var pinned: PublicKey? = nil
@@ -83,6 +87,7 @@ public final class RelayPool: Sendable {
             var config = RelayClient.Configuration(host: url.host, port: url.port, pinnedServerKey: pinned)
             config.path = url.path
             config.hostHeader = url.hostPort
+            if url.secure { config.tls = tls }
             tune(&config)
             usable.append((info, config))
         }

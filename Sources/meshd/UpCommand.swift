@@ -6,6 +6,7 @@ import MeshCrypto
 import MeshEngine
 import MeshIO
 import MeshNode
+import MeshTLS
 import MeshWire
 
 /// `meshd up --join TOKEN`: mesh mode. Registers with the coordinator named in the token (or
@@ -37,6 +38,10 @@ struct Up: ParsableCommand {
 
     @Option(name: .long, help: "UDP port (0: any free port).")
     var port: UInt16 = 0
+
+    @Option(name: .customLong("ca-file"),
+            help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator (or the proxy in front of it) and TLS relays.")
+    var caFile: String?
 
     @Flag(name: .long, help: "Log handshakes and other details.")
     var verbose = false
@@ -71,8 +76,12 @@ struct Up: ParsableCommand {
             throw CommandFailure("no saved registration in \(stateDir): pass --join-file FILE holding a join token (make one with `meshcoord authkey create`)")
         }
 
+        let tls: TLSClient
+        do { tls = try TLSClient(caFile: caFile) } catch { throw CommandFailure("--ca-file: \(error)") }
         let client: ControlClient
-        do { client = try ControlClient(coordinatorURL: coordinatorURL, coordinatorKeyBytes: coordinatorKey, nodeKeyBytes: nodeKey) } catch {
+        do {
+            client = try ControlClient(coordinatorURL: coordinatorURL, coordinatorKeyBytes: coordinatorKey, nodeKeyBytes: nodeKey, tls: tls)
+        } catch {
             throw CommandFailure("\(error)")
         }
         var entropy = SystemEntropy()
@@ -123,10 +132,10 @@ struct Up: ParsableCommand {
         let node: JoinedNode
         do {
             node = try JoinedNode(nodeKeyBytes: nodeKey, discoKey: discoPrivate, coordinatorKeyBytes: coordinatorKey,
-                                  registration: registration, control: control,
+                                  registration: registration, control: control, tls: tls,
                                   interfaceName: interface, socketPath: socket, listenPort: port, logger: logger)
             try node.start()
-        } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
+        } catch { throw CommandFailure("\(error)") }
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
         SignalWaiter.waitForTermination()
         node.stop()

@@ -130,7 +130,12 @@ import WireGuard
         #expect("\(t2)" == "2001:db8::1:9" && p2 == "/mesh")
         let (t3, _) = try ControlClient.parse(url: "http://coord.example")
         #expect("\(t3)" == "coord.example:80")
-        #expect(throws: ControlError.self) { try ControlClient.parse(url: "https://coord.example") }
-        #expect(throws: ControlError.self) { try ControlClient.parse(url: "http://h:99999") }
+        let (t4, p4) = try ControlClient.parse(url: "https://mesh.example.com/")
+        #expect("\(t4)" == "mesh.example.com:443 (TLS)" && p4 == "")
+        let (t5, _) = try ControlClient.parse(url: "https://[2001:db8::1]:8443/mesh")
+        #expect("\(t5)" == "2001:db8::1:8443 (TLS)")
+        for bad in ["http://h:99999", "ftp://coord.example", "https://", "http://user@h/", "coord.example:80"] {
+            #expect(throws: ControlError.self, "\(bad)") { try ControlClient.parse(url: bad) }
+        }
     }
 }
