@@ -97,7 +97,7 @@ let package = Package(
         ]),
         // A deliberately small HTTP/1.1 client shared by meshcoord, meshctl/meshd drivers and tests.
         .target(name: "MeshHTTP", dependencies: [
-            "MeshTLS",
+            "MeshTLS", "MeshWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -108,7 +108,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Coordinator/Sources/CoordinatorStore"),
         .target(name: "CoordinatorServer", dependencies: [
-            "CoordinatorStore", "MeshWire", "MeshCrypto", "CSodium", "MeshHTTP", "Relay", "RelayIO",
+            "CoordinatorStore", "MeshWire", "MeshCrypto", "CSodium", "MeshHTTP", "MeshTLS", "Relay", "RelayIO",
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),

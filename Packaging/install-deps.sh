@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(libsodium-dev pkg-config wireguard-go wireguard-tools iperf3 nftables conntrack
       iputils-ping iproute2 ethtool python3 libsqlite3-dev
       dnsmasq-base    # the lab's DNS resolver (relays and the coordinator by name)
+      nginx-light openssl  # the lab's TLS reverse proxy in front of the coordinator, and its CA
       python3-aioice)  # independent STUN client for the STUN server tests
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -24,6 +25,13 @@ if [[ $(id -u) != 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# Packages with a service (nginx) must not start it: the lab starts its own instances, inside
+# its namespaces. policy-rc.d says so to the maintainer scripts for the length of the install.
+policy=/usr/sbin/policy-rc.d made_policy=
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null && "${SUDO[@]}" chmod 755 "$policy" && made_policy=1
+fi
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+[[ -n $made_policy ]] && "${SUDO[@]}" rm -f "$policy"
 for p in "${missing[@]}"; do installed "$p" || { echo "install-deps: $p did not install" >&2; exit 1; }; done
 echo "install-deps: done"

@@ -77,20 +77,11 @@ public final class ControlClient: Sendable {
         (try! PrivateKey(rawBytes: privateBytes)).publicKey.base64
     }
 
-    /// "http[s]://host[:port][/path]" → where to connect and the path prefix. `https://` needs
-    /// `tls` (the node's roots); without it the system's roots are used.
+    /// "http[s]://host[:port][/path]" → where to connect and the path prefix.
     public static func parse(url: String, tls: TLSClient? = nil) throws -> (SimpleHTTPClient.Target, String) {
-        guard let parsed = RelayURL(url, defaultPath: "") else {
-            throw ControlError.badURL("coordinator URL \(url) is not http://host[:port][/path] or https://host[:port][/path]")
+        do { return try SimpleHTTPClient.Target.service(url: url, tls: tls) } catch {
+            throw ControlError.badURL("coordinator URL \(error)")
         }
-        var path = parsed.path
-        while path.hasSuffix("/") { path.removeLast() }
-        guard parsed.secure else { return (.tcp(host: parsed.host, port: parsed.port), path) }
-        let client: TLSClient
-        if let tls { client = tls } else {
-            do { client = try TLSClient() } catch { throw ControlError.badURL("coordinator URL \(url): \(error)") }
-        }
-        return (.tls(host: parsed.host, port: parsed.port, client: client), path)
     }
 
     // MARK: Calls

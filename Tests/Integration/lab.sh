@@ -195,6 +195,73 @@ lab_dns_tcp() {
     done
 }
 
+# ---------------------------------------------------------------- TLS
+# lab_tls_ca: a private CA for the lab in $LAB_DIR/tls (ca.pem), made with openssl, as a team
+# with its own CA has; lab_tls_cert NAME ALTNAMES issues NAME.pem/NAME.key for subject
+# alternative names such as "DNS:coord.lab.test,IP:203.0.113.100".
+lab_tls_ca() {
+    command -v openssl >/dev/null || lab_fail "openssl is missing (Packaging/install-deps.sh installs it)"
+    mkdir -p "$LAB_DIR/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=mesh-lab-ca \
+        -keyout "$LAB_DIR/tls/ca.key" -out "$LAB_DIR/tls/ca.pem" >/dev/null 2>&1 || lab_fail "openssl: lab CA"
+}
+lab_tls_cert() { # NAME ALTNAMES
+    local d=$LAB_DIR/tls
+    printf 'subjectAltName=%s\n' "$2" > "$d/$1.ext"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+        -keyout "$d/$1.key" -out "$d/$1.csr" >/dev/null 2>&1 &&
+    openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+        -extfile "$d/$1.ext" -out "$d/$1.pem" >/dev/null 2>&1 || lab_fail "openssl: certificate for $1"
+}
+
+# lab_nginx NAME NS LISTEN SERVER_NAME UPSTREAM: nginx in NS terminating TLS on LISTEN (IP:PORT)
+# for SERVER_NAME (certificate from lab_tls_cert SERVER_NAME) and proxying everything to
+# http://UPSTREAM as the README's snippet does: HTTP/1.1, Upgrade and Connection passed on (the
+# relay upgrade and WebSocket), long timeouts for the long-poll and relay connections, no
+# buffering. One process (master_process off), so the PID lab_start records is the whole server.
+lab_nginx() {
+    local name=$1 ns=$2 listen=$3 server=$4 upstream=$5
+    command -v nginx >/dev/null || lab_fail "nginx is missing (Packaging/install-deps.sh installs nginx-light)"
+    local d=$LAB_DIR/$name
+    mkdir -p "$d/tmp"
+    cat > "$d/nginx.conf" <<EOF
+daemon off;
+master_process off;
+user root;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 4096; }
+http {
+    access_log $d/access.log;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+    server {
+        listen $listen ssl;
+        server_name $server;
+        ssl_certificate $LAB_DIR/tls/$server.pem;
+        ssl_certificate_key $LAB_DIR/tls/$server.key;
+        location / {
+            proxy_pass http://$upstream;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$host;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+            proxy_buffering off;
+        }
+    }
+}
+EOF
+    lab_start "$name" "$ns" nginx -c "$d/nginx.conf" -e "$d/error.log"
+    lab_wait_until 10 "nginx $name listening on $listen" lab_listening "$ns" tcp "${listen##*:}"
+}
+
 # ---------------------------------------------------------------- processes
 # lab_start NAME NS command...: run in the background inside namespace NS (or "-" for the
 # root namespace), stdout+stderr to $LAB_DIR/NAME.log; the PID is recorded for cleanup.

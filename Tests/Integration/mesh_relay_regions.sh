@@ -36,7 +36,7 @@ meshlab_after_coord() {
         "$(lab_logfile coord)")
     [[ -n $key ]] || lab_fail "no coordinator_key in the coordinator's log"
     lab_start fra fra "$MESH_BIN/meshcoord" relay --state-dir "$LAB_DIR/fra" --listen "$FRA_IP:8080" \
-        --stun-ports 3478,3479 --coordinator "$(meshlab_coord_url)" --coordinator-key "$key"
+        --stun-ports 3478,3479 --coordinator "$(meshlab_coord_url)" --coordinator-key "$key" $(meshlab_node_tls_args)
     lab_wait_until 20 "relay fra listening" lab_listening fra tcp 8080
 }
 

@@ -12,16 +12,24 @@
 
 MESHLAB_COORD=203.0.113.100
 MESHLAB_PORT=41641
-# How nodes name the coordinator: "dns" (the default, as in the field: coord.lab.test from the
-# lab's own DNS server on 203.0.113.53) or "literal" (http://203.0.113.100:8080).
-MESHLAB_NAMING=${MESHLAB_NAMING:-dns}
+# How nodes reach the coordinator: "https" (the default, as in the field: https://coord.lab.test
+# through an nginx TLS proxy on c:443 with a certificate from the lab's private CA, the name
+# from the lab's own DNS server on 203.0.113.53), "dns" (http://coord.lab.test:8080) or
+# "literal" (http://203.0.113.100:8080).
+MESHLAB_NAMING=${MESHLAB_NAMING:-https}
 MESHLAB_COORD_NAME=coord.lab.test
 MESHLAB_DNS_IP=203.0.113.53
 # Extra NAME=ADDR records for the lab's DNS server (e.g. a relay in another region).
 MESHLAB_DNS_EXTRA=${MESHLAB_DNS_EXTRA:-}
 meshlab_coord_url() {
-    if [[ $MESHLAB_NAMING == dns ]]; then echo "http://$MESHLAB_COORD_NAME:8080"; else echo "http://$MESHLAB_COORD:8080"; fi
+    case $MESHLAB_NAMING in
+        https) echo "https://$MESHLAB_COORD_NAME" ;;
+        dns) echo "http://$MESHLAB_COORD_NAME:8080" ;;
+        *) echo "http://$MESHLAB_COORD:8080" ;;
+    esac
 }
+# What meshd needs to trust the lab's proxy.
+meshlab_node_tls_args() { [[ $MESHLAB_NAMING == https ]] && echo "--ca-file $LAB_DIR/tls/ca.pem"; return 0; }
 
 meshlab_status_has() { # NAME PYTHON_EXPR (j = status JSON)
     lab_meshd_status "$1" || return 1
@@ -41,6 +49,11 @@ meshlab_coord_start() { # NAME
         --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" ${MESHLAB_COORD_ARGS:-}
     lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
+    if [[ $MESHLAB_NAMING == https && -z ${LAB_PID[nginx]:-} ]]; then
+        lab_tls_ca
+        lab_tls_cert "$MESHLAB_COORD_NAME" "DNS:$MESHLAB_COORD_NAME"
+        lab_nginx nginx c "$MESHLAB_COORD:443" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080"
+    fi
 }
 
 meshlab_node_start() { # NAME NS [extra meshd args]
@@ -49,7 +62,7 @@ meshlab_node_start() { # NAME NS [extra meshd args]
     # The documented way: the token in a file only root can read, never on the command line.
     (umask 077; printf '%s\n' "$MESHLAB_TOKEN" > "$LAB_DIR/join-token")
     lab_start "$name" "$ns" "$MESH_BIN/meshd" up --join-file "$LAB_DIR/join-token" --hostname "$name" \
-        --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" "$@"
+        --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" $(meshlab_node_tls_args) "$@"
     lab_wait_until 20 "meshd $name up in $ns" meshlab_status_has "$name" "j.get('control') == 'connected'"
 }
 
@@ -57,7 +70,7 @@ meshlab_up() { # TYPE_A TYPE_B
     lab_mesh_bin
     [[ -x $MESH_BIN/meshcoord ]] || lab_fail "no meshcoord at $MESH_BIN/meshcoord"
     natlab_up "$1" "$2"
-    if [[ $MESHLAB_NAMING == dns ]]; then
+    if [[ $MESHLAB_NAMING != literal ]]; then
         natlab_public_host dns "$MESHLAB_DNS_IP"
         # shellcheck disable=SC2086
         lab_dns dns "$MESHLAB_DNS_IP" "$MESHLAB_COORD_NAME=$MESHLAB_COORD" $MESHLAB_DNS_EXTRA
@@ -74,9 +87,19 @@ meshlab_up() { # TYPE_A TYPE_B
     meshlab_node_start b b
     lab_wait_until 5 "a sees b in its netmap" meshlab_status_has a "[p for p in j['peers'] if p.get('name') == 'b']"
     lab_wait_until 5 "b sees a in its netmap" meshlab_status_has b "[p for p in j['peers'] if p.get('name') == 'a']"
+    if [[ $MESHLAB_NAMING == https ]]; then meshlab_check_https a; meshlab_check_https b; fi
     MESHLAB_A4=$(meshlab_field a "j['ipv4']")
     MESHLAB_B4=$(meshlab_field b "j['ipv4']")
     lab_info "overlay: a = $MESHLAB_A4, b = $MESHLAB_B4"
+}
+
+# meshlab_check_https NAME: the node reached the coordinator and its relay through the TLS proxy
+meshlab_check_https() {
+    local url="https://$MESHLAB_COORD_NAME"
+    lab_check "$1 follows the coordinator at $url" meshlab_status_has "$1" "j.get('coordinator') == '$url' and j.get('control') == 'connected'"
+    lab_wait_until 10 "$1's relay connection is up through the proxy" \
+        meshlab_status_has "$1" "any(r.get('url') == '$url/relay' and r.get('connected') for r in j.get('relays', []))"
+    lab_check "the proxy passed $1's registration" grep -q '"POST /v1/register HTTP/1.1" 200' "$LAB_DIR/nginx/access.log"
 }
 
 meshlab_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}'; }

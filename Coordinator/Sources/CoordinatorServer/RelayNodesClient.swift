@@ -1,6 +1,7 @@
 import Foundation
 import MeshCrypto
 import MeshHTTP
+import MeshTLS
 import MeshWire
 import NIOCore
 
@@ -27,7 +28,7 @@ public enum RelayNodesFetchError: Error, CustomStringConvertible, Sendable {
 
 /// The relay's side of `POST /v1/relay/nodes`: the request sealed from the relay's key to the
 /// pinned coordinator key (a fresh request id and nonce each time), the answer opened and
-/// checked to belong to it. Plain HTTP is fine for that reason. Keys are held as bytes so no
+/// checked to belong to it, so plain HTTP would do; HTTPS is for the proxies and firewalls on the way. Keys are held as bytes so no
 /// key value lives in an async frame.
 public final class RelayNodesClient: Sendable {
     public static let path = "/v1/relay/nodes"
@@ -38,26 +39,20 @@ public final class RelayNodesClient: Sendable {
     let relayKeyBytes: [UInt8]
     let coordinatorKeyBytes: [UInt8]
 
-    public init(coordinatorURL: String, coordinatorKeyBytes: [UInt8], relayKeyBytes: [UInt8]) throws {
+    /// - Parameter tls: the roots an `https://` coordinator (or its proxy) is checked against.
+    public init(coordinatorURL: String, coordinatorKeyBytes: [UInt8], relayKeyBytes: [UInt8], tls: TLSClient? = nil) throws {
         precondition(coordinatorKeyBytes.count == 32 && relayKeyBytes.count == 32)
         self.coordinatorURL = coordinatorURL
         self.coordinatorKeyBytes = coordinatorKeyBytes
         self.relayKeyBytes = relayKeyBytes
-        (target, basePath) = try Self.parse(url: coordinatorURL)
+        (target, basePath) = try Self.parse(url: coordinatorURL, tls: tls)
     }
 
-    /// "http://host[:port][/path]" → where to connect and the path prefix (parsed by MeshWire's
-    /// `RelayURL`, the one URL parser for coordinator and relay addresses).
-    public static func parse(url: String) throws -> (SimpleHTTPClient.Target, String) {
-        func bad(_ why: String) -> StartupError { StartupError("coordinator URL \(url): \(why)") }
-        if url.hasPrefix("https://") {
-            throw bad("https:// is not supported; use http:// (requests and answers are sealed end to end)")
+    /// "http[s]://host[:port][/path]" → where to connect and the path prefix.
+    public static func parse(url: String, tls: TLSClient? = nil) throws -> (SimpleHTTPClient.Target, String) {
+        do { return try SimpleHTTPClient.Target.service(url: url, tls: tls) } catch {
+            throw StartupError("coordinator URL \(error)")
         }
-        guard url.hasPrefix("http://") else { throw bad("must start with http://") }
-        guard let parsed = RelayURL(url, defaultPath: "") else { throw bad("not http://host[:port][/path]") }
-        var path = parsed.path
-        while path.hasSuffix("/") { path.removeLast() }
-        return (.tcp(host: parsed.host, port: parsed.port), path)
     }
 
     /// One request; `timeout` must exceed the coordinator's keepalive_seconds when `wait` is set.

@@ -14,6 +14,7 @@ import Synchronization
 import UnixSignals
 #if canImport(Glibc)
 import Glibc
+import MeshTLS
 #endif
 
 /// `meshcoord relay`: a relay (and STUN) on a host other than the coordinator's, so nodes have
@@ -75,7 +76,7 @@ public final class StandaloneRelay: Sendable {
                                  authorize: admission.authorizer)
             let coordinatorKey = try PublicKey(base64: CoordinatorConfig.canonicalRelayKey(config.coordinatorKey) ?? "")
             let client = try RelayNodesClient(coordinatorURL: config.coordinatorURL, coordinatorKeyBytes: coordinatorKey.rawBytes,
-                                              relayKeyBytes: keyBytes)
+                                              relayKeyBytes: keyBytes, tls: try TLSClient(caFile: config.caFile))
             poller = RelayNodesPoller(
                 client: client, admission: admission, relay: relay,
                 pollTimeout: Coordinator.timeAmount(config.pollTimeoutSeconds, default: 90),

@@ -1,6 +1,7 @@
 import CheckedArithmetic
 import Foundation
 import MeshCrypto
+import MeshTLS
 
 /// `meshcoord relay` settings (flags only: a relay host has little to configure).
 public struct StandaloneRelayConfig: Sendable, Equatable {
@@ -12,6 +13,8 @@ public struct StandaloneRelayConfig: Sendable, Equatable {
     /// Where to ask which nodes to admit, and the coordinator key its answers are sealed with.
     public var coordinatorURL = ""
     public var coordinatorKey = ""
+    /// A private CA (PEM) trusted besides the system's roots for an `https://` coordinator.
+    public var caFile: String?
     /// The same protections as the coordinator's node API port (see `CoordinatorConfig`).
     public var maxConnections: Int?
     public var maxConnectionsPerSource = 64
@@ -44,7 +47,9 @@ public struct StandaloneRelayConfig: Sendable, Equatable {
             throw ConfigError("--coordinator URL is required: the coordinator's public URL (e.g. http://coord.example.com:8080), " +
                               "where the relay learns which nodes to admit")
         }
-        _ = try RelayNodesClient.parse(url: coordinatorURL)
+        let tls: TLSClient
+        do { tls = try TLSClient(caFile: caFile) } catch { throw ConfigError("--ca-file: \(error)") }
+        _ = try RelayNodesClient.parse(url: coordinatorURL, tls: tls)
         guard !coordinatorKey.isEmpty else {
             throw ConfigError("--coordinator-key BASE64 is required: the coordinator's public key (coordinator_key in the " +
                               "\"meshcoord starting\" line of its log)")

@@ -29,8 +29,10 @@ struct RelayCommand: AsyncParsableCommand {
     var listen: String = "0.0.0.0:8080"
     @Option(name: .long, help: "Two UDP ports for STUN, comma-separated (default 3478,3479), or none.")
     var stunPorts: String = "3478,3479"
-    @Option(name: .long, help: "The coordinator's URL (e.g. http://coord.example.com:8080).")
+    @Option(name: .long, help: "The coordinator's URL (e.g. https://mesh.example.com or http://coord.example.com:8080).")
     var coordinator: String?
+    @Option(name: .customLong("ca-file"), help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator.")
+    var caFile: String?
     @Option(name: .long, help: "The coordinator's public key (base64; coordinator_key in its start-up log).")
     var coordinatorKey: String?
     @Option(name: .long, help: "Seconds one node-list long-poll may take; must exceed the coordinator's keepalive_seconds (default 90).")
@@ -68,6 +70,7 @@ struct RelayCommand: AsyncParsableCommand {
             c.stunPorts = try CoordinatorConfig.parsePorts(stunPorts)
             c.coordinatorURL = coordinator ?? ""
             c.coordinatorKey = coordinatorKey ?? ""
+            c.caFile = caFile
             c.pollTimeoutSeconds = pollTimeout
             c.maxConnections = maxConnections
             c.maxConnectionsPerSource = maxConnectionsPerSource

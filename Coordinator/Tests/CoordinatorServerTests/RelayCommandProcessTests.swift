@@ -20,7 +20,9 @@ import Glibc
         let cases: [([String], String)] = [
             (["relay", "--state-dir", dir, "--listen", "127.0.0.1:0"], "--coordinator URL is required"),
             (["relay", "--state-dir", dir, "--coordinator", "http://127.0.0.1:9"], "--coordinator-key BASE64 is required"),
-            (["relay", "--state-dir", dir, "--coordinator", "https://127.0.0.1:9", "--coordinator-key", "x"], "https:// is not supported"),
+            (["relay", "--state-dir", dir, "--coordinator", "ftp://127.0.0.1:9", "--coordinator-key", "x"], "is not http://host"),
+            (["relay", "--state-dir", dir, "--coordinator", "https://127.0.0.1:9", "--coordinator-key", "x",
+              "--ca-file", dir + "/missing.pem"], "--ca-file: CA file"),
             (["relay", "--state-dir", dir, "--coordinator", "http://127.0.0.1:9", "--coordinator-key", "bm90IGEga2V5"], "--coordinator-key is not"),
             (["relay", "--state-dir", dir, "--stun-ports", "3478", "--coordinator", "http://127.0.0.1:9", "--coordinator-key", "x"], "two ports"),
             (["relay", "--state-dir", dir, "--listen", "127.0.0.1:99999"], "port must be a number"),

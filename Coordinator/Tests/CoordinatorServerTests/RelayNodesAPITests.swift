@@ -138,7 +138,8 @@ import Testing
         #expect("\(t)" == "coord.example.com:8443" && p == "/mesh")
         #expect("\(try RelayNodesClient.parse(url: "http://[2001:db8::1]:80").0)" == "2001:db8::1:80")
         #expect("\(try RelayNodesClient.parse(url: "http://192.0.2.1").0)" == "192.0.2.1:80")
-        for bad in ["https://coord.example.com", "coord.example.com:8080", "http://", "http://h:0", "http://h:70000",
+        #expect("\(try RelayNodesClient.parse(url: "https://mesh.example.com").0)" == "mesh.example.com:443 (TLS)")
+        for bad in ["coord.example.com:8080", "http://", "http://h:0", "http://h:70000",
                     "http://h:+80", "http://[2001:db8::1", "ftp://h"] {
             #expect(throws: (any Error).self, "\(bad)") { _ = try RelayNodesClient.parse(url: bad) }
         }
