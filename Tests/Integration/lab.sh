@@ -262,6 +262,39 @@ EOF
     lab_wait_until 10 "nginx $name listening on $listen" lab_listening "$ns" tcp "${listen##*:}"
 }
 
+# lab_caddy NAME NS LISTEN_IP SERVER_NAME UPSTREAM: Caddy in NS terminating TLS on LISTEN_IP:443
+# for SERVER_NAME (certificate from lab_tls_cert SERVER_NAME) and proxying everything to
+# http://UPSTREAM as the README's Caddy snippet does (reverse_proxy passes upgrades on by itself;
+# flush_interval -1 sends each answer at once). No admin endpoint, no ACME, no redirect listener;
+# its state stays in $LAB_DIR/NAME.
+lab_caddy() {
+    local name=$1 ns=$2 ip=$3 server=$4 upstream=$5
+    command -v caddy >/dev/null || lab_fail "caddy is missing (Packaging/install-deps.sh installs it)"
+    local d=$LAB_DIR/$name
+    mkdir -p "$d/data" "$d/config"
+    cat > "$d/Caddyfile" <<EOF
+{
+	admin off
+	auto_https disable_redirects
+	storage file_system $d/data
+}
+https://$server:443 {
+	bind $ip
+	tls $LAB_DIR/tls/$server.pem $LAB_DIR/tls/$server.key
+	log {
+		output file $d/access.log
+		format json
+	}
+	reverse_proxy $upstream {
+		flush_interval -1
+	}
+}
+EOF
+    lab_start "$name" "$ns" env HOME="$d" XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" \
+        caddy run --config "$d/Caddyfile" --adapter caddyfile
+    lab_wait_until 10 "caddy $name listening on $ip:443" lab_listening "$ns" tcp 443
+}
+
 # ---------------------------------------------------------------- processes
 # lab_start NAME NS command...: run in the background inside namespace NS (or "-" for the
 # root namespace), stdout+stderr to $LAB_DIR/NAME.log; the PID is recorded for cleanup.

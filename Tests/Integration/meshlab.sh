@@ -17,6 +17,8 @@ MESHLAB_PORT=41641
 # from the lab's own DNS server on 203.0.113.53), "dns" (http://coord.lab.test:8080) or
 # "literal" (http://203.0.113.100:8080).
 MESHLAB_NAMING=${MESHLAB_NAMING:-https}
+# The TLS proxy of "https": nginx (the default) or caddy.
+MESHLAB_PROXY=${MESHLAB_PROXY:-nginx}
 MESHLAB_COORD_NAME=coord.lab.test
 MESHLAB_DNS_IP=203.0.113.53
 # Extra NAME=ADDR records for the lab's DNS server (e.g. a relay in another region).
@@ -49,10 +51,14 @@ meshlab_coord_start() { # NAME
         --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" ${MESHLAB_COORD_ARGS:-}
     lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
-    if [[ $MESHLAB_NAMING == https && -z ${LAB_PID[nginx]:-} ]]; then
+    if [[ $MESHLAB_NAMING == https && -z ${LAB_PID[proxy]:-} ]]; then
         lab_tls_ca
         lab_tls_cert "$MESHLAB_COORD_NAME" "DNS:$MESHLAB_COORD_NAME"
-        lab_nginx nginx c "$MESHLAB_COORD:443" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080"
+        case $MESHLAB_PROXY in
+            nginx) lab_nginx proxy c "$MESHLAB_COORD:443" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080" ;;
+            caddy) lab_caddy proxy c "$MESHLAB_COORD" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080" ;;
+            *) lab_fail "MESHLAB_PROXY=$MESHLAB_PROXY: nginx or caddy" ;;
+        esac
     fi
 }
 
@@ -99,7 +105,15 @@ meshlab_check_https() {
     lab_check "$1 follows the coordinator at $url" meshlab_status_has "$1" "j.get('coordinator') == '$url' and j.get('control') == 'connected'"
     lab_wait_until 10 "$1's relay connection is up through the proxy" \
         meshlab_status_has "$1" "any(r.get('url') == '$url/relay' and r.get('connected') for r in j.get('relays', []))"
-    lab_check "the proxy passed $1's registration" grep -q '"POST /v1/register HTTP/1.1" 200' "$LAB_DIR/nginx/access.log"
+    lab_check "the proxy ($MESHLAB_PROXY) passed $1's registration" meshlab_proxy_passed_registration
+}
+# The proxy's access log holds an answered registration (nginx: combined format; caddy: JSON).
+meshlab_proxy_passed_registration() {
+    local log=$LAB_DIR/proxy/access.log
+    case $MESHLAB_PROXY in
+        nginx) grep -q '"POST /v1/register HTTP/1.1" 200' "$log" ;;
+        caddy) grep '"uri":"/v1/register"' "$log" | grep -q '"status":200' ;;
+    esac
 }
 
 meshlab_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}'; }

@@ -204,6 +204,7 @@ public final class Coordinator: Sendable {
 
     func makeNodeApplication() -> some Service {
         let router = Router()
+        router.add(middleware: OneRequestPerConnectionMiddleware())
         router.add(middleware: JSONErrorMiddleware(logger: logger))
         NodeAPI(coordinator: self).register(on: router)
         let logger = self.logger

@@ -95,6 +95,25 @@ import Testing
 
     /// At least 10,000 random bodies at the node API; every answer is a 4xx and the server
     /// still serves real requests afterwards.
+    /// A reverse proxy that keeps upstream connections alive must be told to open a new one per
+    /// request: the relay upgrade is only recognised as a connection's first request.
+    @Test func everyAnswerAsksForANewConnection() async throws {
+        let server = try await TestCoordinator.start("close")
+        // Two requests on one connection, the first without "Connection: close" (as a keep-alive
+        // proxy sends it), the second with it so the server ends the connection.
+        let raw = Array("POST /v1/map HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".utf8)
+            + Array("GET /v1/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        let answer = String(decoding: try await SimpleHTTPClient.exchange(server.target, bytes: raw, timeout: .seconds(10)),
+                            as: UTF8.self)
+        let heads = answer.components(separatedBy: "HTTP/1.1 ").dropFirst()
+        #expect(heads.count == 2, "\(answer)")
+        for head in heads {
+            let headers = head.components(separatedBy: "\r\n\r\n")[0].lowercased()
+            #expect(headers.contains("connection: close"), "\(head)")
+        }
+        try await server.stop()
+    }
+
     @Test func fuzzTenThousandRandomBodies() async throws {
         let server = try await TestCoordinator.start("fuzz")
         let token = try await server.authKey(reusable: true)
