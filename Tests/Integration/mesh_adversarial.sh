@@ -36,7 +36,7 @@ SECRET=${MESHLAB_TOKEN#mesh1_}
 no_secret_in_cmdline() { ! tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF "${SECRET:10:40}"; }
 for n in a b; do lab_check "$n (--join-file): no join secret in its command line" no_secret_in_cmdline "$(lab_pid "$n")"; done
 lab_start x c "$MESH_BIN/meshd" up --join "$MESHLAB_TOKEN" --hostname x --state-dir "$LAB_DIR/x-state" \
-    --socket "$LAB_DIR/x.sock" --port 41642 --interface meshx
+    --socket "$LAB_DIR/x.sock" --port 41642 --interface meshx $(meshlab_node_tls_args)
 lab_wait_until 20 "meshd x (--join on the command line) up" meshlab_status_has x "j.get('control') == 'connected'"
 lab_check "x (--join): the secret was wiped from its command line" no_secret_in_cmdline "$(lab_pid x)"
 ps -eo pid,args > "$LAB_DIR/ps.txt"
