@@ -30,6 +30,8 @@ meshlab_coord_url() {
         *) echo "http://$MESHLAB_COORD:8080" ;;
     esac
 }
+# The proxy connects from the coordinator's own address: it is not held to the per-source cap.
+meshlab_coord_proxy_args() { [[ $MESHLAB_NAMING == https ]] && echo "--trusted-proxy $MESHLAB_COORD"; return 0; }
 # What meshd needs to trust the lab's proxy.
 meshlab_node_tls_args() { [[ $MESHLAB_NAMING == https ]] && echo "--ca-file $LAB_DIR/tls/ca.pem"; return 0; }
 
@@ -48,7 +50,7 @@ meshlab_coord_start() { # NAME
     # MESHLAB_COORD_WRAP: a command prefix such as "prlimit --nofile=1024:1024" (it must exec)
     # shellcheck disable=SC2086
     lab_start "$1" c ${MESHLAB_COORD_WRAP:-} "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" --listen "$MESHLAB_COORD:8080" \
-        --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" ${MESHLAB_COORD_ARGS:-}
+        --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" $(meshlab_coord_proxy_args) ${MESHLAB_COORD_ARGS:-}
     lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
     if [[ $MESHLAB_NAMING == https && -z ${LAB_PID[proxy]:-} ]]; then

@@ -54,6 +54,11 @@ public struct CoordinatorConfig: Sendable, Equatable {
     public var maxConnections: Int?
     /// Open connections from one source address (an IPv6 /64 counts as one source) at most.
     public var maxConnectionsPerSource = 64
+    /// Addresses of reverse proxies in front of the node API: every connection through a proxy
+    /// comes from its address, so these sources are not held to `maxConnectionsPerSource`
+    /// (they still count toward `maxConnections`).
+    public var trustedProxies: [String] = []
+    public static let maxTrustedProxies = 64
     /// A connection must deliver a complete request head within this long (and its body
     /// within `idleTimeoutSeconds` more).
     public var requestHeadTimeoutSeconds: Double = 10
@@ -236,6 +241,12 @@ public struct CoordinatorConfig: Sendable, Equatable {
         try Self.checkRange("max_body_bytes", Double(maxBodyBytes))
         if let m = maxConnections { try Self.checkRange("max_connections", Double(m)) }
         try Self.checkRange("max_connections_per_source", Double(maxConnectionsPerSource))
+        guard trustedProxies.count <= Self.maxTrustedProxies else {
+            throw ConfigError("trusted_proxies lists \(trustedProxies.count) addresses; at most \(Self.maxTrustedProxies)")
+        }
+        for a in trustedProxies where !Self.isIPAddress(a) {
+            throw ConfigError("trusted_proxies: \"\(TerminalText.escaped(String(a.prefix(80))))\" is not an IPv4 or IPv6 address")
+        }
         try Self.checkRange("request_head_timeout_seconds", requestHeadTimeoutSeconds)
         try Self.checkRange("idle_timeout_seconds", idleTimeoutSeconds)
         try Self.checkRange("relay_handshake_timeout_seconds", relayHandshakeTimeoutSeconds)
@@ -293,13 +304,20 @@ public struct CoordinatorConfig: Sendable, Equatable {
         return nil
     }
 
+    /// An IPv4 or IPv6 literal (no brackets, no port, no zone).
+    static func isIPAddress(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 45 else { return false }
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
+    }
+
     // MARK: Config file
 
     static let knownKeys = ["state_dir", "listen", "public_url", "stun_ports", "ipv4_prefix", "ipv6_prefix",
                             "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
                             "max_connections", "max_connections_per_source", "request_head_timeout_seconds",
                             "idle_timeout_seconds", "relay_handshake_timeout_seconds",
-                            "domain", "sync", "log_level", "relay_id"]
+                            "domain", "sync", "log_level", "relay_id", "trusted_proxies"]
     static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports", "key"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
@@ -401,6 +419,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
             case "max_body_bytes": maxBodyBytes = try value.integer(file, lineNo, key)
             case "max_connections": maxConnections = try value.integer(file, lineNo, key)
             case "max_connections_per_source": maxConnectionsPerSource = try value.integer(file, lineNo, key)
+            case "trusted_proxies": trustedProxies = try value.strings(file, lineNo, key)
             case "request_head_timeout_seconds": requestHeadTimeoutSeconds = try value.seconds(file, lineNo, key)
             case "idle_timeout_seconds": idleTimeoutSeconds = try value.seconds(file, lineNo, key)
             case "relay_handshake_timeout_seconds": relayHandshakeTimeoutSeconds = try value.seconds(file, lineNo, key)
@@ -554,6 +573,18 @@ enum TOMLValue: Equatable {
         case .integer(let i): return String(i)
         case .double(let d): return String(d)
         default: return "\(v)"
+        }
+    }
+
+    func strings(_ file: String, _ line: Int, _ key: String) throws -> [String] {
+        guard case .array(let items) = self else {
+            throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must be an array of strings, e.g. [\"127.0.0.1\"]")
+        }
+        return try items.map {
+            guard case .string(let s) = $0 else {
+                throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must contain only strings")
+            }
+            return s
         }
     }
 

@@ -12,6 +12,8 @@ import Synchronization
 public struct ConnectionCaps: Sendable {
     public let total: Int
     public let perSource: Int
+    /// Sources not held to `perSource` (trusted reverse proxies); they count toward `total`.
+    public let exemptSources: Set<String>
     public private(set) var open = 0
     /// Open connections per source key; a key leaves when its count drops to 0, so the map
     /// is bounded by `total`.
@@ -19,9 +21,10 @@ public struct ConnectionCaps: Sendable {
     public private(set) var refusedSinceReport = 0
     var lastReport: NIODeadline?
 
-    public init(total: Int, perSource: Int) {
+    public init(total: Int, perSource: Int, exemptSources: Set<String> = []) {
         self.total = max(1, total)
         self.perSource = max(1, perSource)
+        self.exemptSources = exemptSources
     }
 
     public enum Verdict: Equatable, Sendable {
@@ -38,7 +41,7 @@ public struct ConnectionCaps: Sendable {
         let reason: String
         if open >= total {
             reason = "total cap \(total) reached (\(fromSource) open from \(source))"
-        } else if fromSource >= perSource {
+        } else if fromSource >= perSource, !exemptSources.contains(source) {
             reason = "per-source cap \(perSource) reached by \(source) (\(open) open in all, total cap \(total))"
         } else {
             open += 1
@@ -100,8 +103,8 @@ public final class ConnectionGate: Sendable {
     let logger: Logger
     public let headTimeout: TimeAmount
 
-    public init(total: Int, perSource: Int, headTimeout: TimeAmount, logger: Logger) {
-        caps = Mutex(ConnectionCaps(total: total, perSource: perSource))
+    public init(total: Int, perSource: Int, exemptSources: Set<String> = [], headTimeout: TimeAmount, logger: Logger) {
+        caps = Mutex(ConnectionCaps(total: total, perSource: perSource, exemptSources: exemptSources))
         self.logger = logger
         self.headTimeout = headTimeout
     }

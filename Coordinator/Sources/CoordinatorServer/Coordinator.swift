@@ -93,9 +93,12 @@ public final class Coordinator: Sendable {
         let total = min(config.maxConnections ?? allowed, allowed)
         var gateLogger = Logger(label: "meshcoord.connections")
         gateLogger.logLevel = logger.logLevel
-        gate = ConnectionGate(total: total, perSource: config.maxConnectionsPerSource,
+        let proxies = Set(config.trustedProxies.compactMap { a in
+            (try? SocketAddress(ipAddress: a, port: 0)).map { ConnectionCaps.sourceKey($0) }
+        })
+        gate = ConnectionGate(total: total, perSource: config.maxConnectionsPerSource, exemptSources: proxies,
                               headTimeout: Self.timeAmount(config.requestHeadTimeoutSeconds, default: 10), logger: gateLogger)
-        logger.info("\("file descriptor limit \(fileDescriptorLimit.soft) (hard \(fileDescriptorLimit.hard)); ")\("node API connections capped at \(total) in all, \(config.maxConnectionsPerSource) per source")")
+        logger.info("\("file descriptor limit \(fileDescriptorLimit.soft) (hard \(fileDescriptorLimit.hard)); ")\("node API connections capped at \(total) in all, \(config.maxConnectionsPerSource) per source")\(proxies.isEmpty ? "" : " except the trusted proxies \(proxies.sorted())")")
         if let asked = config.maxConnections, asked > allowed {
             logger.warning("\("max_connections \(asked) does not fit the file descriptor limit \(fileDescriptorLimit.soft) ")\("(descriptors are kept for the database and sockets); using \(allowed); raise LimitNOFILE= for more")")
         }

@@ -79,6 +79,8 @@ struct Serve: AsyncParsableCommand {
     var maxConnections: Int?
     @Option(name: .long, help: "Open connections from one source address (IPv6: one /64) at most (default 64).")
     var maxConnectionsPerSource: Int?
+    @Option(name: .customLong("trusted-proxy"), help: "Address of a reverse proxy in front of the node API, not held to the per-source cap (repeatable).")
+    var trustedProxies: [String] = []
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
@@ -103,6 +105,7 @@ struct Serve: AsyncParsableCommand {
             if let v = maxBodyBytes { c.maxBodyBytes = v }
             if let v = maxConnections { c.maxConnections = v }
             if let v = maxConnectionsPerSource { c.maxConnectionsPerSource = v }
+            if !trustedProxies.isEmpty { c.trustedProxies = trustedProxies }
             // Every value (file or flag) is range-checked here, before anything converts it.
             try c.validate()
             if let v = logLevel { c.logLevel = v }

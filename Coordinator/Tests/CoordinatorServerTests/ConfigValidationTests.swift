@@ -33,6 +33,23 @@ import Testing
     }
 
     /// The same values set directly (what the command-line flags do) are caught by validate().
+    @Test func trustedProxiesAreAddressesOnly() throws {
+        var c = CoordinatorConfig()
+        try c.apply(configText: "trusted_proxies = [\"203.0.113.100\", \"::1\"]\n", file: "p.toml")
+        #expect(c.trustedProxies == ["203.0.113.100", "::1"])
+        try c.validate()
+        for bad in ["trusted_proxies = \"127.0.0.1\"", "trusted_proxies = [1]"] {
+            var d = CoordinatorConfig()
+            #expect(throws: CoordinatorConfig.ConfigError.self, "\(bad)") { try d.apply(configText: bad + "\n", file: "p.toml") }
+        }
+        for bad in ["proxy.example.com", "203.0.113.0/24", "[::1]", "", "1.2.3.4:80"] {
+            var d = CoordinatorConfig(); d.trustedProxies = [bad]
+            #expect(throws: CoordinatorConfig.ConfigError.self, "\(bad)") { try d.validate() }
+        }
+        var many = CoordinatorConfig(); many.trustedProxies = Array(repeating: "127.0.0.1", count: 65)
+        #expect(throws: CoordinatorConfig.ConfigError.self) { try many.validate() }
+    }
+
     @Test func flagValuesOutOfRangeAreCaughtByValidate() throws {
         let doubles: [Double] = [1e300, -1e300, .nan, .infinity, -.infinity, 0, -1, 9.3e18]
         for d in doubles {

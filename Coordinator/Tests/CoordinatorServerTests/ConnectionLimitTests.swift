@@ -35,6 +35,22 @@ import Testing
         #expect(ConnectionCaps.defaultTotal(fileDescriptorLimit: 1 << 30) == 1_000_000)
     }
 
+    /// Behind a reverse proxy every connection comes from the proxy: it is not held to the
+    /// per-source cap, but the total cap still holds for it.
+    @Test func aTrustedProxyIsExemptFromThePerSourceCapButNotTheTotal() {
+        var caps = ConnectionCaps(total: 5, perSource: 2, exemptSources: ["203.0.113.100"])
+        let t0 = NIODeadline.now()
+        for _ in 0..<4 { #expect(caps.admit(source: "203.0.113.100", now: t0) == .admitted) }
+        #expect(caps.admit(source: "198.51.100.1", now: t0) == .admitted)
+        guard case .refused(let reason, _) = caps.admit(source: "203.0.113.100", now: t0) else {
+            Issue.record("the proxy went over the total cap"); return
+        }
+        #expect(reason.contains("total cap 5"))
+        caps.release(source: "198.51.100.1")
+        #expect(caps.admit(source: "198.51.100.2", now: t0) == .admitted)
+        guard case .refused = caps.admit(source: "198.51.100.2", now: t0) else { Issue.record("total ignored"); return }
+    }
+
     @Test func sourceKeysGroupIPv6By64AndUnmapIPv4() throws {
         #expect(ConnectionCaps.sourceKey(try SocketAddress(ipAddress: "192.0.2.7", port: 1)) == "192.0.2.7")
         #expect(ConnectionCaps.sourceKey(try SocketAddress(ipAddress: "::ffff:192.0.2.7", port: 1)) == "192.0.2.7")
