@@ -75,13 +75,14 @@ public final class JoinedNode: Sendable {
     /// Points the disco layer at the netmap's peers; a peer with no usable endpoint is reached
     /// through the relay (its WireGuard endpoint is the relay marker).
     private func syncPaths(_ netmap: NetmapState) {
-        var list: [NodePaths.NetmapPeer] = []
+        var list: [MagicSock.PeerInfo] = []
         var homes: [PublicKey: String] = [:]
         for info in netmap.peers.values {
             guard let key = try? PublicKey(base64: info.nodeKey), let disco = try? PublicKey(base64: info.discoKey),
                   let peer = device.peer(for: key) else { continue }
             if peer.currentEndpoint == nil { peer.setEndpoint(RelayMarker.address(for: key)) }
-            list.append(.init(nodeKey: key, discoKey: disco, endpoints: info.endpoints, wireGuardPeer: peer))
+            list.append(.init(nodeKey: key, discoKey: disco, endpoints: info.endpoints.compactMap(NodePaths.parseEndpoint),
+                              wireGuardPeer: peer))
             if let home = info.homeRelay { homes[key] = home }
         }
         paths.setPeers(list)

@@ -21,20 +21,6 @@ import WireGuard
 /// or `resolveSignal` (STUN names and what they resolved to); `gatherLocal` and the two
 /// callbacks are set before `start()` spawns the threads that read them.
 public final class NodePaths: @unchecked Sendable {
-    public struct NetmapPeer {
-        public var nodeKey: PublicKey
-        public var discoKey: PublicKey
-        public var endpoints: [String]
-        public var wireGuardPeer: Peer
-
-        public init(nodeKey: PublicKey, discoKey: PublicKey, endpoints: [String], wireGuardPeer: Peer) {
-            self.nodeKey = nodeKey
-            self.discoKey = discoKey
-            self.endpoints = endpoints
-            self.wireGuardPeer = wireGuardPeer
-        }
-    }
-
     public let magic: MagicSock
     public let relays: RelayPool
     private let dataPlane: DataPlane
@@ -136,12 +122,7 @@ public final class NodePaths: @unchecked Sendable {
     }
 
     /// Applies the netmap's peers: their disco keys and candidate endpoints.
-    public func setPeers(_ peers: [NetmapPeer]) {
-        magic.setPeers(peers.map {
-            MagicSock.PeerInfo(nodeKey: $0.nodeKey, discoKey: $0.discoKey,
-                               endpoints: $0.endpoints.compactMap(Self.parseEndpoint), wireGuardPeer: $0.wireGuardPeer)
-        })
-    }
+    public func setPeers(_ peers: [MagicSock.PeerInfo]) { magic.setPeers(peers) }
 
     public static func parseEndpoint(_ s: String) -> UDPAddress? {
         (try? Endpoint(s)).map(UDPAddress.init)
