@@ -122,6 +122,7 @@ private func coordinatorConfigSeeds() {
         keepalive_seconds = 50
         offline_after_seconds = 60.5
         max_body_bytes = 65_536
+        trusted_proxies = ["127.0.0.1", "::1"]
         domain = "mesh"
         sync = "normal"
         log_level = "debug"
