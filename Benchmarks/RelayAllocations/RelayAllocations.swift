@@ -59,7 +59,7 @@ final class Node: Sendable {
                          onPacket: { source, packet in
                              // What meshd does before decrypting in place: ask MagicSock.
                              guard box.magic?.receiveFromRelay(UnsafeRawBufferPointer(packet), from: source,
-                                                               now: SystemClock.now()) != nil else { return }
+                                                               now: SystemClock.now()) == true else { return }
                              packet[0] ^= 1  // the data plane works on the bytes where they are
                              received.add(1)
                          },

@@ -336,8 +336,9 @@ public struct PeerPath: Sendable {
 }
 
 extension UDPAddress {
-    /// Worth a Ping at all: not unspecified, broadcast, multicast, port 0, or a relay marker
-    /// (100::/64) address. A peer-chosen list must not aim our Pings anywhere odd.
+    /// Worth a Ping at all: not unspecified, broadcast, multicast, port 0, or in the
+    /// discard-only prefix 100::/64 (RFC 6666). A peer-chosen list must not aim our Pings
+    /// anywhere odd.
     public var isUsableCandidate: Bool {
         guard port != 0 else { return false }
         if isIPv4 {

@@ -63,12 +63,16 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         var sharedFor: PublicKey?
         var pongs: TokenBucket
         var callMeMaybes: TokenBucket
+        /// Disco through the relay has no source address for the per-source limiter: this
+        /// peer's relayed disco gets the same budget, checked before the box is opened.
+        var relayedDisco: TokenBucket
         var credit: ResponseCredit
         init(info: PeerInfo, timings: PathTimings, limits: DiscoLimits) {
             self.info = info
             path = PeerPath(timings: timings)
             pongs = TokenBucket(burst: limits.pongBurst, every: limits.pongInterval)
             callMeMaybes = TokenBucket(burst: limits.callMeMaybeBurst, every: limits.callMeMaybeInterval)
+            relayedDisco = TokenBucket(burst: limits.perSourceBurst, every: limits.perSourceInterval)
             credit = ResponseCredit(cap: limits.creditCap)
             path.setCandidates(info.endpoints)
         }
@@ -213,10 +217,11 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     // MARK: OverlaySteering
 
-    public func steer(peer: Peer, endpoint: UDPAddress, now: MonotonicTime) -> SteeringDecision {
+    public func steer(peer: Peer, endpoint: UDPAddress?, now: MonotonicTime) -> SteeringDecision {
         lock.lock(); defer { lock.unlock() }
         guard let state = byPeer[ObjectIdentifier(peer)] else {
-            return RelayMarker.isMarker(endpoint) ? .drop : .direct(endpoint)
+            // Not (or no longer) in the netmap: only a configured endpoint, never the relay.
+            return endpoint.map(SteeringDecision.direct) ?? .drop
         }
         let route = state.path.route(now: now)
         switch (route.direct, route.relay) {
@@ -243,23 +248,25 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         }
     }
 
-    public func noteReceived(from peer: Peer, source: UDPAddress, now: MonotonicTime) {
+    public func noteReceived(from peer: Peer, source: UDPAddress?, now: MonotonicTime) {
         lock.lock()
         byPeer[ObjectIdentifier(peer)]?.path.noteReceived(now: now)
         lock.unlock()
     }
 
-    /// Something the relay delivered from `nodeKey`: disco is handled here; anything else is a
-    /// WireGuard datagram, returned with the marker address it must be decapsulated under.
-    public func receiveFromRelay(_ packet: UnsafeRawBufferPointer, from nodeKey: PublicKey, now: MonotonicTime) -> UDPAddress? {
+    /// Something the relay delivered from `nodeKey`: disco is handled here. True when it is a
+    /// WireGuard datagram, which the data plane decapsulates as one without a source address
+    /// (the device finds its peer by receiver index, and the reply goes back by peer).
+    public func receiveFromRelay(_ packet: UnsafeRawBufferPointer, from nodeKey: PublicKey, now: MonotonicTime) -> Bool {
         if DiscoPacket.looksLikeDisco(packet) {
-            handleDisco(packet, from: RelayMarker.address(for: nodeKey), relayedBy: nodeKey, now: now)
-            return nil
+            handleDisco(packet, from: nil, relayedBy: nodeKey, now: now)
+            return false
         }
-        return RelayMarker.address(for: nodeKey)
+        return true
     }
 
-    public func receiveFromRelay(_ packet: [UInt8], from nodeKey: PublicKey, now: MonotonicTime) -> UDPAddress? {
+    @discardableResult
+    public func receiveFromRelay(_ packet: [UInt8], from nodeKey: PublicKey, now: MonotonicTime) -> Bool {
         packet.withUnsafeBytes { receiveFromRelay($0, from: nodeKey, now: now) }
     }
 
@@ -281,14 +288,20 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         return Outgoing(message: message, destination: destination, nonce: nonce)
     }
 
-    private func handleDisco(_ d: UnsafeRawBufferPointer, from source: UDPAddress, relayedBy: PublicKey?, now: MonotonicTime) {
+    /// `source` is nil exactly when the message came through the relay (`relayedBy` is then
+    /// the node the relay says sent it).
+    private func handleDisco(_ d: UnsafeRawBufferPointer, from source: UDPAddress?, relayedBy: PublicKey?, now: MonotonicTime) {
         lock.lock()
         // Everything up to the shared-key lookup is a few comparisons and one hash: a flood
         // from strangers costs no public-key work, no copy, no allocation, no log line.
         guard let sender = DiscoPacket.senderKey(in: d) else { return drop(.malformed) }
         guard let state = byDisco[sender] else { return drop(.unknownSender) }
         if let relayedBy, relayedBy != state.info.nodeKey { return drop(.wrongPeer) }
-        guard sources.take(source, now: now) else { return drop(.rateLimited) }
+        if let source {
+            guard sources.take(source, now: now) else { return drop(.rateLimited) }
+        } else {
+            guard state.relayedDisco.take(now: now) else { return drop(.rateLimited) }
+        }
         guard let shared = state.shared else { return drop(.badSeal) }
         let message: DiscoMessage
         do {
@@ -303,15 +316,16 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         case .ping(let txid, let senderNodeKey, _):
             guard senderNodeKey == state.info.nodeKey else { return drop(.wrongPeer) }
             guard state.pongs.take(now: now), state.credit.spend(DiscoLimits.pongLength) else { return drop(.rateLimited) }
-            // The Pong goes back where the Ping came from, never elsewhere, and is smaller.
-            out.append(outgoing(.pong(txid: txid, source: source), to: relayedBy == nil ? source : nil))
-            if relayedBy == nil {
+            // The Pong goes back where the Ping came from, never elsewhere, and is smaller. A
+            // relayed Ping was seen from no address: its Pong says so with the unspecified one.
+            out.append(outgoing(.pong(txid: txid, source: source ?? .unspecified), to: source))
+            if let source {
                 let paid = state.credit.balance >= DiscoLimits.plainPingLength
                 out += outgoing(state.path.handlePing(from: source, now: now, pingBack: paid, entropy: &entropy),
                                 state, padded: false, alwaysCharged: true)
             }
         case .pong(let txid, _):
-            if relayedBy == nil { state.path.handlePong(txid: txid, from: source, now: now) }
+            if let source { state.path.handlePong(txid: txid, from: source, now: now) }
         case .callMeMaybe(let endpoints):
             guard state.callMeMaybes.take(now: now) else { return drop(.rateLimited) }
             let refusedBefore = state.path.candidatesRefused
@@ -369,7 +383,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
     private func send(_ out: [Outgoing], shared: Box.SharedKey, peerNode: PublicKey) {
         for item in out {
             let packet = DiscoPacket.seal(item.message, sender: discoPublicKey, shared: shared, nonce: item.nonce)
-            if let destination = item.destination, !RelayMarker.isMarker(destination) {
+            if let destination = item.destination {
                 sendUDP(packet, destination)
             } else if relayUp() {
                 _ = packet.withUnsafeBytes { sendRelay(peerNode, $0) }

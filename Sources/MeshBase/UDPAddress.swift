@@ -9,6 +9,9 @@ public struct UDPAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// `[::]:0`: no address (what a Pong reports for a Ping that came through the relay).
+    public static let unspecified = UDPAddress(ip: SIMD16<UInt8>(), port: 0)
+
     public init(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8, port: UInt16) {
         var v = SIMD16<UInt8>()
         v[10] = 0xff; v[11] = 0xff

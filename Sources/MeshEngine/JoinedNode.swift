@@ -32,9 +32,9 @@ public final class JoinedNode: Sendable {
         self.registration = registration
         self.control = control
         let device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: 1280)
-        // MagicSock is the one authority on where a peer is; WireGuard must not move a peer's
-        // endpoint to wherever an authenticated packet last came from.
-        device.roamsEndpoints = false
+        // MagicSock is the one authority on where a peer is: the device neither roams nor
+        // needs an endpoint for a peer.
+        device.pathsChosenByTransport = true
         sync = DevicePeerSync(device: device)
         runtime = try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: listenPort,
                                   socketPath: socketPath, logger: logger)
@@ -72,15 +72,14 @@ public final class JoinedNode: Sendable {
         RelayDirectory.effective(listed: listed, coordinatorURL: registration.coordinatorURL, coordinatorKey: coordinatorKey)
     }
 
-    /// Points the disco layer at the netmap's peers; a peer with no usable endpoint is reached
-    /// through the relay (its WireGuard endpoint is the relay marker).
+    /// Points the disco layer at the netmap's peers; which of their paths (direct or relay)
+    /// carries each datagram is MagicSock's to decide.
     private func syncPaths(_ netmap: NetmapState) {
         var list: [MagicSock.PeerInfo] = []
         var homes: [PublicKey: String] = [:]
         for info in netmap.peers.values {
             guard let key = try? PublicKey(base64: info.nodeKey), let disco = try? PublicKey(base64: info.discoKey),
                   let peer = device.peer(for: key) else { continue }
-            if peer.currentEndpoint == nil { peer.setEndpoint(RelayMarker.address(for: key)) }
             list.append(.init(nodeKey: key, discoKey: disco, endpoints: info.endpoints.compactMap(NodePaths.parseEndpoint),
                               wireGuardPeer: peer))
             if let home = info.homeRelay { homes[key] = home }

@@ -63,9 +63,9 @@ public final class NodePaths: @unchecked Sendable {
             onPacket: { [dataPlane] source, packet in
                 // In place in the relay connection's receive buffer: decrypted there, no copy.
                 guard let magic = magicBox.magic,
-                      let marker = magic.receiveFromRelay(UnsafeRawBufferPointer(packet), from: source,
-                                                          now: SystemClock.now()) else { return }
-                dataPlane.receiveFromRelay(packet, source: marker)
+                      magic.receiveFromRelay(UnsafeRawBufferPointer(packet), from: source, now: SystemClock.now())
+                else { return }
+                dataPlane.receiveFromRelay(packet)
             },
             onHomeChanged: { home in homeBox.paths?.onHomeRelayChanged?(home) })
         let pool = relays

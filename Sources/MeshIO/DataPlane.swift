@@ -79,7 +79,11 @@ public final class DataPlane: @unchecked Sendable {
     /// Sends one datagram outside a batch (handshakes, keepalives, staged packets).
     var sendOne: DatagramSink {
         { [udp, weak self] datagram, to, peer in
-            guard let steering = self?.steering else { return udp.send(datagram, to: to) }
+            guard let steering = self?.steering else {
+                // Standalone: the device sends only to peers with an endpoint.
+                if let to { udp.send(datagram, to: to) }
+                return
+            }
             if let direct = Self.route(datagram, to: to, peer: peer, steering: steering, now: SystemClock.now()) {
                 udp.send(datagram, to: direct)
             }
@@ -89,7 +93,7 @@ public final class DataPlane: @unchecked Sendable {
     /// The one place a steering decision is carried out: relayed copies go to the relay here;
     /// the direct address (if any) is returned for the caller to send to, alone or in a batch.
     @inline(__always)
-    static func route(_ datagram: UnsafeRawBufferPointer, to endpoint: UDPAddress, peer: Peer,
+    static func route(_ datagram: UnsafeRawBufferPointer, to endpoint: UDPAddress?, peer: Peer,
                       steering: OverlaySteering, now: MonotonicTime) -> UDPAddress? {
         switch steering.steer(peer: peer, endpoint: endpoint, now: now) {
         case .direct(let a): return a
@@ -103,22 +107,23 @@ public final class DataPlane: @unchecked Sendable {
         }
     }
 
-    /// A WireGuard datagram that came through the relay from `peer` (`source` is the relay
-    /// marker address for that peer): decrypted and delivered like one from the socket.
-    public func receiveFromRelay(_ datagram: UnsafeMutableRawBufferPointer, source: UDPAddress) {
+    /// A WireGuard datagram that came through the relay: decrypted and delivered like one from
+    /// the socket, but without a source address (the device finds the peer by receiver index,
+    /// and an answer goes back to that peer along the path MagicSock chooses).
+    public func receiveFromRelay(_ datagram: UnsafeMutableRawBufferPointer) {
         relayLock.lock()
         defer { relayLock.unlock() }
         let now = SystemClock.now()
         counters.receivedDatagrams.add(1, ordering: .relaxed)
-        switch device.decapsulate(datagram: datagram, from: source, now: now, wallClock: SystemClock.wallClock(),
+        switch device.decapsulate(datagram: datagram, from: nil, now: now, wallClock: SystemClock.wallClock(),
                                   entropy: &relayEntropy, reply: relayScratch) {
         case .packet(_, let offset, let len):
             tun.write(datagram.baseAddress! + offset, length: len)
             counters.packetsToTunnel.add(1, ordering: .relaxed)
         case .reply(let len, _, let peer):
-            // Back through the relay to the peer it answers; a cookie reply names no peer, and
-            // the relay only forwards between known nodes anyway.
-            if let peer { sendOne(UnsafeRawBufferPointer(rebasing: relayScratch[0..<len]), source, peer) }
+            // To the peer it answers, by its path; a relayed handshake is never sent a cookie
+            // reply (it has no address to prove), so there is always a peer here.
+            if let peer { sendOne(UnsafeRawBufferPointer(rebasing: relayScratch[0..<len]), nil, peer) }
         case .handshakeCompleted, .keepalive, .consumed:
             break
         case .dropped(let reason):
@@ -184,7 +189,7 @@ public final class DataPlane: @unchecked Sendable {
                 }
                 switch device.encapsulate(peer: peer, buffer: slot, packetLength: n, now: now) {
                 case .send(let length, let to):
-                    var destination: UDPAddress? = to
+                    var destination = to
                     if let steering = plane.steering {
                         destination = DataPlane.route(UnsafeRawBufferPointer(rebasing: slot[0..<length]), to: to,
                                                       peer: peer, steering: steering, now: now)
@@ -269,7 +274,8 @@ public final class DataPlane: @unchecked Sendable {
                 counters.packetsToTunnel.add(1, ordering: .relaxed)
                 plane.steering?.noteReceived(from: peer, source: sources[i].udpAddress, now: now)
             case .reply(let len, let to, _):
-                plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to)
+                // From the socket, so there is a source to answer.
+                if let to { plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to) }
             case .handshakeCompleted(let peer):
                 plane.logger.debug("handshake completed with \(peer.publicKey)")
             case .keepalive, .consumed:

@@ -14,13 +14,14 @@ public enum SteeringDecision: Sendable {
 /// endpoint exactly as plain WireGuard does. Calls come from the data plane threads and must
 /// be quick and thread-safe.
 public protocol OverlaySteering: AnyObject, Sendable {
-    /// Path for a WireGuard datagram to `peer`; `endpoint` is the peer's WireGuard endpoint.
-    func steer(peer: Peer, endpoint: UDPAddress, now: MonotonicTime) -> SteeringDecision
+    /// Path for a WireGuard datagram to `peer`; `endpoint` is the peer's configured WireGuard
+    /// endpoint, a hint only (nil: none). Peers are told apart by their `Peer` (its node key).
+    func steer(peer: Peer, endpoint: UDPAddress?, now: MonotonicTime) -> SteeringDecision
     /// Hands a datagram to the relay for `peer`; false when no relay took it (dropped).
     @discardableResult
     func sendViaRelay(_ datagram: UnsafeRawBufferPointer, to peer: Peer) -> Bool
     /// A datagram on the shared socket that is not WireGuard (STUN answers, disco messages).
     func receive(_ datagram: UnsafeRawBufferPointer, kind: DatagramKind, from source: UDPAddress, now: MonotonicTime)
-    /// An authenticated packet or handshake from `peer` arrived directly from `source`.
-    func noteReceived(from peer: Peer, source: UDPAddress, now: MonotonicTime)
+    /// An authenticated packet from `peer` arrived from `source` (nil: through the relay).
+    func noteReceived(from peer: Peer, source: UDPAddress?, now: MonotonicTime)
 }

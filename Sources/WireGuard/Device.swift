@@ -1,4 +1,5 @@
 import MeshCrypto
+import Synchronization
 
 /// The WireGuard protocol for one local identity and its peers, with no I/O: the driver feeds
 /// it IP packets from the TUN and datagrams from the socket, passes in the time and random bytes,
@@ -28,9 +29,8 @@ public final class Device: @unchecked Sendable {
     /// Peers the data path left work for (a handshake, staged packets): encapsulate and
     /// decapsulate never send themselves, so the driver drains this with `serviceFollowUps`.
     var followUps: [ObjectIdentifier: Peer] = [:]
-    /// Behind `roamsEndpoints`. Under `tableLock` because every receive path takes that lock
-    /// to find the peer anyway, so reading the setting there costs the data path nothing.
-    var roamingAllowed = true
+    /// Behind `pathsChosenByTransport`; atomic, so the data path reads it without a lock.
+    let transportChoosesPaths = Atomic<Bool>(false)
 
     /// Apart from `tableLock` so that checking mac1 under a handshake flood never delays the data path.
     let cookieLock = Lock()
@@ -38,16 +38,16 @@ public final class Device: @unchecked Sendable {
     var loadWindowStart = MonotonicTime(nanoseconds: Int64.min / 2)
     var handshakesInWindow = 0
 
-    /// Whether an authenticated packet from a new source address moves the peer's endpoint
-    /// there (WireGuard's roaming), as a standalone device wants. In mesh mode the path layer
-    /// (MagicSock) is the one authority on where a peer is, so the device must not move the
-    /// endpoint on its own: turn this off and packets from any source are still accepted, but
-    /// the endpoint changes only through configuration (`addPeer`, `Peer.setEndpoint`).
-    /// Off, a peer whose endpoint is unknown stays unknown until then; handshake answers still
-    /// go to the address the initiation came from.
-    public var roamsEndpoints: Bool {
-        get { tableLock.withLock { roamingAllowed } }
-        set { tableLock.withLock { roamingAllowed = newValue } }
+    /// Who decides where a peer's datagrams go. Off (standalone, plain WireGuard): the device,
+    /// from its configured endpoint, moved by every authenticated packet from a new source
+    /// (WireGuard's roaming); a peer without an endpoint cannot be sent to. On (mesh mode): the
+    /// transport below the device (MagicSock), which is then the one authority on a peer's
+    /// path: the device never roams, a peer needs no endpoint, and every datagram the device
+    /// hands out carries the configured endpoint only as a hint, nil when there is none
+    /// (docs/architecture.md, "The transport seam").
+    public var pathsChosenByTransport: Bool {
+        get { transportChoosesPaths.load(ordering: .relaxed) }
+        set { transportChoosesPaths.store(newValue, ordering: .relaxed) }
     }
 
     public init(privateKey: PrivateKey, mtu: Int = 1280, timers: ProtocolTimers = .standard,

@@ -4,9 +4,10 @@ import MeshCrypto
 public enum ReceiveResult {
     /// A decrypted, authenticated inner IP packet sits at `offset..<offset+length` of the datagram buffer.
     case packet(Peer, offset: Int, length: Int)
-    /// A handshake answer (response or cookie reply) of `length` bytes is in the reply buffer.
-    /// `peer` is the peer it answers (nil for a cookie reply, sent before the sender is known).
-    case reply(length: Int, to: UDPAddress, peer: Peer?)
+    /// A handshake answer (response or cookie reply) of `length` bytes is in the reply buffer,
+    /// for where the message came from (nil: a path without an address, the relay). `peer` is
+    /// the peer it answers (nil for a cookie reply, sent before the sender is known).
+    case reply(length: Int, to: UDPAddress?, peer: Peer?)
     case handshakeCompleted(Peer)
     case keepalive(Peer)
     /// Valid but nothing to hand on (a cookie reply was stored).
@@ -17,9 +18,11 @@ public enum ReceiveResult {
 /// The receive path: one entry point for every message type, so the driver needs no protocol
 /// knowledge to feed it datagrams (wireguard-go's receive.go and the consuming half of noise-protocol.go).
 extension Device {
-    /// Handles one datagram from `source`. Transport data is decrypted in place; handshake
-    /// answers are written into `reply`. Never throws: bad input becomes `.dropped(reason)`.
-    public func decapsulate(datagram: UnsafeMutableRawBufferPointer, from source: UDPAddress, now: MonotonicTime,
+    /// Handles one datagram from `source` (nil: it came over a path without an address, such
+    /// as the relay, which only a transport choosing paths has). Transport data is decrypted in
+    /// place; handshake answers are written into `reply`. Never throws: bad input becomes
+    /// `.dropped(reason)`.
+    public func decapsulate(datagram: UnsafeMutableRawBufferPointer, from source: UDPAddress?, now: MonotonicTime,
                             wallClock: TAI64N, entropy: inout some EntropySource,
                             reply: UnsafeMutableRawBufferPointer) -> ReceiveResult {
         let msg = UnsafeRawBufferPointer(datagram)
@@ -34,23 +37,27 @@ extension Device {
             let ok = peer.lock.withLock { peer.cookies.consumeCookieReply(msg, now: now) }
             return ok ? .consumed : .dropped(.invalidCookieReply)
         case .initiation, .response:
-            let verdict: (ok: Bool, cookieLength: Int) = cookieLock.withLock {
-                guard cookieChecker.checkMAC1(msg) else { return (false, 0) }
+            let verdict: (ok: Bool, cookieLength: Int, refusal: DropReason) = cookieLock.withLock {
+                guard cookieChecker.checkMAC1(msg) else { return (false, 0, .invalidMAC1) }
                 if now - loadWindowStart >= .seconds(1) {
                     loadWindowStart = now
                     handshakesInWindow = 0
                 }
                 handshakesInWindow += 1
-                if handshakesInWindow > underLoadThreshold,
-                   !cookieChecker.checkMAC2(msg, source: source, now: now, timers: timers, entropy: &entropy) {
+                guard handshakesInWindow > underLoadThreshold else { return (true, 0, .invalidMAC1) }
+                // Under load a handshake must prove its source address with a cookie. One that
+                // came without an address (relayed) has none to prove and cannot be sent a
+                // cookie reply: it waits until the load passes.
+                guard let source else { return (false, 0, .cookieRequired) }
+                if !cookieChecker.checkMAC2(msg, source: source, now: now, timers: timers, entropy: &entropy) {
                     let n = cookieChecker.writeCookieReply(to: msg, receiverIndex: msg.readLE32(4), source: source,
                                                            now: now, timers: timers, entropy: &entropy, into: reply)
-                    return (false, n)
+                    return (false, n, .cookieRequired)
                 }
-                return (true, 0)
+                return (true, 0, .invalidMAC1)
             }
             if verdict.cookieLength > 0 { return .reply(length: verdict.cookieLength, to: source, peer: nil) }
-            guard verdict.ok else { return .dropped(.invalidMAC1) }
+            guard verdict.ok else { return .dropped(verdict.refusal) }
             return type == .initiation
                 ? receiveInitiation(msg, from: source, now: now, entropy: &entropy, reply: reply)
                 : receiveResponse(msg, from: source, now: now)
@@ -58,19 +65,21 @@ extension Device {
     }
 
     /// The peer a response or transport message names, and whether its source may become that
-    /// peer's endpoint: both in one critical section, so a packet still takes the table lock once.
+    /// peer's endpoint (a relaxed atomic read, no second lock).
     @inline(__always)
     private func sender(forReceiverIndex idx: UInt32) -> (peer: Peer, roams: Bool)? {
-        tableLock.withLock { indexTable[idx].map { (peer: $0, roams: roamingAllowed) } }
+        let roams = !pathsChosenByTransport
+        return tableLock.withLock { indexTable[idx].map { (peer: $0, roams: roams) } }
     }
 
-    private func receiveInitiation(_ msg: UnsafeRawBufferPointer, from source: UDPAddress, now: MonotonicTime,
+    private func receiveInitiation(_ msg: UnsafeRawBufferPointer, from source: UDPAddress?, now: MonotonicTime,
                                    entropy: inout some EntropySource, reply: UnsafeMutableRawBufferPointer) -> ReceiveResult {
         let consumed: ConsumedInitiation
         do { consumed = try NoiseHandshake.consumeInitiation(msg, localStatic: privateKey, localPublic: publicKey) } catch {
             return .dropped(.handshakeFailed)
         }
-        let (known, roams) = tableLock.withLock { (peersByKey[consumed.remoteStatic], roamingAllowed) }
+        let roams = !pathsChosenByTransport
+        let known = tableLock.withLock { peersByKey[consumed.remoteStatic] }
         guard let peer = known else { return .dropped(.unknownPeer) }
         let ephemeral = PrivateKey.generate(using: &entropy)
         let newIndex = allocateIndex(for: peer, entropy: &entropy)
@@ -89,7 +98,7 @@ extension Device {
             peer.cookies.addMACs(out, now: now, timers: timers)
             released = peer.keypairs.responderCreated(
                 Keypair(keys: keys, localIndex: newIndex, remoteIndex: consumed.remoteIndex, createdAt: now, isInitiator: false))
-            if roams { peer.endpoint = source }
+            if roams, let source { peer.endpoint = source }
             peer.lastHandshakeAt = now
             peer.zeroKeyMaterialAt = now + timers.rejectAfterTime * 3
             peer.newHandshakeAt = nil
@@ -101,7 +110,7 @@ extension Device {
         return outcome
     }
 
-    private func receiveResponse(_ msg: UnsafeRawBufferPointer, from source: UDPAddress, now: MonotonicTime) -> ReceiveResult {
+    private func receiveResponse(_ msg: UnsafeRawBufferPointer, from source: UDPAddress?, now: MonotonicTime) -> ReceiveResult {
         let idx = msg.readLE32(MessageLayout.respReceiver)
         guard case let (peer, roams)? = sender(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
         var released = LocalIndices()
@@ -113,7 +122,7 @@ extension Device {
             released = peer.keypairs.initiatorConfirmed(
                 Keypair(keys: keys, localIndex: idx, remoteIndex: msg.readLE32(MessageLayout.respSender),
                         createdAt: now, isInitiator: true))
-            if roams { peer.endpoint = source }
+            if roams, let source { peer.endpoint = source }
             peer.retransmitHandshakeAt = nil
             peer.handshakeAttempts = 0
             peer.sentLastMinuteHandshake = false
@@ -129,7 +138,7 @@ extension Device {
         return outcome
     }
 
-    private func receiveTransport(_ datagram: UnsafeMutableRawBufferPointer, from source: UDPAddress,
+    private func receiveTransport(_ datagram: UnsafeMutableRawBufferPointer, from source: UDPAddress?,
                                   now: MonotonicTime) -> ReceiveResult {
         let msg = UnsafeRawBufferPointer(datagram)
         let idx = msg.readLE32(MessageLayout.transportReceiver)
@@ -164,7 +173,7 @@ extension Device {
                 released = confirmed
                 if !peer.staged.isEmpty { peer.wantsFlush = true; followUp = true }
             }
-            if roams { peer.endpoint = source }
+            if roams, let source { peer.endpoint = source }
             peer.rxBytes &+= UInt64(datagram.count)
             peer.newHandshakeAt = nil
             if let pk = peer.persistentKeepalive { peer.persistentKeepaliveAt = now + pk }

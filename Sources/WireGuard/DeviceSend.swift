@@ -2,8 +2,9 @@ import MeshCrypto
 
 /// What became of a packet handed to `Device.encapsulate`.
 public enum EncapsulateResult: Equatable, Sendable {
-    /// A transport message of `length` bytes is at the start of the buffer; send it to `to`.
-    case send(length: Int, to: UDPAddress)
+    /// A transport message of `length` bytes is at the start of the buffer; send it to `to`
+    /// (nil only when the transport chooses paths and the peer has no configured endpoint).
+    case send(length: Int, to: UDPAddress?)
     /// No session yet: the packet is kept until a handshake completes (one was asked for).
     case staged
     case dropped(DropReason)
@@ -35,10 +36,11 @@ extension Device {
         var remoteIndex: UInt32 = 0
         var destination: UDPAddress? = nil
         var outcome: EncapsulateResult? = nil
+        let endpointRequired = !pathsChosenByTransport
         var rekeyDue = false
         let total = MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize
         peer.lock.withLock {
-            guard let endpoint = peer.endpoint else { outcome = .dropped(.noEndpoint); return }
+            if endpointRequired && peer.endpoint == nil { outcome = .dropped(.noEndpoint); return }
             guard let kp = peer.keypairs.current, kp.isUsable(now: now, timers: timers) else {
                 if packetLength > 0 {
                     if peer.staged.count >= Peer.maxStagedPackets { peer.staged.removeFirst() }
@@ -52,7 +54,7 @@ extension Device {
             kp.sendCounter += 1
             key = kp.sendKey
             remoteIndex = kp.remoteIndex
-            destination = endpoint
+            destination = peer.endpoint
             peer.txBytes &+= UInt64(total)
             noteAuthenticatedSend(peer, now: now, isData: packetLength > 0)
             if counter + 1 >= Protocol.rekeyAfterMessages || (kp.isInitiator && now - kp.createdAt >= timers.rekeyAfterTime) {
@@ -74,7 +76,7 @@ extension Device {
             ChaChaPoly.sealInPlace(key: k.baseAddress!, counter: counter, buffer: buffer.baseAddress! + 16, length: padded)
         }
         if rekeyDue { markFollowUp(peer) }
-        return .send(length: total, to: destination!)
+        return .send(length: total, to: destination)
     }
 
     /// Timer bookkeeping for any authenticated packet we send (whitepaper 6.2-6.5).
@@ -87,16 +89,18 @@ extension Device {
     }
 
     /// Writes a handshake initiation to `peer` into `out` if one may be sent now (at most one per
-    /// REKEY_TIMEOUT unless `force`). Returns its length and destination.
+    /// REKEY_TIMEOUT unless `force`). Returns its length and destination (nil: the peer has no
+    /// configured endpoint, and the transport, which chooses paths, sends it).
     public func createInitiation(peer: Peer, now: MonotonicTime, wallClock: TAI64N, entropy: inout some EntropySource,
-                                 into out: UnsafeMutableRawBufferPointer, force: Bool = false) -> (length: Int, to: UDPAddress)? {
+                                 into out: UnsafeMutableRawBufferPointer, force: Bool = false) -> (length: Int, to: UDPAddress?)? {
         precondition(out.count >= MessageLayout.initiationSize)
         let msg = UnsafeMutableRawBufferPointer(rebasing: out[0..<MessageLayout.initiationSize])
         let ephemeral = PrivateKey.generate(using: &entropy)
         let newIndex = allocateIndex(for: peer, entropy: &entropy)
         var released = LocalIndices()
-        let result: (Int, UDPAddress)? = peer.lock.withLock {
-            guard let endpoint = peer.endpoint else { return nil }
+        let endpointRequired = !pathsChosenByTransport
+        let result: (Int, UDPAddress?)? = peer.lock.withLock {
+            if endpointRequired && peer.endpoint == nil { return nil }
             if !force, let last = peer.lastInitiationSentAt, now - last < timers.rekeyTimeout { return nil }
             guard let pending = try? NoiseHandshake.createInitiation(
                 localStatic: privateKey, localPublic: publicKey, remoteStatic: peer.publicKey,
@@ -110,7 +114,7 @@ extension Device {
             peer.retransmitHandshakeAt = now + timers.rekeyTimeout + jitter
             peer.wantsHandshake = false
             noteAuthenticatedSend(peer, now: now, isData: false)
-            return (MessageLayout.initiationSize, endpoint)
+            return (MessageLayout.initiationSize, peer.endpoint)
         }
         releaseIndices(released)
         if result == nil || peer.lock.withLock({ peer.keypairs.pending?.localIndex != newIndex }) { releaseIndex(newIndex) }

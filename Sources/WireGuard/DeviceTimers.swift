@@ -1,8 +1,9 @@
 import MeshCrypto
 
-/// A datagram the device wants sent to a peer, handed to the driver's send callback. The peer
-/// comes along so a driver that chooses paths itself (direct or relay) can route it.
-public typealias DatagramSink = (UnsafeRawBufferPointer, UDPAddress, Peer) -> Void
+/// A datagram the device wants sent to a peer, handed to the driver's send callback with the
+/// peer's configured endpoint (nil: none, when the transport chooses paths). The peer comes
+/// along so a transport that chooses paths itself (direct or relay) can route it.
+public typealias DatagramSink = (UnsafeRawBufferPointer, UDPAddress?, Peer) -> Void
 
 /// Everything that sends without being handed a packet: work the data path deferred and the
 /// per-peer timers of whitepaper section 6 (wireguard-go's timers.go). The driver calls these

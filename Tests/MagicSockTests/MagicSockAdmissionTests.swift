@@ -213,4 +213,41 @@ final class AdmissionHarness: @unchecked Sendable {
         h.deliver(h.sealed(h.ping()), from: h.peers[0].endpoint)
         #expect(h.drain().contains { $0.to == h.peers[0].endpoint })
     }
+
+    /// A Ping through the relay was seen from no address: its Pong goes back through the relay
+    /// saying so (`[::]:0`), nothing goes to any address, and the path learns nothing direct.
+    @Test func aRelayedPingIsAnsweredThroughTheRelayAndNamesNoAddress() throws {
+        let h = try AdmissionHarness()
+        let peer = h.peers[0]
+        #expect(h.us.receiveFromRelay(h.sealed(h.ping()), from: peer.node.publicKey, now: h.now) == false)
+        let sent = h.drain()
+        #expect(sent.count == 1)
+        let pong = try #require(sent.first)
+        #expect(pong.to == nil && pong.relayTo == peer.node.publicKey)
+        let opened = try DiscoPacket.open(pong.bytes, with: peer.disco)
+        guard case .pong(_, let source) = opened.message else { Issue.record("not a Pong: \(opened.message)"); return }
+        #expect(source == .unspecified)
+        #expect(h.us.pathStatus().first?.direct == nil)
+        // A WireGuard datagram from the relay is left to the data plane.
+        #expect(h.us.receiveFromRelay([4, 0, 0, 0] + [UInt8](repeating: 0, count: 28), from: peer.node.publicKey, now: h.now))
+    }
+
+    /// Relayed disco has no source for the per-source limiter; the peer's own budget (the same
+    /// burst) bounds how many boxes a flood through the relay makes us open.
+    @Test func relayedDiscoIsBoundedPerPeer() throws {
+        let h = try AdmissionHarness(peerCount: 2)
+        let limits = DiscoLimits.standard
+        let flood = limits.perSourceBurst + 20
+        // Pongs: no per-message budget of their own, so every refusal here is the relayed one.
+        for _ in 0..<flood {
+            let pong = DiscoMessage.pong(txid: DiscoTransactionID(using: &h.e), source: .unspecified)
+            h.us.receiveFromRelay(h.sealed(pong), from: h.peers[0].node.publicKey, now: h.now)
+        }
+        #expect(h.us.discoDrops[.rateLimited] == 20)
+        #expect(h.drain().isEmpty)
+        // Peer 1's relayed disco has its own budget.
+        h.us.receiveFromRelay(h.sealed(h.ping(nodeKey: h.peers[1].node.publicKey), from: 1),
+                              from: h.peers[1].node.publicKey, now: h.now)
+        #expect(h.drain().contains { $0.relayTo == h.peers[1].node.publicKey })
+    }
 }

@@ -265,7 +265,7 @@ import WireGuard
 
     @Test func endpointFollowsAuthenticatedPacketsByDefault() throws {
         let pair = try InMemoryPair(bKnowsEndpointOfA: true)
-        #expect(pair.a.roamsEndpoints && pair.b.roamsEndpoints)
+        #expect(!pair.a.pathsChosenByTransport && !pair.b.pathsChosenByTransport)
         #expect(Self.handshakeFromRoamedAddresses(pair) == Self.roamedA)
         // Initiation and response each moved the receiver's endpoint to where they came from.
         #expect(pair.aAtB.currentEndpoint == Self.roamedA)
@@ -288,11 +288,11 @@ import WireGuard
         #expect(pair.aAtB.currentEndpoint == pair.addressA)
     }
 
-    @Test func endpointStaysWhereConfiguredWhenRoamingIsOff() throws {
+    @Test func endpointStaysWhereConfiguredWhenTheTransportChoosesPaths() throws {
         let pair = try InMemoryPair(bKnowsEndpointOfA: true)
-        pair.a.roamsEndpoints = false
-        pair.b.roamsEndpoints = false
-        #expect(!pair.a.roamsEndpoints && !pair.b.roamsEndpoints)
+        pair.a.pathsChosenByTransport = true
+        pair.b.pathsChosenByTransport = true
+        #expect(pair.a.pathsChosenByTransport && pair.b.pathsChosenByTransport)
         // Handshake messages from anywhere are still answered (at their source) and completed...
         #expect(Self.handshakeFromRoamedAddresses(pair) == Self.roamedA)
         // ...but neither endpoint moved.
@@ -314,9 +314,9 @@ import WireGuard
         guard case .packet = pair.deliver(back) else { Issue.record("data from anywhere must pass"); return }
         #expect(pair.bAtA.currentEndpoint == pair.addressB)
 
-        // Turned back on, the next authenticated packet moves the endpoint again.
-        pair.a.roamsEndpoints = true
-        #expect(pair.a.roamsEndpoints)
+        // Back with the device, the next authenticated packet moves the endpoint again.
+        pair.a.pathsChosenByTransport = false
+        #expect(!pair.a.pathsChosenByTransport)
         pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false)
         var again = pair.network.removeFirst()
         again.from = Self.roamedB
@@ -324,20 +324,29 @@ import WireGuard
         #expect(pair.bAtA.currentEndpoint == Self.roamedB)
     }
 
-    @Test func unknownEndpointStaysUnknownWhenRoamingIsOff() throws {
+    @Test func withoutAnEndpointTheDeviceLeavesThePathToTheTransport() throws {
         let pair = try InMemoryPair()  // B has no endpoint for A
-        pair.b.roamsEndpoints = false
+        // Left to the device (standalone), a peer without an endpoint cannot be sent to.
+        let standalone = try InMemoryPair()
+        #expect(standalone.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) == .dropped(.noEndpoint))
+        pair.b.pathsChosenByTransport = true
         pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
         pair.deliverAll()
         #expect(pair.deliveredToB.count == 1)
+        // Nothing B received gave A an endpoint at B.
         #expect(pair.aAtB.currentEndpoint == nil)
-        // B may only reach A once the path layer says where A is.
-        #expect(pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) == .dropped(.noEndpoint))
+        // B still seals for A: the datagram carries no destination, the transport picks the path.
+        guard case .send(let length, let to) = pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) else {
+            Issue.record("B could not seal for A without an endpoint"); return
+        }
+        #expect(length > 0 && to == nil)
+        #expect(pair.network.count == 1 && pair.network[0].to == nil)
+        pair.network.removeAll()
         pair.aAtB.setEndpoint(pair.addressA)
-        guard case .send(_, let to) = pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) else {
+        guard case .send(_, let configured) = pair.send(InMemoryPair.ipv4(from: Self.b, to: Self.a), fromA: false) else {
             Issue.record("B could not send after the endpoint was set"); return
         }
-        #expect(to == pair.addressA)
+        #expect(configured == pair.addressA)
     }
 
     // MARK: Released indices leave the index table
