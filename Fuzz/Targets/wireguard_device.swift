@@ -137,7 +137,7 @@ private final class Harness {
             deliverToLocal(msg, from: r.u8() & 1 == 0 ? remoteAddr : strangerAddr)
         case 2:  // a real initiation from the remote, maybe corrupted
             let (d, p) = remoteSide()
-            let got: (length: Int, to: UDPAddress)? = scratch.withUnsafeMutableBytes {
+            let got: (length: Int, to: UDPAddress?)? = scratch.withUnsafeMutableBytes {
                 d.createInitiation(peer: p, now: now, wallClock: wallClock, entropy: &entropy, into: $0, force: true)
             }
             guard let got else { return }
@@ -146,7 +146,7 @@ private final class Harness {
             deliverToLocal(msg, from: r.u8() & 1 == 0 ? remoteAddr : strangerAddr)
             deliverToRemote()
         case 3:  // the local device initiates; the remote answers (maybe corrupted)
-            let got: (length: Int, to: UDPAddress)? = scratch.withUnsafeMutableBytes {
+            let got: (length: Int, to: UDPAddress?)? = scratch.withUnsafeMutableBytes {
                 local.createInitiation(peer: localPeer, now: now, wallClock: wallClock, entropy: &entropy, into: $0,
                                        force: r.u8() & 1 == 0)
             }
