@@ -144,6 +144,8 @@ let package = Package(
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "MeshBase", "MeshCrypto"]),
+        .testTarget(name: "MeshIOTests", dependencies: ["MeshIO", "WireGuard", "MeshCrypto", "MeshTestSupport",
+            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MagicSockTests", dependencies: ["MagicSock", "Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "NetcheckTests", dependencies: ["Netcheck", "MeshWire", "MeshBase", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),

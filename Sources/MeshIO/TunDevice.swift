@@ -22,6 +22,16 @@ public final class TunDevice: Sendable {
         ifIndex = idx
     }
 
+    /// Wraps a descriptor that already carries one IP packet per read and write, standing in
+    /// for a TUN interface: tests drive a whole data plane in-process through one end of a
+    /// datagram socket pair, without root or a network namespace. The interface calls
+    /// (MTU, address, route) do not apply to it. Takes ownership of `packetDescriptor`.
+    public init(packetDescriptor: Int32, name: String) {
+        fd = packetDescriptor
+        self.name = name
+        ifIndex = 0
+    }
+
     deinit { close(fd) }
 
     public func setMTU(_ mtu: Int) throws {

@@ -26,7 +26,8 @@ func meshcoordBinary() throws -> String {
     return found
 }
 
-/// A `meshcoord` child process with its stderr collected.
+/// A `meshcoord` child process with its stderr collected. Sendable by hand: `output` is
+/// guarded by `lock` (the pipe's reader appends from its own thread).
 final class MeshcoordProcess: @unchecked Sendable {
     let process = Process()
     private let pipe = Pipe()
@@ -88,6 +89,7 @@ final class MeshcoordProcess: @unchecked Sendable {
     func kill9() { kill(process.processIdentifier, SIGKILL) }
 }
 
+/// Registrations answered so far, appended from many tasks. Sendable by hand: `items` is guarded by `lock`.
 final class Answered: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [(TestNode, RegisterResponse)] = []

@@ -12,7 +12,8 @@ import RelayIO
 import Testing
 
 /// `meshcoord relay` in this process: a relay on "another host" admitting exactly the
-/// coordinator's active nodes.
+/// coordinator's active nodes. Sendable by hand: `clients` is only touched by the test's own
+/// sequential code (never from two tasks at once); the rest is immutable.
 final class StandaloneRelayLab: @unchecked Sendable {
     let relay: StandaloneRelay
     let port: Int

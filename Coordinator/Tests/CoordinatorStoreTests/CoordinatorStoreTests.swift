@@ -184,6 +184,7 @@ func storeRequest(_ secret: String?, host: String = "laptop", discoKey: String? 
     }
 }
 
+/// Versions seen by concurrent observers. Sendable by hand: `v` is guarded by `lock`.
 final class ObservedVersions: @unchecked Sendable {
     private let lock = NSLock()
     private var v: [UInt64] = []
