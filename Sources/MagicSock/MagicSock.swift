@@ -112,6 +112,14 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         set { lock.withLock { stunHandler = newValue } }
     }
     private var stunHandler: (@Sendable ([UInt8], UDPAddress) -> Void)?
+    /// Told when a peer's direct path becomes trusted (its first Pong, or the first after the
+    /// path was lost), outside the lock: the node has the device retry a handshake that may have
+    /// been sent before there was anywhere to send it. Guarded by `lock` like `onSTUN`.
+    public var onDirectPathConfirmed: (@Sendable (Peer) -> Void)? {
+        get { lock.withLock { pathConfirmedHandler } }
+        set { lock.withLock { pathConfirmedHandler = newValue } }
+    }
+    private var pathConfirmedHandler: (@Sendable (Peer) -> Void)?
 
     /// With relayed datagrams handed over as arrays (tests; not the data path).
     public convenience init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,
@@ -312,6 +320,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         // Authentic: what it carried pays for what we send because of it.
         state.credit.earn(d.count)
         var out: [Outgoing] = []
+        var confirmed: Peer?
         switch message {
         case .ping(let txid, let senderNodeKey, _):
             guard senderNodeKey == state.info.nodeKey else { return drop(.wrongPeer) }
@@ -325,7 +334,11 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
                                 state, padded: false, alwaysCharged: true)
             }
         case .pong(let txid, _):
-            if let source { state.path.handlePong(txid: txid, from: source, now: now) }
+            if let source {
+                let wasTrusted = state.path.isTrusted(now: now)
+                state.path.handlePong(txid: txid, from: source, now: now)
+                if !wasTrusted && state.path.isTrusted(now: now) { confirmed = state.info.wireGuardPeer }
+            }
         case .callMeMaybe(let endpoints):
             guard state.callMeMaybes.take(now: now) else { return drop(.rateLimited) }
             let refusedBefore = state.path.candidatesRefused
@@ -334,8 +347,10 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
             if state.path.candidatesRefused != refusedBefore { drops.count(.tooManyCandidates) }
         }
         let peerNode = state.info.nodeKey
+        let whenConfirmed = confirmed == nil ? nil : pathConfirmedHandler
         lock.unlock()
         send(out, shared: shared, peerNode: peerNode)
+        if let confirmed, let whenConfirmed { whenConfirmed(confirmed) }
     }
 
     /// Counts a drop and releases the lock `handleDisco` holds.

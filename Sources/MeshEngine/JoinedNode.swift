@@ -121,6 +121,14 @@ public final class JoinedNode: Sendable {
         paths.start(gatherLocalEndpoints: {
             LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefix: overlayPrefix)
         })
+        // Peers from the netmap the last run saved, until the coordinator's first answer (a full
+        // map) replaces them: direct paths come back at once, relayed ones through whichever
+        // listed relay is up, even while the coordinator is down.
+        let restored = control.status.netmap
+        if !restored.peers.isEmpty, let onPeers = control.onPeers {
+            onPeers(PeerDiff(added: restored.peers.values.sorted { $0.id < $1.id }), restored)
+            logger.info("restored \(restored.peers.count) peers from the saved netmap (version \(restored.version))")
+        }
         try runtime.start(steering: paths.magic) { [self] in self.status() }
         control.start()
     }

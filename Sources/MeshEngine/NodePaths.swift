@@ -77,6 +77,9 @@ public final class NodePaths: @unchecked Sendable {
         magicBox.magic = magic
         homeBox.paths = self
         magic.onSTUN = { [weak self] bytes, from in self?.stunAnswer(bytes, from: from) }
+        magic.onDirectPathConfirmed = { [device = dataPlane.device] peer in
+            device.expediteHandshake(peer, now: SystemClock.now())
+        }
     }
 
     /// Sendable by hand: written once in `init`, before `setRelays` can open any relay

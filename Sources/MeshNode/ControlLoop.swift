@@ -62,6 +62,7 @@ public final class ControlLoop: @unchecked Sendable {
         var onRegistered: (@Sendable (RegisterResponse) -> Void)?
         var onPeers: (@Sendable (PeerDiff, NetmapState) -> Void)?
         var onRemoved: (@Sendable (ControlError) -> Void)?
+        var onNetmapChanged: (@Sendable (NetmapState) -> Void)?
         var endpoints: @Sendable () -> [String] = { [] }
         var homeRelay: @Sendable () -> String? = { nil }
     }
@@ -83,6 +84,12 @@ public final class ControlLoop: @unchecked Sendable {
         get { lock.withLock { hooks.onRemoved } }
         set { lock.withLock { hooks.onRemoved = newValue } }
     }
+    /// Called (from the loop's task, so in order) whenever the netmap's content changed, to
+    /// keep it for the next start; not for keepalives, which move only the version.
+    public var onNetmapChanged: (@Sendable (NetmapState) -> Void)? {
+        get { lock.withLock { hooks.onNetmapChanged } }
+        set { lock.withLock { hooks.onNetmapChanged = newValue } }
+    }
     /// The node's current candidate endpoints.
     public var endpoints: @Sendable () -> [String] {
         get { lock.withLock { hooks.endpoints } }
@@ -102,10 +109,13 @@ public final class ControlLoop: @unchecked Sendable {
 
     private func currentPaths() -> PublishedPaths { PublishedPaths(endpoints: endpoints(), homeRelay: homeRelay()) }
 
-    public init(client: ControlClient, options: Options, logger: Logger) {
+    /// `restoring`: the netmap saved by the previous run, which the node follows until the
+    /// coordinator answers (the first request asks for a full map, which replaces it).
+    public init(client: ControlClient, options: Options, logger: Logger, restoring: NetmapState? = nil) {
         self.client = client
         self.options = options
         self.logger = logger
+        if let restoring { state = restoring.resumed() }
     }
 
     public var status: Status {
@@ -182,19 +192,21 @@ public final class ControlLoop: @unchecked Sendable {
                                          homeRelay: paths.homeRelay == sent?.homeRelay ? nil : paths.homeRelay,
                                          wait: connected ? nil : false)
                 let response = try await client.map(request, timeout: options.mapTimeout)
-                let (diff, snapshot, wasConnected) = lock.withLock {
+                let (diff, snapshot, wasConnected, changed) = lock.withLock {
                     published = paths
                     let was = phase == .connected
                     phase = .connected
                     lastError = nil
+                    let before = state
                     let d = state.apply(response)
-                    return (d, state, was)
+                    return (d, state, was, !state.sameContent(as: before))
                 }
                 if !wasConnected {
                     logger.info("following the netmap of \(client.coordinatorURL): version \(snapshot.version), \(snapshot.peers.count) peers; endpoints \(eps)")
                 }
                 backoff.reset()
                 if !diff.isEmpty { onPeers?(diff, snapshot) }
+                if changed { onNetmapChanged?(snapshot) }
             } catch is CancellationError {
                 return
             } catch {

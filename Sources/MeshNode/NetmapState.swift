@@ -26,7 +26,7 @@ public struct PeerDiff: Equatable, Sendable {
 /// The node's view of the netmap (DESIGN.md section 7), built from the long-poll's answers:
 /// a full map replaces everything, a delta changes or removes peers by id, a keepalive only
 /// moves the version. Pure: no I/O; each `apply` says which peers appeared, changed or left.
-public struct NetmapState: Sendable, Equatable {
+public struct NetmapState: Sendable, Equatable, Codable {
     /// The version to send as the next `sinceVersion` (0: none yet, ask for a full map).
     public private(set) var version: UInt64 = 0
     public private(set) var selfNode: NodeInfo?
@@ -93,6 +93,21 @@ public struct NetmapState: Sendable, Equatable {
             version = max(version, response.version)
             return diff.sorted()
         }
+    }
+
+    /// This map as a new run starts from it (loaded from the state directory): peers, relays
+    /// and domain stay, so the node reaches its peers before the coordinator answers (or while
+    /// it is down), but the next request asks for a full map, which replaces them.
+    public func resumed() -> NetmapState {
+        var next = self
+        next.hasFullMap = false
+        return next
+    }
+
+    /// Whether `other` holds the same peers, relays, own entry and domain (the version aside):
+    /// keepalives move only the version, which is not worth writing down.
+    public func sameContent(as other: NetmapState) -> Bool {
+        peers == other.peers && relays == other.relays && selfNode == other.selfNode && domain == other.domain
     }
 
     /// Forgets everything (the node was removed or logged out); every known peer is removed.

@@ -47,13 +47,19 @@ public struct StateError: Error, CustomStringConvertible {
 }
 
 /// The node's state directory (default /var/lib/mesh): `node.key`, the private node key
-/// (base64 as `wg genkey` writes it, mode 0600, made at first start and kept forever), and
-/// `registration.json` (mode 0600). The directory itself is mode 0700.
+/// (base64 as `wg genkey` writes it, mode 0600, made at first start and kept forever),
+/// `disco.key` (the same for the disco key), `registration.json` and `netmap.json` (the last
+/// netmap followed), all mode 0600. The directory itself is mode 0700.
 public struct StateDirectory: Sendable {
     public static let defaultPath = "/var/lib/mesh"
     public let path: String
     public var nodeKeyPath: String { path + "/node.key" }
     public var registrationPath: String { path + "/registration.json" }
+    public var discoKeyPath: String { path + "/disco.key" }
+    public var netmapPath: String { path + "/netmap.json" }
+    /// A saved netmap larger than this is not read (the coordinator's own answers are capped
+    /// at 64 MiB; a map of 10,000 peers is about 5 MiB).
+    public static let netmapByteLimit = 64 << 20
 
     public init(path: String) { self.path = path }
 
@@ -94,6 +100,53 @@ public struct StateDirectory: Sendable {
         let mode = info.st_mode & 0o777
         guard mode & 0o077 != 0 else { return nil }
         return "node key \(nodeKeyPath) is accessible to other users (mode \(String(mode, radix: 8))): run chmod 600 \(nodeKeyPath)"
+    }
+
+    /// The disco private key, created on first use and kept like the node key: a node
+    /// restarted while the coordinator is unreachable must still be recognised by its peers'
+    /// disco layer, which only knows the key the last netmap told it.
+    public func loadOrCreateDiscoKey() throws -> PrivateKey {
+        try ensureExists()
+        if FileManager.default.fileExists(atPath: discoKeyPath) {
+            guard let text = try? String(contentsOfFile: discoKeyPath, encoding: .utf8),
+                  let key = try? PrivateKey(base64: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw StateError("disco key \(discoKeyPath) is damaged; remove it to make a new one")
+            }
+            return key
+        }
+        var entropy = SystemEntropy()
+        let key = PrivateKey.generate(using: &entropy)
+        try writePrivate(Array((key.base64 + "\n").utf8), to: discoKeyPath)
+        return key
+    }
+
+    /// The netmap saved under `registration`; nil when there is none, it belongs to another
+    /// registration, or it cannot be used (too large or damaged: the coordinator's next
+    /// answer replaces it anyway, so that is a warning for the caller, not a failure).
+    public func loadNetmap(for registration: SavedRegistration) throws -> NetmapState? {
+        var info = stat()
+        guard stat(netmapPath, &info) == 0 else { return nil }
+        guard info.st_size <= Self.netmapByteLimit else {
+            throw StateError("\(netmapPath) is larger than \(Self.netmapByteLimit) bytes; not loaded")
+        }
+        guard let data = FileManager.default.contents(atPath: netmapPath) else {
+            throw StateError("cannot read \(netmapPath)")
+        }
+        let saved: SavedNetmap
+        do { saved = try JSONDecoder().decode(SavedNetmap.self, from: data) } catch {
+            throw StateError("\(netmapPath) is damaged (\(error)); not loaded")
+        }
+        return saved.belongs(to: registration) ? saved.netmap : nil
+    }
+
+    public func saveNetmap(_ netmap: NetmapState, for registration: SavedRegistration, now unixSeconds: Int64) throws {
+        try ensureExists()
+        let bytes = try JSONEncoder().encode(SavedNetmap(registration: registration, netmap: netmap, savedAt: unixSeconds))
+        try writePrivate(Array(bytes), to: netmapPath)
+    }
+
+    public func removeNetmap() {
+        unlink(netmapPath)
     }
 
     public func loadRegistration() throws -> SavedRegistration? {

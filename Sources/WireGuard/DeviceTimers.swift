@@ -58,6 +58,16 @@ extension Device {
         }
     }
 
+    /// The transport has just found a working path to `peer`. A handshake in flight may have
+    /// gone nowhere (sent before any path existed), so its retransmission is due now rather than
+    /// after the rest of REKEY_TIMEOUT; the next `tick` sends it and counts it as an attempt.
+    /// Nothing happens without a handshake in flight, so calling it often costs nothing.
+    public func expediteHandshake(_ peer: Peer, now: MonotonicTime) {
+        peer.lock.withLock {
+            if let t = peer.retransmitHandshakeAt, t > now { peer.retransmitHandshakeAt = now }
+        }
+    }
+
     /// Runs the per-peer timers of the whitepaper section 6. Call it every few tens of milliseconds.
     public func tick(now: MonotonicTime, wallClock: TAI64N, entropy: inout some EntropySource,
                      buffer: UnsafeMutableRawBufferPointer, send: DatagramSink) {

@@ -55,10 +55,14 @@ struct Up: ParsableCommand {
         }
         let dir = StateDirectory(path: stateDir)
         let nodeKey: [UInt8]
+        let discoPrivate: PrivateKey
         var saved: SavedRegistration?
         do {
             nodeKey = try dir.loadOrCreateNodeKey()
             if let warning = dir.nodeKeyPermissionWarning() { logger.warning("\(warning)") }
+            // Kept across restarts like the node key (only its public half leaves the node):
+            // peers that cannot hear from the coordinator still know it.
+            discoPrivate = try dir.loadOrCreateDiscoKey()
             saved = try dir.loadRegistration()
         } catch { throw CommandFailure("\(error)") }
         if let t = token, let s = saved, !s.matches(t) {
@@ -84,15 +88,16 @@ struct Up: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
-        var entropy = SystemEntropy()
-        // A fresh disco key every start (DESIGN.md section 2); only its public half leaves the node.
-        let discoPrivate = PrivateKey.generate(using: &entropy)
         let discoKey = discoPrivate.publicKey.base64
         let name = hostname ?? ProcessInfo.processInfo.hostName
         var options = ControlLoop.Options(hostname: name, discoKey: discoKey, authSecret: token?.authSecret)
         // Endpoint changes (a new STUN mapping, a new LAN address) must reach peers quickly.
         options.endpointCheckInterval = .milliseconds(500)
-        let control = ControlLoop(client: client, options: options, logger: logger)
+        var restored: NetmapState?
+        if let s = saved {
+            do { restored = try dir.loadNetmap(for: s) } catch { logger.warning("\(error)") }
+        }
+        let control = ControlLoop(client: client, options: options, logger: logger, restoring: restored)
         let registeredURL = coordinatorURL
         let keyBase64 = Base64.encode(coordinatorKey)
         let inUse = saved
@@ -105,8 +110,9 @@ struct Up: ParsableCommand {
             }
         }
         control.onRemoved = { _ in
-            // The saved addresses are no longer ours; the node key stays.
+            // The saved addresses and peers are no longer ours; the node key stays.
             dir.removeRegistration()
+            dir.removeNetmap()
         }
 
         let registration: SavedRegistration
@@ -126,6 +132,12 @@ struct Up: ParsableCommand {
                 logger.info("registered as \(r.name): \(r.ipv4), \(r.ipv6) (node id \(r.nodeID))")
                 registration = SavedRegistration(coordinatorURL: coordinatorURL, coordinatorKey: keyBase64, response: r,
                                                  registeredAt: SystemClock.unixSeconds())
+            }
+        }
+
+        control.onNetmapChanged = { [logger, registration] netmap in
+            do { try dir.saveNetmap(netmap, for: registration, now: SystemClock.unixSeconds()) } catch {
+                logger.warning("saving the netmap failed: \(error)")
             }
         }
 

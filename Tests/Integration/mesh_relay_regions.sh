@@ -68,4 +68,13 @@ lab_pass "a's packets went through fra ($SENT0 -> $SENT1 packets sent there)"
 GAP=$(meshlab_max_gap pinger "$STOP")
 lab_info "longest gap between ping replies after the coordinator stopped: ${GAP}s"
 awk -v g="$GAP" 'BEGIN{exit !(g <= 5.0)}' || lab_fail "relayed traffic stalled ${GAP}s when the coordinator's relay went away (limit 5 s)"
-lab_done "both nodes on both relays; coordinator stopped: relayed via fra, longest gap ${GAP}s"
+
+# A meshd restarted while the coordinator is still down has only its saved netmap: its peers
+# must come back through fra.
+meshlab_node_restart a a
+meshlab_back_within a "$MESHLAB_B4" 3 10
+lab_check "5/5 pings a -> b after the restart" lab_ping_ok a "$MESHLAB_B4" 5
+lab_check "5/5 pings b -> a after the restart" lab_ping_ok b "$MESHLAB_A4" 5
+lab_check "restarted a says the coordinator is unreachable" meshlab_status_has a "j['control'] != 'connected'"
+lab_check "restarted a restored b from its saved netmap" grep -q "restored 1 peers from the saved netmap" "$(lab_logfile a)"
+lab_done "both nodes on both relays; coordinator stopped: relayed via fra, longest gap ${GAP}s; a restarted during the outage reached b after ${MESHLAB_BACK_AFTER}s"

@@ -64,14 +64,36 @@ meshlab_coord_start() { # NAME
     fi
 }
 
-meshlab_node_start() { # NAME NS [extra meshd args]
+_meshlab_node_launch() { # NAME NS [extra meshd args]
     local name=$1 ns=$2; shift 2
     rm -f "$LAB_DIR/$name.sock"
     # The documented way: the token in a file only root can read, never on the command line.
     (umask 077; printf '%s\n' "$MESHLAB_TOKEN" > "$LAB_DIR/join-token")
     lab_start "$name" "$ns" "$MESH_BIN/meshd" up --join-file "$LAB_DIR/join-token" --hostname "$name" \
         --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" $(meshlab_node_tls_args) "$@"
-    lab_wait_until 20 "meshd $name up in $ns" meshlab_status_has "$name" "j.get('control') == 'connected'"
+}
+
+meshlab_node_start() { # NAME NS [extra meshd args]
+    _meshlab_node_launch "$@"
+    lab_wait_until 20 "meshd $1 up in $2" meshlab_status_has "$1" "j.get('control') == 'connected'"
+}
+
+# Stops meshd NAME and starts it again on the same state directory, without waiting for the
+# coordinator (which may be down); sets MESHLAB_RESTARTED_AT to when the new process started.
+meshlab_node_restart() { # NAME NS [extra meshd args]
+    lab_stop "$1"
+    MESHLAB_RESTARTED_AT=$EPOCHREALTIME
+    _meshlab_node_launch "$@"
+}
+
+# Waits (up to DEADLINE s) until NAME pings TARGET, then fails unless that was within LIMIT s
+# of the restart.
+meshlab_back_within() { # NAME TARGET LIMIT DEADLINE
+    lab_wait_until "$4" "restarted $1 reaches $2" lab_in "$1" ping -n -c 1 -W 0.3 "$2"
+    MESHLAB_BACK_AFTER=$(meshlab_since "$MESHLAB_RESTARTED_AT")
+    awk -v t="$MESHLAB_BACK_AFTER" -v l="$3" 'BEGIN{exit !(t <= l)}' \
+        || lab_fail "restarted $1 reached $2 only ${MESHLAB_BACK_AFTER}s after meshd started (limit $3 s)"
+    lab_pass "restarted $1 reached $2 ${MESHLAB_BACK_AFTER}s after meshd started (limit $3 s)"
 }
 
 meshlab_up() { # TYPE_A TYPE_B

@@ -3,6 +3,7 @@ import MagicSock
 import MeshCrypto
 import MeshIO
 import Foundation
+import Synchronization
 import Testing
 import WireGuard
 
@@ -24,6 +25,47 @@ import WireGuard
         }
         #expect(back == net.addrA)
         #expect(net.a.pathStatus().first?.description.hasPrefix("direct") == true)
+    }
+
+    /// The node is told once when a direct path becomes trusted (so the device can retry a
+    /// handshake that went nowhere), not on every Pong; again after the path was lost and found.
+    @Test func directPathConfirmationIsAnnouncedOncePerConfirmation() throws {
+        let net = try TwoNodes()
+        let seen = Mutex<[ObjectIdentifier]>([])
+        net.a.onDirectPathConfirmed = { peer in seen.withLock { $0.append(ObjectIdentifier(peer)) } }
+        _ = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now)
+        #expect(seen.withLock { $0.isEmpty })
+        net.a.tick(now: net.now)
+        net.deliverAll()
+        #expect(seen.withLock { $0 } == [ObjectIdentifier(net.peerBAtA)])
+        for _ in 0..<50 {  // 5 s of traffic with heartbeats answered: still one announcement
+            net.now = net.now + .milliseconds(100)
+            _ = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now)
+            net.a.tick(now: net.now)
+            net.b.tick(now: net.now)
+            net.deliverAll()
+        }
+        #expect(seen.withLock { $0.count } == 1)
+        net.udpWorks = false
+        var lost = false
+        for _ in 0..<100 {
+            net.now = net.now + .milliseconds(100)
+            if case .direct = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now) {} else { lost = true }
+            net.a.tick(now: net.now)
+            net.b.tick(now: net.now)
+            net.deliverAll()
+            if lost { break }
+        }
+        #expect(lost)
+        net.udpWorks = true
+        for _ in 0..<700 where seen.withLock({ $0.count }) < 2 {
+            net.now = net.now + .milliseconds(100)
+            _ = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now)
+            net.a.tick(now: net.now)
+            net.b.tick(now: net.now)
+            net.deliverAll()
+        }
+        #expect(seen.withLock { $0.count } == 2)
     }
 
     @Test func blockedUDPStaysOnRelay() throws {

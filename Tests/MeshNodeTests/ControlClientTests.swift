@@ -123,6 +123,45 @@ import WireGuard
         try await server.stop()
     }
 
+    /// A node restarted while the coordinator is down starts from the netmap it saved; once the
+    /// coordinator is back, its full map replaces the saved one (a peer removed meanwhile goes).
+    @Test func restartDuringOutageStartsFromSavedNetmap() async throws {
+        let stateDir = tempStateDir("resume")
+        var server = try await TestCoordinator.start("resume", dir: stateDir)
+        let port = server.port
+        let token = try await server.authKey(reusable: true)
+        let dir = StateDirectory(path: tempStateDir("ra"))
+        let a = try TestMeshNode(name: "a", token: token, dir: dir)
+        _ = try await a.loop.registerUntilRefused()
+        let b = try TestMeshNode(name: "b", token: token, dir: StateDirectory(path: tempStateDir("rb")))
+        let rb = try await b.loop.registerUntilRefused()
+        let c = try TestMeshNode(name: "c", token: token, dir: StateDirectory(path: tempStateDir("rc")))
+        let rc = try await c.loop.registerUntilRefused()
+        a.loop.start()
+        #expect(await eventually(within: .seconds(5)) {
+            let r = try? dir.loadRegistration()
+            return r.flatMap { try? dir.loadNetmap(for: $0) }.map { Set($0.peers.keys) } == [rb.nodeID, rc.nodeID]
+        })
+        var st = stat()
+        #expect(stat(dir.netmapPath, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        a.loop.stop()
+        try await server.stop()
+
+        let restarted = try TestMeshNode(name: "a", token: nil, dir: dir, restore: true)
+        #expect(restarted.peerIDs == [rb.nodeID, rc.nodeID])
+        #expect(restarted.loop.status.netmap.sinceVersion == nil, "the first request after a restart asks for a full map")
+        restarted.loop.start()
+        defer { restarted.loop.stop() }
+        #expect(await eventually(within: .seconds(5)) { restarted.loop.status.phase == .unreachable })
+        #expect(restarted.peerIDs == [rb.nodeID, rc.nodeID])
+
+        server = try await TestCoordinator.start("resume", dir: stateDir, port: port)
+        try await server.removeNode(rc.nodeID)
+        #expect(await eventually(within: .seconds(10)) { restarted.peerIDs == [rb.nodeID] })
+        #expect(restarted.diffs.contains { $0.removed.map(\.id) == [rc.nodeID] })
+        try await server.stop()
+    }
+
     @Test func coordinatorURLs() throws {
         let (t, p) = try ControlClient.parse(url: "http://192.0.2.1:8080")
         #expect("\(t)" == "192.0.2.1:8080" && p == "")

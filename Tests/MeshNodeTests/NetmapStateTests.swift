@@ -24,6 +24,28 @@ func node(_ id: Int64, _ name: String, key: String? = nil, endpoints: [String] =
         #expect(s.sortedPeers.map(\.name) == ["b", "c"])
     }
 
+    /// A map loaded at start keeps its peers but asks for a full map, which replaces them.
+    @Test func resumedMapAsksForAFullOne() {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b"), node(3, "c")]))
+        var resumed = s.resumed()
+        #expect(resumed.sinceVersion == nil)
+        #expect(resumed.peers == s.peers && resumed.selfNode == me && resumed.sameContent(as: s))
+        let d = resumed.apply(MapResponse(kind: .full, version: 12, self: me, peers: [node(2, "b"), node(4, "d")]))
+        #expect(d.added.map(\.id) == [4] && d.removed.map(\.id) == [3] && d.changed.isEmpty)
+        #expect(resumed.sinceVersion == 12)
+    }
+
+    @Test func keepaliveIsNoContentChange() {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b")]))
+        let before = s
+        s.apply(MapResponse(kind: .keepAlive, version: 6))
+        #expect(s.version == 6 && s.sameContent(as: before))
+        s.apply(MapResponse(kind: .delta, version: 7, peersChanged: [node(3, "c")]))
+        #expect(!s.sameContent(as: before))
+    }
+
     @Test func deltasChangeAndRemove() {
         var s = NetmapState()
         s.apply(MapResponse(kind: .full, version: 5, self: me, peers: [node(2, "b"), node(3, "c")]))

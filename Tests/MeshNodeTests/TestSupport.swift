@@ -23,7 +23,8 @@ final class TestMeshNode: @unchecked Sendable {
     private var _diffs: [PeerDiff] = []
     var diffs: [PeerDiff] { lock.withLock { _diffs } }
 
-    init(name: String, token: JoinToken?, dir: StateDirectory, endpoints: [String] = []) throws {
+    /// `restore`: start from the netmap the state dir holds, as meshd does on a restart.
+    init(name: String, token: JoinToken?, dir: StateDirectory, endpoints: [String] = [], restore: Bool = false) throws {
         self.dir = dir
         keyBytes = try dir.loadOrCreateNodeKey()
         let saved = try dir.loadRegistration()
@@ -36,10 +37,15 @@ final class TestMeshNode: @unchecked Sendable {
         options.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
         var logger = Logger(label: "test-node-\(name)")
         logger.logLevel = .critical
-        loop = ControlLoop(client: client, options: options, logger: logger)
+        let restored = try restore ? saved.flatMap { try dir.loadNetmap(for: $0) } : nil
+        loop = ControlLoop(client: client, options: options, logger: logger, restoring: restored)
         let keyText = Base64.encode(key)
         loop.onRegistered = { r in
             try? dir.saveRegistration(SavedRegistration(coordinatorURL: url, coordinatorKey: keyText, response: r, registeredAt: 0))
+        }
+        loop.onNetmapChanged = { netmap in
+            guard let r = try? dir.loadRegistration() else { return }
+            try? dir.saveNetmap(netmap, for: r, now: 0)
         }
         loop.endpoints = { endpoints }
         loop.onPeers = { [weak self] diff, _ in

@@ -211,6 +211,34 @@ import WireGuard
         #expect(initiations == 19)
     }
 
+    /// A handshake sent before any path existed is retried as soon as the transport finds one,
+    /// not after the rest of REKEY_TIMEOUT; with no handshake in flight nothing is sent.
+    @Test func expeditedHandshakeGoesAtTheNextTick() throws {
+        let pair = try InMemoryPair()
+        pair.a.expediteHandshake(pair.bAtA, now: pair.now)
+        pair.tick()
+        #expect(pair.network.isEmpty, "nothing in flight: nothing to expedite")
+        pair.send(InMemoryPair.ipv4(from: Self.a, to: Self.b), fromA: true)
+        #expect(pair.messageTypes() == [1])
+        pair.network.removeAll()  // the first initiation went nowhere
+        pair.advance(seconds: 0.2)
+        pair.tick()
+        #expect(pair.network.isEmpty, "the retransmission waits for REKEY_TIMEOUT by itself")
+        pair.a.expediteHandshake(pair.bAtA, now: pair.now)
+        pair.advance(seconds: 0.05)
+        pair.tick()
+        #expect(pair.messageTypes() == [1])
+        pair.deliverAll()
+        #expect(pair.results.contains("handshakeCompleted"))
+        #expect(pair.deliveredToB.count == 1, "the staged packet follows the handshake")
+        // Once the session is up, expediting does nothing.
+        pair.network.removeAll()
+        pair.a.expediteHandshake(pair.bAtA, now: pair.now)
+        pair.advance(seconds: 0.05)
+        pair.tick()
+        #expect(!pair.network.contains { $0.bytes[0] == 1 })
+    }
+
     @Test func persistentKeepaliveStartsHandshakeAndRepeats() throws {
         let pair = try InMemoryPair()
         _ = try pair.a.addPeer(publicKey: pair.b.publicKey, persistentKeepalive: .seconds(25),
