@@ -159,7 +159,7 @@ public final class JoinedNode: Sendable {
         let relayStatus = relays.map { r in
             NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
                                    packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
-                                   packetsDropped: r.stats.packetsDropped)
+                                   packetsDropped: r.stats.packetsDropped, transport: r.transport.rawValue)
         }
         status.name = me?.name ?? registration.name
         status.ipv4 = me?.ipv4 ?? registration.ipv4

@@ -44,9 +44,13 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var packetsSent: Int
         public var packetsReceived: Int
         public var packetsDropped: Int
+        /// How the relay stream is carried: "upgrade" (the mesh-relay HTTP upgrade) or
+        /// "websocket" (after a proxy refused the upgrade, or as configured).
+        public var transport: String?
 
         public init(id: String, url: String, home: Bool, connected: Bool,
-                    packetsSent: Int = 0, packetsReceived: Int = 0, packetsDropped: Int = 0) {
+                    packetsSent: Int = 0, packetsReceived: Int = 0, packetsDropped: Int = 0, transport: String? = nil) {
+            self.transport = transport
             self.id = id
             self.url = url
             self.home = home

@@ -49,6 +49,10 @@ public final class RelayClient: Sendable {
         /// one task on the event loop writes the whole batch.
         var pending: ByteBuffer?
         var flushScheduled = false
+        /// The transport of the next attempt; the one that last worked is kept.
+        var transport: Configuration.Transport
+        /// Transports refused (a non-101 answer) since the last successful connection.
+        var refused: Set<Configuration.Transport> = []
     }
 
     public let nodeKey: PublicKey
@@ -77,7 +81,7 @@ public final class RelayClient: Sendable {
         self.onPacket = onPacket
         self.onPeerGone = onPeerGone
         self.onStateChange = onStateChange
-        self.inner = Mutex(Inner(backoff: configuration.backoff))
+        self.inner = Mutex(Inner(backoff: configuration.backoff, transport: configuration.transport))
     }
 
     /// The same, with each packet copied into an array (tools and tests; not the data path).
@@ -93,6 +97,8 @@ public final class RelayClient: Sendable {
     public var state: State { inner.withLock { $0.state } }
     public var isConnected: Bool { inner.withLock { $0.channel != nil } }
     public var stats: Stats { inner.withLock { $0.stats } }
+    /// The transport in use (when connected) or of the next attempt.
+    public var transport: Configuration.Transport { inner.withLock { $0.transport } }
 
     /// Starts connecting (and keeps reconnecting until `close()`).
     public func start() {
@@ -187,7 +193,7 @@ public final class RelayClient: Sendable {
     // MARK: - Connection management (on `loop`)
 
     private func connect() {
-        let webSocket = configuration.transport == .webSocket
+        let webSocket = inner.withLock { $0.transport == .webSocket }
         let handler = RelayClientConnectionHandler(client: self, webSocket: webSocket)
         let proceed = inner.withLock { s -> Bool in
             guard !s.closed else { return false }
@@ -227,6 +233,7 @@ public final class RelayClient: Sendable {
             s.stats.connects += 1
             s.maxPacket = min(Int(info.maxPacketBytes), RelayFrame.maxPayload - 32)
             s.backoff.connected(now: RelaySystem.now())
+            s.refused = []
             return true
         }
         if ok {
@@ -254,25 +261,38 @@ public final class RelayClient: Sendable {
         }
     }
 
-    /// A connection attempt or connection is over; schedule the next one.
-    func ended(_ handler: RelayClientConnectionHandler, error: String) {
+    /// A connection attempt or connection is over; schedule the next one. `upgradeRefused`: the
+    /// server (or a proxy) answered the upgrade with something else than 101, so the other
+    /// transport is tried at once unless it was refused too since the last success (then the
+    /// backoff paces both, so a relay refusing everything costs one attempt per delay).
+    func ended(_ handler: RelayClientConnectionHandler, error: String, upgradeRefused: Bool = false) {
         guard handler.markEnded() else { return }
         var entropy = RelaySystemEntropy()
-        let next = inner.withLock { s -> State? in
+        let next = inner.withLock { s -> (State, switched: Configuration.Transport?)? in
             guard s.current === handler else { return nil }
             if s.channel != nil { s.stats.disconnects += 1 }
             s.channel = nil
             s.current = nil
             s.stats.lastError = error
             guard !s.closed else { return nil }
-            let delay = s.backoff.nextDelay(now: RelaySystem.now(), entropy: &entropy)
+            var switched: Configuration.Transport?
+            if upgradeRefused && configuration.fallBackToOtherTransport {
+                s.refused.insert(s.transport)
+                s.transport = s.transport.other
+                if !s.refused.contains(s.transport) { switched = s.transport }
+            }
+            let delay: Duration = switched != nil ? .zero : s.backoff.nextDelay(now: RelaySystem.now(), entropy: &entropy)
             s.state = .waiting(retryIn: delay, lastError: error)
             s.retry = loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [self] in connect() }
-            return s.state
+            return (s.state, switched)
         }
-        if let next {
-            logger.debug("relay: \(configuration.host):\(configuration.port): \(error); \(next)")
-            onStateChange(next)
+        if let (state, switched) = next {
+            if let switched {
+                logger.notice("relay \(configuration.host):\(configuration.port): \(error); trying the \(switched.rawValue) transport")
+            } else {
+                logger.debug("relay: \(configuration.host):\(configuration.port): \(error); \(state)")
+            }
+            onStateChange(state)
         }
     }
 }

@@ -13,11 +13,13 @@ import MeshBase
 extension RelayClient {
     public struct Configuration: Sendable {
         /// How the relay frame stream is carried after `GET /relay`.
-        public enum Transport: Sendable, Equatable {
+        public enum Transport: String, Sendable, Equatable, Hashable {
             /// `Upgrade: mesh-relay`, then the frames as raw bytes.
             case upgrade
             /// `Upgrade: websocket` (RFC 6455), then the frames inside binary WebSocket messages.
-            case webSocket
+            case webSocket = "websocket"
+
+            var other: Transport { self == .upgrade ? .webSocket : .upgrade }
         }
 
         public var host: String
@@ -28,7 +30,12 @@ extension RelayClient {
         /// TLS first (an `https://` relay, or one behind a TLS proxy); nil: plain TCP.
         public var tls: TLSClient?
         public var relay: RelayClientConfig
+        /// The transport of the first attempt.
         public var transport: Transport = .upgrade
+        /// When the relay (or a proxy on the way) answers the upgrade with anything but 101,
+        /// try the other transport at once: proxies that pass only WebSocket upgrades are
+        /// common in front of relays and on 443-only networks. The working one is kept.
+        public var fallBackToOtherTransport = true
         public var backoff = Backoff()
         public var tickInterval: TimeAmount = .seconds(1)
         public var connectTimeout: TimeAmount = .seconds(5)

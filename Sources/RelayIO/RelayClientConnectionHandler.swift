@@ -81,14 +81,14 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
         fail(context, "\(error)")
     }
 
-    private func fail(_ context: ChannelHandlerContext, _ why: String) {
-        client.ended(self, error: why)
+    private func fail(_ context: ChannelHandlerContext, _ why: String, upgradeRefused: Bool = false) {
+        client.ended(self, error: why, upgradeRefused: upgradeRefused)
         context.close(promise: nil)
     }
 
     /// The attempt failed before this handler joined the pipeline (WebSocket upgrade).
-    func fail(_ why: String) {
-        client.ended(self, error: why)
+    func fail(_ why: String, upgradeRefused: Bool = false) {
+        client.ended(self, error: why, upgradeRefused: upgradeRefused)
         channel?.close(promise: nil)
     }
 
@@ -111,7 +111,7 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
                     && parts[1].trimmingSpaces.lowercased() == RelayService.upgradeProtocol
             }
             guard status.hasPrefix("HTTP/1.1 101"), upgradeHeader else {
-                fail(context, "relay refused the upgrade: \(status)")
+                fail(context, "relay refused the upgrade: \(status)", upgradeRefused: true)
                 return
             }
             upgraded = true

@@ -64,7 +64,8 @@ final class RelayClientWebSocketStarter: ChannelInboundHandler, RemovableChannel
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // Only a response that did not upgrade gets here.
         if case .head(let head) = unwrapInboundIn(data) {
-            report("relay refused the upgrade: HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)")
+            report("relay refused the upgrade: HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)",
+                   upgradeRefused: true)
         }
     }
 
@@ -77,9 +78,9 @@ final class RelayClientWebSocketStarter: ChannelInboundHandler, RemovableChannel
         context.fireChannelInactive()
     }
 
-    private func report(_ why: String) {
+    private func report(_ why: String, upgradeRefused: Bool = false) {
         guard !reported else { return }
         reported = true
-        handler.fail(why)
+        handler.fail(why, upgradeRefused: upgradeRefused)
     }
 }

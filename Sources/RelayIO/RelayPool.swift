@@ -21,6 +21,7 @@ public final class RelayPool: Sendable {
         public var connected: Bool
         public var home: Bool
         public var stats: RelayClient.Stats
+        public var transport: RelayClient.Configuration.Transport
     }
 
     struct Member {
@@ -149,7 +150,8 @@ public final class RelayPool: Sendable {
         let (order, members, home) = state.withLock { ($0.order, $0.members, $0.home) }
         return order.compactMap { id in
             members[id].map { m in
-                Status(id: id, url: m.info.url, connected: m.client.isConnected, home: id == home, stats: m.client.stats)
+                Status(id: id, url: m.info.url, connected: m.client.isConnected, home: id == home, stats: m.client.stats,
+                       transport: m.client.transport)
             }
         }
     }

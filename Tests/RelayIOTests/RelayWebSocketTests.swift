@@ -181,3 +181,76 @@ final class RawWebSocket {
         await lab.shutdown()
     }
 }
+
+/// A relay behind something that passes only WebSocket upgrades (as many reverse proxies and
+/// 443-only networks do): the plain `Upgrade: mesh-relay` gets an ordinary HTTP answer.
+@Suite(.serialized) struct RelayTransportFallbackTests {
+    final class WebSocketOnlyRelay {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let serverKey = ioKey(100)
+        let nodes = [ioKey(0), ioKey(1)]
+        let service: RelayService
+        let listener: Channel
+        var port: Int { listener.localAddress!.port! }
+
+        init() async throws {
+            let registry = IORegistry(nodes)
+            let service = RelayService(privateKey: serverKey, authorize: { registry.contains($0) })
+            self.service = service
+            listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withServerUpgrade: (upgraders: [service.webSocketUpgrader()], completionHandler: { _ in }))
+                        try channel.pipeline.syncOperations.addHandler(OtherServerHandler())
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+        }
+
+        func client(_ n: Int, inbox: Inbox, fallBack: Bool = true) -> RelayClient {
+            var conf = RelayClient.Configuration(host: "127.0.0.1", port: port, pinnedServerKey: serverKey.publicKey)
+            conf.fallBackToOtherTransport = fallBack
+            conf.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(200))
+            return RelayClient(nodeKey: nodes[n], configuration: conf, group: group, onReceive: { inbox.add($0, $1) })
+        }
+
+        func shutdown() async throws {
+            try await listener.close()
+            service.shutdown()
+            try await group.shutdownGracefully()
+        }
+    }
+
+    @Test func aRefusedUpgradeFallsBackToWebSocketAndStaysThere() async throws {
+        let relay = try await WebSocketOnlyRelay()
+        let inbox = Inbox()
+        let a = relay.client(0, inbox: inbox), b = relay.client(1, inbox: inbox)
+        #expect(a.transport == .upgrade)
+        a.start()
+        b.start()
+        #expect(await a.waitUntilConnected(timeout: .seconds(5)))
+        #expect(await b.waitUntilConnected(timeout: .seconds(5)))
+        #expect(a.transport == .webSocket && b.transport == .webSocket)
+        #expect(a.stats.lastError?.contains("refused the upgrade") == true)
+        // One refusal, then the working transport: no backoff was spent on the switch.
+        #expect(a.stats.connects == 1)
+        a.send(to: relay.nodes[1].publicKey, packet: [7, 7])
+        #expect(await eventually { inbox.received == 1 })
+        await a.close()
+        await b.close()
+        try await relay.shutdown()
+    }
+
+    @Test func withoutFallbackARefusedUpgradeStaysRefused() async throws {
+        let relay = try await WebSocketOnlyRelay()
+        let c = relay.client(0, inbox: Inbox(), fallBack: false)
+        c.start()
+        #expect(await eventually { c.stats.lastError?.contains("refused the upgrade") == true })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!c.isConnected && c.transport == .upgrade)
+        await c.close()
+        try await relay.shutdown()
+    }
+}
