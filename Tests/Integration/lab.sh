@@ -220,9 +220,12 @@ lab_tls_cert() { # NAME ALTNAMES
 # relay upgrade and WebSocket), long timeouts for the long-poll and relay connections, no
 # buffering. One process (master_process off), so the PID lab_start records is the whole server.
 lab_nginx() {
-    local name=$1 ns=$2 listen=$3 server=$4 upstream=$5
+    local name=$1 ns=$2 listen=$3 server=$4 upstream=$5 refuse=""
     command -v nginx >/dev/null || lab_fail "nginx is missing (Packaging/install-deps.sh installs nginx-light)"
     local d=$LAB_DIR/$name
+    # LAB_NGINX_WEBSOCKET_ONLY=1: upgrades other than WebSocket get 403, as from proxies that
+    # know only WebSocket (plain requests pass).
+    [[ ${LAB_NGINX_WEBSOCKET_ONLY:-0} == 1 ]] && refuse='if ($upgrade_refused) { return 403; }'
     mkdir -p "$d/tmp"
     cat > "$d/nginx.conf" <<EOF
 daemon off;
@@ -239,12 +242,14 @@ http {
     uwsgi_temp_path $d/tmp/uwsgi;
     scgi_temp_path $d/tmp/scgi;
     map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+    map \$http_upgrade \$upgrade_refused { default 1; '' 0; ~*^websocket\$ 0; }
     server {
         listen $listen ssl;
         server_name $server;
         ssl_certificate $LAB_DIR/tls/$server.pem;
         ssl_certificate_key $LAB_DIR/tls/$server.key;
         location / {
+            $refuse
             proxy_pass http://$upstream;
             proxy_http_version 1.1;
             proxy_set_header Host \$host;

@@ -14,7 +14,9 @@
 # independent mapping, port preserving, address-and-port-dependent filtering), edm (masquerade
 # fully-random: symmetric), block-udp (eim, and every forwarded UDP packet dropped), cgnat (an
 # eim home router behind an eim carrier NAT: a -> r1 (10.1.0.1 / 10.64.0.2) -> cg (10.64.0.1 /
-# 203.0.113.11)). For B the type "same-lan" puts b at 10.1.0.20 on a's LAN behind r1.
+# 203.0.113.11)), tcp443 (eim, and only TCP to port 443 and DNS leave the LAN, as in hotels
+# and offices that pass only HTTPS). For B the type "same-lan" puts b at 10.1.0.20 on a's LAN
+# behind r1.
 # Routers drop unsolicited inbound packets silently, as home routers do.
 #
 # After natlab_up: NATLAB_A_IP / NATLAB_B_IP (LAN addresses), NATLAB_A_WAN / NATLAB_B_WAN
@@ -25,9 +27,14 @@ NATLAB_C_IP2=203.0.113.101
 
 # _natlab_rules NS TYPE: the nftables ruleset of a router whose outside is wan0, inside lan0
 _natlab_rules() {
-    local ns=$1 type=$2 masq="masquerade" udpdrop=""
+    local ns=$1 type=$2 masq="masquerade" udpdrop="" outbound='iifname "lan0" oifname "wan0" accept'
     [[ $type == edm ]] && masq="masquerade fully-random"
     [[ $type == block-udp ]] && udpdrop="meta l4proto udp drop"
+    if [[ $type == tcp443 ]]; then
+        outbound='iifname "lan0" oifname "wan0" tcp dport { 53, 443 } accept
+        iifname "lan0" oifname "wan0" udp dport 53 accept
+        iifname "lan0" oifname "wan0" meta l4proto icmp accept'
+    fi
     if [[ $type == none ]]; then
         lab_in "$ns" nft -f - <<EOF || lab_fail "nft rules on $ns"
 table ip natlab {
@@ -44,7 +51,7 @@ table ip natlab {
         $udpdrop
         ct state established,related accept
         ct status dnat accept
-        iifname "lan0" oifname "wan0" accept
+        $outbound
         iifname "lan0" oifname "lan0" accept
     }
     chain input {
