@@ -48,7 +48,7 @@ let package = Package(
         // following the coordinator; meshd is its command line.
         .target(name: "MeshEngine", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS",
+            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS", "MeshHTTP",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "MeshEngineTests", dependencies: ["MeshEngine", "Netcheck", "MeshWire", "MeshCrypto"]),
         .executableTarget(name: "meshd", dependencies: [
             "MeshEngine", "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MeshStatus", "MeshTLS",
+            "MeshStatus", "MeshTLS", "MeshHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -144,6 +144,9 @@ let package = Package(
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "MeshBase", "MeshCrypto"]),
+        .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "MeshIOTests", dependencies: ["MeshIO", "WireGuard", "MeshCrypto", "MeshTestSupport",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MagicSockTests", dependencies: ["MagicSock", "Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
@@ -174,7 +177,7 @@ let package = Package(
         // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
         .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
         .target(name: "RelayIO", dependencies: [
-            "Relay", "MeshWire", "MeshCrypto", "MeshBase", "MeshTLS",
+            "Relay", "MeshWire", "MeshCrypto", "MeshBase", "MeshTLS", "MeshHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

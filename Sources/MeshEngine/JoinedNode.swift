@@ -3,6 +3,7 @@ import Logging
 import MagicSock
 import MeshConfig
 import MeshCrypto
+import MeshHTTP
 import MeshIO
 import MeshNode
 import MeshWire
@@ -27,7 +28,7 @@ public final class JoinedNode: Sendable {
     public let paths: NodePaths
 
     public init(nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8], registration: SavedRegistration,
-         control: ControlLoop, tls: TLSClient? = nil, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
+         control: ControlLoop, tls: TLSClient? = nil, proxy: HTTPSProxy? = nil, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
         self.logger = logger
         self.registration = registration
         self.control = control
@@ -62,7 +63,7 @@ public final class JoinedNode: Sendable {
         }
         coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
         paths = NodePaths(nodeKey: try PrivateKey(rawBytes: nodeKeyBytes), discoKey: discoKey,
-                          dataPlane: runtime.dataPlane, udp: runtime.udp, tls: tls, logger: logger)
+                          dataPlane: runtime.dataPlane, udp: runtime.udp, tls: tls, proxy: proxy, logger: logger)
     }
 
     public let coordinatorKey: PublicKey

@@ -1,3 +1,4 @@
+import MeshHTTP
 import Foundation
 import Logging
 import MagicSock
@@ -48,7 +49,7 @@ public final class NodePaths: @unchecked Sendable {
 
     /// - Parameter tls: the roots TLS relays are checked against.
     public init(nodeKey: PrivateKey, discoKey: PrivateKey, dataPlane: DataPlane, udp: UDPTransport, tls: TLSClient? = nil,
-                logger: Logger) {
+                proxy: HTTPSProxy? = nil, logger: Logger) {
         self.dataPlane = dataPlane
         self.udp = udp
         self.logger = logger
@@ -59,7 +60,7 @@ public final class NodePaths: @unchecked Sendable {
         let magicBox = MagicBox()
         let homeBox = HomeBox()
         relays = RelayPool(
-            nodeKey: nodeKey, group: MultiThreadedEventLoopGroup.singleton, logger: logger, tls: tls,
+            nodeKey: nodeKey, group: MultiThreadedEventLoopGroup.singleton, logger: logger, tls: tls, proxy: proxy,
             onPacket: { [dataPlane] source, packet in
                 // In place in the relay connection's receive buffer: decrypted there, no copy.
                 guard let magic = magicBox.magic,

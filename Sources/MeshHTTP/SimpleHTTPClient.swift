@@ -41,7 +41,7 @@ public enum SimpleHTTPClient {
     /// Sends one request and returns the parsed answer.
     public static func request(_ target: Target, method: String, path: String, body: [UInt8]? = nil,
                                contentType: String = "application/json", extraHeaders: [(String, String)] = [],
-                               timeout: TimeAmount = .seconds(120),
+                               timeout: TimeAmount = .seconds(120), proxy: HTTPSProxy? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> Response {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(hostHeader(target))\r\nConnection: close\r\n"
         if let body {
@@ -51,23 +51,32 @@ public enum SimpleHTTPClient {
         }
         for (k, v) in extraHeaders { head += "\(k): \(v)\r\n" }
         head += "\r\n"
-        let raw = try await exchange(target, bytes: Array(head.utf8) + (body ?? []), timeout: timeout, group: group)
+        let raw = try await exchange(target, bytes: Array(head.utf8) + (body ?? []), timeout: timeout, proxy: proxy, group: group)
         return try parse(raw)
     }
 
     /// Sends raw bytes, returns everything the server sends until it closes the connection.
     /// The answer is capped at `maxBytes` (a netmap of thousands of peers is a few MiB).
+    /// `proxy`: a TLS target is reached through it (CONNECT) unless it bypasses that host.
     public static func exchange(_ target: Target, bytes: [UInt8], timeout: TimeAmount = .seconds(120),
-                                maxBytes: Int = 64 << 20,
+                                maxBytes: Int = 64 << 20, proxy: HTTPSProxy? = nil,
                                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> [UInt8] {
         let promise = group.any().makePromise(of: [UInt8].self)
         let collector = Collector(promise: promise, maxBytes: maxBytes)
         var tls: (client: TLSClient, host: String)? = nil
-        if case .tls(let host, _, let client) = target { tls = (client, host) }
+        var tunnel: (proxy: HTTPSProxy, host: String, port: Int)? = nil
+        if case .tls(let host, let port, let client) = target {
+            tls = (client, host)
+            if let proxy, proxy.applies(to: host) { tunnel = (proxy, host, port) }
+        }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
-            .channelInitializer { [tls] ch in
+            .channelInitializer { [tls, tunnel] ch in
                 ch.eventLoop.makeCompletedFuture {
+                    if let tunnel {
+                        try ch.pipeline.syncOperations.addHandler(
+                            HTTPConnectTunnelHandler(proxy: tunnel.proxy, targetHost: tunnel.host, targetPort: tunnel.port))
+                    }
                     if let tls { try ch.pipeline.syncOperations.addHandler(tls.client.handler(for: tls.host)) }
                     try ch.pipeline.syncOperations.addHandler(collector)
                 }
@@ -75,7 +84,8 @@ public enum SimpleHTTPClient {
         let channel: any Channel
         switch target {
         case .tcp(let host, let port), .tls(let host, let port, _):
-            do { channel = try await bootstrap.connect(host: host, port: port).get() } catch {
+            let (connectHost, connectPort) = tunnel.map { ($0.proxy.host, $0.proxy.port) } ?? (host, port)
+            do { channel = try await bootstrap.connect(host: connectHost, port: connectPort).get() } catch {
                 promise.fail(error)
                 throw error
             }

@@ -61,10 +61,14 @@ public final class ControlClient: Sendable {
     public let basePath: String
     let nodeKeyBytes: [UInt8]
     let coordinatorKeyBytes: [UInt8]
+    /// An `https://` coordinator is reached through this proxy (CONNECT), unless it bypasses it.
+    public let proxy: HTTPSProxy?
 
     /// - Parameter tls: the roots an `https://` coordinator (or its proxy) is checked against.
-    public init(coordinatorURL: String, coordinatorKeyBytes: [UInt8], nodeKeyBytes: [UInt8], tls: TLSClient? = nil) throws {
+    public init(coordinatorURL: String, coordinatorKeyBytes: [UInt8], nodeKeyBytes: [UInt8], tls: TLSClient? = nil,
+                proxy: HTTPSProxy? = nil) throws {
         precondition(coordinatorKeyBytes.count == 32 && nodeKeyBytes.count == 32)
+        self.proxy = proxy
         self.coordinatorURL = coordinatorURL
         self.coordinatorKeyBytes = coordinatorKeyBytes
         self.nodeKeyBytes = nodeKeyBytes
@@ -108,7 +112,7 @@ public final class ControlClient: Sendable {
         let response: SimpleHTTPClient.Response
         do {
             response = try await SimpleHTTPClient.request(target, method: "POST", path: basePath + path, body: bytes,
-                                                          timeout: timeout)
+                                                          timeout: timeout, proxy: proxy)
         } catch {
             throw ControlError.unreachable("\(coordinatorURL): \(error)")
         }

@@ -1,5 +1,6 @@
 import Logging
 import MeshCrypto
+import MeshHTTP
 import MeshWire
 import NIOCore
 import NIOHTTP1
@@ -204,6 +205,7 @@ public final class RelayClient: Sendable {
         }
         guard proceed else { return }
         onStateChange(.connecting)
+        let tunnel = configuration.tls == nil ? nil : configuration.proxy.flatMap { $0.applies(to: configuration.host) ? $0 : nil }
         ClientBootstrap(group: loop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -211,6 +213,10 @@ public final class RelayClient: Sendable {
                                                                 high: configuration.writeBufferHighWaterMark))
             .channelInitializer { [configuration] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tunnel {
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPConnectTunnelHandler(proxy: tunnel, targetHost: configuration.host, targetPort: configuration.port))
+                    }
                     if let tls = configuration.tls {
                         try channel.pipeline.syncOperations.addHandler(tls.handler(for: configuration.host))
                     }
@@ -221,7 +227,7 @@ public final class RelayClient: Sendable {
                     }
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
+            .connect(host: tunnel?.host ?? configuration.host, port: tunnel?.port ?? configuration.port)
             .whenFailure { [self] error in ended(handler, error: "connect: \(error)") }
     }
 

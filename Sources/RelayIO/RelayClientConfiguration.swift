@@ -1,5 +1,6 @@
 import Logging
 import MeshCrypto
+import MeshHTTP
 import MeshTLS
 import MeshWire
 import NIOCore
@@ -29,6 +30,9 @@ extension RelayClient {
         public var hostHeader: String?
         /// TLS first (an `https://` relay, or one behind a TLS proxy); nil: plain TCP.
         public var tls: TLSClient?
+        /// With `tls`: the connection is tunnelled through this proxy (CONNECT) unless it
+        /// bypasses `host`.
+        public var proxy: HTTPSProxy?
         public var relay: RelayClientConfig
         /// The transport of the first attempt.
         public var transport: Transport = .upgrade

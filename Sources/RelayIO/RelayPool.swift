@@ -1,5 +1,6 @@
 import Logging
 import MeshCrypto
+import MeshHTTP
 import MeshTLS
 import MeshWire
 import NIOCore
@@ -46,15 +47,18 @@ public final class RelayPool: Sendable {
     let onHomeChanged: @Sendable (String?) -> Void
     let tune: @Sendable (inout RelayClient.Configuration) -> Void
     let tls: TLSClient?
+    let proxy: HTTPSProxy?
 
     /// - Parameter tls: the roots `https://` relays are checked against (none: such relays are skipped).
     /// - Parameter tune: adjusts each connection's settings (tests shorten the backoff).
-    public init(nodeKey: PrivateKey, group: EventLoopGroup, logger: Logger, tls: TLSClient? = nil,
+    /// - Parameter proxy: `https://` relays are reached through it (CONNECT) unless they bypass it.
+    public init(nodeKey: PrivateKey, group: EventLoopGroup, logger: Logger, tls: TLSClient? = nil, proxy: HTTPSProxy? = nil,
                 tune: @escaping @Sendable (inout RelayClient.Configuration) -> Void = { _ in },
                 onPacket: @escaping @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void,
                 onHomeChanged: @escaping @Sendable (String?) -> Void) {
         self.tune = tune
         self.tls = tls
+        self.proxy = proxy
         self.nodeKey = nodeKey
         self.group = group
         self.logger = logger
@@ -88,7 +92,10 @@ public final class RelayPool: Sendable {
             var config = RelayClient.Configuration(host: url.host, port: url.port, pinnedServerKey: pinned)
             config.path = url.path
             config.hostHeader = url.hostPort
-            if url.secure { config.tls = tls }
+            if url.secure {
+                config.tls = tls
+                config.proxy = proxy
+            }
             tune(&config)
             usable.append((info, config))
         }

@@ -4,6 +4,7 @@ import Synchronization
 import Logging
 import MeshCrypto
 import MeshEngine
+import MeshHTTP
 import MeshIO
 import MeshNode
 import MeshTLS
@@ -82,9 +83,15 @@ struct Up: ParsableCommand {
 
         let tls: TLSClient
         do { tls = try TLSClient(caFile: caFile) } catch { throw CommandFailure("--ca-file: \(error)") }
+        // HTTPS_PROXY / https_proxy (and NO_PROXY): TLS connections to the coordinator and relays
+        // go through it with CONNECT, for networks where nothing else gets out.
+        let proxy: HTTPSProxy?
+        do { proxy = try HTTPSProxy.fromEnvironment() } catch { throw CommandFailure("HTTPS_PROXY: \(error)") }
+        if let proxy { logger.info("TLS connections go through the proxy \(proxy) (HTTPS_PROXY)") }
         let client: ControlClient
         do {
-            client = try ControlClient(coordinatorURL: coordinatorURL, coordinatorKeyBytes: coordinatorKey, nodeKeyBytes: nodeKey, tls: tls)
+            client = try ControlClient(coordinatorURL: coordinatorURL, coordinatorKeyBytes: coordinatorKey, nodeKeyBytes: nodeKey,
+                                       tls: tls, proxy: proxy)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -144,7 +151,7 @@ struct Up: ParsableCommand {
         let node: JoinedNode
         do {
             node = try JoinedNode(nodeKeyBytes: nodeKey, discoKey: discoPrivate, coordinatorKeyBytes: coordinatorKey,
-                                  registration: registration, control: control, tls: tls,
+                                  registration: registration, control: control, tls: tls, proxy: proxy,
                                   interfaceName: interface, socketPath: socket, listenPort: port, logger: logger)
             try node.start()
         } catch { throw CommandFailure("\(error)") }
