@@ -267,6 +267,31 @@ EOF
     lab_wait_until 10 "nginx $name listening on $listen" lab_listening "$ns" tcp "${listen##*:}"
 }
 
+# lab_tinyproxy NAME NS LISTEN_IP PORT: an HTTP proxy that allows CONNECT to port 443 only, as
+# an office proxy does; it resolves names through the namespace's resolver. Its log (with every
+# CONNECT) is $LAB_DIR/NAME/tinyproxy.log.
+lab_tinyproxy() {
+    local name=$1 ns=$2 ip=$3 port=$4
+    command -v tinyproxy >/dev/null || lab_fail "tinyproxy is missing (Packaging/install-deps.sh installs tinyproxy-bin)"
+    local d=$LAB_DIR/$name
+    mkdir -p "$d"
+    cat > "$d/tinyproxy.conf" <<EOF
+User root
+Group root
+Port $port
+Listen $ip
+Timeout 600
+LogFile "$d/tinyproxy.log"
+LogLevel Connect
+MaxClients 100
+Allow 0.0.0.0/0
+ConnectPort 443
+DisableViaHeader Yes
+EOF
+    lab_start "$name" "$ns" tinyproxy -d -c "$d/tinyproxy.conf"
+    lab_wait_until 10 "tinyproxy $name listening on $ip:$port" lab_listening "$ns" tcp "$port"
+}
+
 # lab_caddy NAME NS LISTEN_IP SERVER_NAME UPSTREAM: Caddy in NS terminating TLS on LISTEN_IP:443
 # for SERVER_NAME (certificate from lab_tls_cert SERVER_NAME) and proxying everything to
 # http://UPSTREAM as the README's Caddy snippet does (reverse_proxy passes upgrades on by itself;

@@ -69,7 +69,10 @@ _meshlab_node_launch() { # NAME NS [extra meshd args]
     rm -f "$LAB_DIR/$name.sock"
     # The documented way: the token in a file only root can read, never on the command line.
     (umask 077; printf '%s\n' "$MESHLAB_TOKEN" > "$LAB_DIR/join-token")
-    lab_start "$name" "$ns" "$MESH_BIN/meshd" up --join-file "$LAB_DIR/join-token" --hostname "$name" \
+    # MESHLAB_ENV_<NAME>: "VAR=value ..." in that node's meshd environment (such as HTTPS_PROXY)
+    local env_var="MESHLAB_ENV_$name"
+    # shellcheck disable=SC2086
+    lab_start "$name" "$ns" env ${!env_var:-} "$MESH_BIN/meshd" up --join-file "$LAB_DIR/join-token" --hostname "$name" \
         --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" $(meshlab_node_tls_args) "$@"
 }
 

@@ -15,7 +15,8 @@
 # fully-random: symmetric), block-udp (eim, and every forwarded UDP packet dropped), cgnat (an
 # eim home router behind an eim carrier NAT: a -> r1 (10.1.0.1 / 10.64.0.2) -> cg (10.64.0.1 /
 # 203.0.113.11)), tcp443 (eim, and only TCP to port 443 and DNS leave the LAN, as in hotels
-# and offices that pass only HTTPS). For B the type "same-lan" puts b at 10.1.0.20 on a's LAN
+# and offices that pass only HTTPS), proxy-only (eim, and only TCP to port 3128, the lab's HTTP
+# proxy, and DNS leave the LAN). For B the type "same-lan" puts b at 10.1.0.20 on a's LAN
 # behind r1.
 # Routers drop unsolicited inbound packets silently, as home routers do.
 #
@@ -34,6 +35,10 @@ _natlab_rules() {
         outbound='iifname "lan0" oifname "wan0" tcp dport { 53, 443 } accept
         iifname "lan0" oifname "wan0" udp dport 53 accept
         iifname "lan0" oifname "wan0" meta l4proto icmp accept'
+    fi
+    if [[ $type == proxy-only ]]; then
+        outbound='iifname "lan0" oifname "wan0" tcp dport { 53, 3128 } accept
+        iifname "lan0" oifname "wan0" udp dport 53 accept'
     fi
     if [[ $type == none ]]; then
         lab_in "$ns" nft -f - <<EOF || lab_fail "nft rules on $ns"
