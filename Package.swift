@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "DiscoTests", dependencies: ["Disco", "MeshBase", "MeshCrypto"]),
-        .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP",
+        .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "MeshIOTests", dependencies: ["MeshIO", "WireGuard", "MeshCrypto", "MeshTestSupport",

@@ -32,7 +32,7 @@ SWIFTC=${SWIFTC:-swiftc}
 SODIUM_INC=$REPO/Sources/CSodium
 
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
-         control_envelope relay_server relay_client wireguard_device relay_url)
+         control_envelope relay_server relay_client wireguard_device relay_url https_proxy)
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
 # imports nothing but Foundation and MeshWire.

@@ -269,6 +269,15 @@ private func relayURLSeeds() {
     write("relay_url", "coordinator-relay", "http://coord.example.test:8080/relay")
 }
 
+private func httpsProxySeeds() {
+    write("https_proxy", "answer-established", [0] + Array("HTTP/1.1 200 Connection established\r\n\r\n\u{16}\u{03}".utf8))
+    write("https_proxy", "answer-407", [0] + Array("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n".utf8))
+    write("https_proxy", "answer-partial", [0] + Array("HTTP/1.0 200 OK\r\nVia: x".utf8))
+    write("https_proxy", "url-credentials", [1] + Array("http://alice:s%3Acret@proxy.example.test:3128".utf8))
+    write("https_proxy", "url-ipv6", [1] + Array("http://[2001:db8::7]:8080/".utf8))
+    write("https_proxy", "url-bare", [1] + Array("198.51.100.7".utf8))
+}
+
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     guard !outDir.isEmpty else {
@@ -276,7 +285,7 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
         exit(2)
     }
     stunSeeds(); relayFrameSeeds(); joinTokenSeeds(); tunnelConfigSeeds(); coordinatorConfigSeeds()
-    discoSeeds(); controlSeeds(); relayServerSeeds(); relayClientSeeds(); wireguardSeeds(); relayURLSeeds()
+    discoSeeds(); controlSeeds(); relayServerSeeds(); relayClientSeeds(); wireguardSeeds(); relayURLSeeds(); httpsProxySeeds()
     print("seeds written to \(outDir)")
     exit(0)
 }

@@ -1,3 +1,4 @@
+import MeshWire
 import NIOCore
 
 /// Opens a `CONNECT` tunnel through an HTTPS proxy as a connection's first handler, before TLS:

@@ -1,5 +1,6 @@
 import Foundation
 import MeshTLS
+import MeshWire
 import NIOCore
 import NIOPosix
 

@@ -1,4 +1,5 @@
 import MeshHTTP
+import MeshWire
 import NIOCore
 import NIOEmbedded
 import Testing

@@ -1,6 +1,5 @@
 import Foundation
-import MeshTLS
-import MeshWire
+import MeshCrypto
 
 /// An HTTP proxy that TLS connections leave through, tunnelled with `CONNECT` (RFC 9110
 /// section 9.3.6), as `HTTPS_PROXY` names it in networks where nothing else gets out. Only
@@ -25,23 +24,23 @@ public struct HTTPSProxy: Sendable, Equatable, CustomStringConvertible {
         var rest = Substring(url.trimmingCharacters(in: .whitespaces))
         if let scheme = rest.range(of: "://") {
             let name = rest[..<scheme.lowerBound].lowercased()
-            guard name == "http" else { throw TLSClientError("proxy URL scheme \(name):// is not supported (only http://)") }
+            guard name == "http" else { throw HTTPSProxyError("proxy URL scheme \(name):// is not supported (only http://)") }
             rest = rest[scheme.upperBound...]
         }
         if let slash = rest.firstIndex(of: "/") {
-            guard rest[slash...].allSatisfy({ $0 == "/" }) else { throw TLSClientError("a proxy URL has no path") }
+            guard rest[slash...].allSatisfy({ $0 == "/" }) else { throw HTTPSProxyError("a proxy URL has no path") }
             rest = rest[..<slash]
         }
         var auth: String?
         if let at = rest.lastIndex(of: "@") {
             let user = rest[..<at].removingPercentEncoding ?? String(rest[..<at])
-            auth = "Basic " + Data(user.utf8).base64EncodedString()
+            auth = "Basic " + Base64.encode(Array(user.utf8))
             rest = rest[rest.index(after: at)...]
         }
         // The one URL parser (RelayURL) takes the authority; without a port, curl's default.
         let hasPort = rest.hasPrefix("[") ? rest.contains("]:") : rest.contains(":")
         guard let parsed = RelayURL("http://" + rest + (hasPort ? "" : ":\(Self.defaultPort)"), defaultPath: "/") else {
-            throw TLSClientError("proxy address is not host[:port]")
+            throw HTTPSProxyError("proxy address is not host[:port]")
         }
         host = parsed.host
         port = parsed.port
@@ -78,4 +77,9 @@ public struct HTTPSProxy: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)" }
+}
+
+public struct HTTPSProxyError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
