@@ -15,6 +15,8 @@ import MeshWire
 ///     ipv4_prefix = "100.64.0.0/10"
 ///     ipv6_prefix = "fd7a:115c:a1e0::/48"   # default: a random ULA /48 chosen at first start
 ///     relay_id = "default"                   # the id of the coordinator's own relay
+///     tls_cert = "/etc/letsencrypt/live/coord.example.com/fullchain.pem"   # TLS on `listen`
+///     tls_key = "/etc/letsencrypt/live/coord.example.com/privkey.pem"      # (both or neither)
 ///     [[relay]]
 ///     id = "fra"
 ///     url = "http://fra.example.com:8080/relay"
@@ -34,6 +36,10 @@ public struct CoordinatorConfig: Sendable, Equatable {
     /// http://<listen host or this machine's hostname>:<port>.
     public var publicURL: String?
     public var stunPorts: [Int] = [3478, 3479]
+    /// PEM certificate chain and private key: when both are set the node API port speaks TLS
+    /// itself (no reverse proxy needed); SIGHUP reloads them (`ReloadableServerTLS`).
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
     public var ipv4Prefix: String?
     public var ipv6Prefix: String?
     /// Default: `<state dir>/admin.sock`.
@@ -91,7 +97,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
             host = ProcessInfo.processInfo.hostName
         }
         if host.contains(":") { host = "[\(host)]" }
-        return "http://\(host):\(listenPort)"
+        return "\(tlsCertificateFile == nil ? "http" : "https")://\(host):\(listenPort)"
     }
 
     /// The relay this coordinator serves on its own port, keyed with `coordinatorKey` (base64).
@@ -257,6 +263,21 @@ public struct CoordinatorConfig: Sendable, Equatable {
             throw ConfigError("domain \"\(domain.prefix(80))\" is not a DNS name: \(problem)")
         }
         try validateRelays()
+        try Self.validateTLSFiles(certificate: tlsCertificateFile, key: tlsKeyFile, certificateName: "tls_cert (--tls-cert)",
+                                  keyName: "tls_key (--tls-key)")
+    }
+
+    /// Both files or neither, and no empty path. (Their contents are checked when the listener
+    /// is set up: `ReloadableServerTLS`.)
+    public static func validateTLSFiles(certificate: String?, key: String?, certificateName: String, keyName: String) throws {
+        switch (certificate, key) {
+        case (nil, nil): return
+        case (.some, nil): throw ConfigError("\(certificateName) is set but \(keyName) is not: TLS needs both the certificate chain and its key")
+        case (nil, .some): throw ConfigError("\(keyName) is set but \(certificateName) is not: TLS needs both the certificate chain and its key")
+        case (let c?, let k?):
+            guard !c.isEmpty else { throw ConfigError("\(certificateName) must not be empty") }
+            guard !k.isEmpty else { throw ConfigError("\(keyName) must not be empty") }
+        }
     }
 
     /// `relay_id` and every `[[relay]]`: ids unique (the own relay's included), http(s) URLs,
@@ -317,7 +338,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
                             "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
                             "max_connections", "max_connections_per_source", "request_head_timeout_seconds",
                             "idle_timeout_seconds", "relay_handshake_timeout_seconds",
-                            "domain", "sync", "log_level", "relay_id", "trusted_proxies"]
+                            "domain", "sync", "log_level", "relay_id", "trusted_proxies", "tls_cert", "tls_key"]
     static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports", "key"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
@@ -411,6 +432,8 @@ public struct CoordinatorConfig: Sendable, Equatable {
                 }
             case "public_url": publicURL = try value.string(file, lineNo, key)
             case "stun_ports": stunPorts = try value.ports(file, lineNo, key)
+            case "tls_cert": tlsCertificateFile = try value.string(file, lineNo, key)
+            case "tls_key": tlsKeyFile = try value.string(file, lineNo, key)
             case "ipv4_prefix": ipv4Prefix = try value.string(file, lineNo, key)
             case "ipv6_prefix": ipv6Prefix = try value.string(file, lineNo, key)
             case "admin_socket": adminSocket = try value.string(file, lineNo, key)

@@ -70,6 +70,9 @@ public final class Coordinator: Sendable {
     /// The DERP-style relay served on the node API's port (`GET /relay`), keyed with the
     /// coordinator key, admitting registered, unexpired, not removed nodes.
     public let relay: RelayService
+    /// TLS on the node API port, when `tls_cert`/`tls_key` are set (else plain HTTP, e.g.
+    /// behind a reverse proxy); SIGHUP reloads it.
+    public let tls: ReloadableServerTLS?
 
     let replay = Mutex(ReplayGuard())
     let sharedKeys = Mutex([PublicKey: Box.SharedKey]())
@@ -101,6 +104,15 @@ public final class Coordinator: Sendable {
         logger.info("\("file descriptor limit \(fileDescriptorLimit.soft) (hard \(fileDescriptorLimit.hard)); ")\("node API connections capped at \(total) in all, \(config.maxConnectionsPerSource) per source")\(proxies.isEmpty ? "" : " except the trusted proxies \(proxies.sorted())")")
         if let asked = config.maxConnections, asked > allowed {
             logger.warning("\("max_connections \(asked) does not fit the file descriptor limit \(fileDescriptorLimit.soft) ")\("(descriptors are kept for the database and sockets); using \(allowed); raise LimitNOFILE= for more")")
+        }
+
+        // Bad certificate or key files stop the start here, before anything is created or listens.
+        if let cert = config.tlsCertificateFile, let key = config.tlsKeyFile {
+            let tls = try ReloadableServerTLS(certificateFile: cert, keyFile: key)
+            logger.info("TLS on the node API port: \(tls.current.summary(nowSeconds: Self.nowSeconds())) from \(cert); SIGHUP reloads it")
+            self.tls = tls
+        } else {
+            tls = nil
         }
 
         let dir = config.stateDirectory
@@ -179,6 +191,9 @@ public final class Coordinator: Sendable {
             .init(service: nodeApp), .init(service: adminApp),
         ]
         if let stun { services.append(.init(service: stun)) }
+        if let tls {
+            services.append(.init(service: TLSReloadOnHangup(tls: tls, hangups: await TLSReloadOnHangup.trap(), logger: logger)))
+        }
         services.append(.init(service: PresenceService(coordinator: self)))
         // Stops before the node API, whose server waits for its connections (relay ones too).
         services.append(.init(service: RelayLifecycleService(relay: relay, loop: MultiThreadedEventLoopGroup.singleton.next())))
@@ -216,7 +231,7 @@ public final class Coordinator: Sendable {
             server: RelaySharingHTTP1Channel.builder(
                 // Hummingbird's own idle timeout is only a backstop behind `RequestDeadlines`.
                 configuration: .init(idleTimeout: Self.timeAmount(config.idleTimeoutSeconds + config.requestHeadTimeoutSeconds, default: 40)),
-                relay: relay, gate: gate,
+                relay: relay, gate: gate, tls: tls,
                 headTimeout: Self.timeAmount(config.requestHeadTimeoutSeconds, default: 10),
                 idleTimeout: Self.timeAmount(config.idleTimeoutSeconds, default: 30)),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord",
@@ -229,7 +244,8 @@ public final class Coordinator: Sendable {
                 let port = channel.localAddress?.port ?? config.listenPort
                 markListening(port)
                 logger.info("node API listening", metadata: ["address": "\(config.listenHost):\(port)",
-                                                             "public_url": "\(publicURL)"])
+                                                             "public_url": "\(publicURL)",
+                                                             "tls": "\(tls.map { "serial \($0.current.serial)" } ?? "off")"])
                 for r in config.extrasAtOwnURL(boundPort: port) {
                     let note = "[[relay]] \"\(r.id)\" is at this coordinator's own relay URL \(r.url); it is left out " +
                         "(the coordinator's relay is always the first one, as \"\(config.relayID)\")"

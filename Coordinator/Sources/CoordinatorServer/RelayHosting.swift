@@ -35,13 +35,15 @@ extension Coordinator {
 }
 
 /// Hummingbird's HTTP/1 child channel with, in front, the connection gate (caps per source
-/// and in all), the request deadlines, and the relay's port-sharing handler.
+/// and in all), the request deadlines, and the relay's port-sharing handler; with `tls`, TLS
+/// in front of all of them (so the relay upgrade and its WebSocket variant run inside TLS).
 struct RelaySharingHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let http: HTTP1Channel
     let relay: RelayService
     let gate: ConnectionGate?
+    let tls: ReloadableServerTLS?
     let headTimeout: TimeAmount
     let idleTimeout: TimeAmount
 
@@ -61,6 +63,9 @@ struct RelaySharingHTTP1Channel: ServerChildChannel {
             let state = try ops.handler(type: HTTPConnectionStateHandler.self)
             try ops.addHandler(HTTPPartDeadlineHandler(timer: timer), position: .before(state))
             try ops.addHandler(RelayUpgradeWatcher(), position: .before(state))
+            // Added last at the front: first to see the bytes. The deadline timer started above,
+            // so a TLS handshake that never completes is closed at the request head deadline.
+            if let tls { try ops.addHandler(tls.makeHandler(), position: .first) }
             try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
             try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             return value
@@ -76,10 +81,11 @@ struct RelaySharingHTTP1Channel: ServerChildChannel {
     }
 
     static func builder(configuration: HTTP1Channel.Configuration, relay: RelayService, gate: ConnectionGate?,
+                        tls: ReloadableServerTLS? = nil,
                         headTimeout: TimeAmount, idleTimeout: TimeAmount) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             RelaySharingHTTP1Channel(http: HTTP1Channel(responder: responder, configuration: configuration), relay: relay,
-                                     gate: gate, headTimeout: headTimeout, idleTimeout: idleTimeout)
+                                     gate: gate, tls: tls, headTimeout: headTimeout, idleTimeout: idleTimeout)
         }
     }
 }

@@ -37,6 +37,8 @@ public final class StandaloneRelay: Sendable {
     public let admission = SharedRelayAdmission()
     public let gate: ConnectionGate
     public let stun: STUNServer?
+    /// TLS on the relay's port when `--tls-cert`/`--tls-key` are given; SIGHUP reloads it.
+    public let tls: ReloadableServerTLS?
     let poller: RelayNodesPoller
     let logger: Logger
     private let listening = ListeningPort()
@@ -59,6 +61,14 @@ public final class StandaloneRelay: Sendable {
         gate = ConnectionGate(total: total, perSource: config.maxConnectionsPerSource,
                               headTimeout: Coordinator.timeAmount(config.requestHeadTimeoutSeconds, default: 10),
                               logger: Self.child(logger, "meshcoord.relay.connections"))
+
+        if let cert = config.tlsCertificateFile, let key = config.tlsKeyFile {
+            let tls = try ReloadableServerTLS(certificateFile: cert, keyFile: key)
+            logger.info("TLS on the relay port: \(tls.current.summary(nowSeconds: Coordinator.nowSeconds())) from \(cert); SIGHUP reloads it")
+            self.tls = tls
+        } else {
+            tls = nil
+        }
 
         let dir = config.stateDirectory
         try ServerStateDirectory.prepare(dir)
@@ -139,6 +149,9 @@ public final class StandaloneRelay: Sendable {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: makeApplication())]
         if let stun { services.append(.init(service: stun)) }
+        if let tls {
+            services.append(.init(service: TLSReloadOnHangup(tls: tls, hangups: await TLSReloadOnHangup.trap(), logger: logger)))
+        }
         // Stops before the HTTP server, which waits for its connections (relay ones too).
         services.append(.init(service: RelayLifecycleService(relay: relay, loop: MultiThreadedEventLoopGroup.singleton.next())))
         services.append(.init(service: poller))
@@ -162,7 +175,7 @@ public final class StandaloneRelay: Sendable {
         router.add(middleware: JSONErrorMiddleware(logger: logger))
         // A friendly answer for people who point a browser or curl at the relay.
         router.get("/") { _, _ in try jsonResponse(["service": "meshcoord relay", "relay": RelayService.path]) }
-        let logger = self.logger, config = self.config, key = publicKeyBase64, gate = self.gate
+        let logger = self.logger, config = self.config, key = publicKeyBase64, gate = self.gate, tls = self.tls
         let stunPorts = stun?.ports.map { "\($0.0),\($0.1)" } ?? "off"
         var httpLogger = Logger(label: "meshcoord.relay.http")
         httpLogger.logLevel = logger.logLevel > .notice ? logger.logLevel : .notice
@@ -171,7 +184,7 @@ public final class StandaloneRelay: Sendable {
             server: RelaySharingHTTP1Channel.builder(
                 configuration: .init(idleTimeout: Coordinator.timeAmount(config.idleTimeoutSeconds + config.requestHeadTimeoutSeconds,
                                                                           default: 40)),
-                relay: relay, gate: gate,
+                relay: relay, gate: gate, tls: tls,
                 headTimeout: Coordinator.timeAmount(config.requestHeadTimeoutSeconds, default: 10),
                 idleTimeout: Coordinator.timeAmount(config.idleTimeoutSeconds, default: 30)),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "meshcoord-relay",
@@ -187,6 +200,7 @@ public final class StandaloneRelay: Sendable {
                     "relay_key": "\(key)", "address": "\(config.listenHost):\(port)", "stun_ports": "\(stunPorts)",
                     "coordinator": "\(config.coordinatorURL)", "state_dir": "\(config.stateDirectory)",
                     "connections": "\(gate.total) in all, \(gate.perSource) per source",
+                    "tls": "\(tls.map { "serial \($0.current.serial)" } ?? "off")",
                 ])
             },
             logger: httpLogger)

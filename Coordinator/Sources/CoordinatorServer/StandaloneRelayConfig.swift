@@ -15,6 +15,10 @@ public struct StandaloneRelayConfig: Sendable, Equatable {
     public var coordinatorKey = ""
     /// A private CA (PEM) trusted besides the system's roots for an `https://` coordinator.
     public var caFile: String?
+    /// PEM certificate chain and key: the relay's port speaks TLS itself (a relay on 443 for
+    /// networks that let out only HTTPS); SIGHUP reloads them.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
     /// The same protections as the coordinator's node API port (see `CoordinatorConfig`).
     public var maxConnections: Int?
     public var maxConnectionsPerSource = 64
@@ -71,5 +75,7 @@ public struct StandaloneRelayConfig: Sendable, Equatable {
         try check("--poll-timeout", pollTimeoutSeconds, 1...3600)
         try check("retry backoff", retryInitialSeconds, 0.01...60)
         try check("retry backoff", retryMaximumSeconds, 0.01...3600)
+        try CoordinatorConfig.validateTLSFiles(certificate: tlsCertificateFile, key: tlsKeyFile,
+                                               certificateName: "--tls-cert", keyName: "--tls-key")
     }
 }

@@ -50,7 +50,8 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Settings come from defaults, then --config FILE (TOML), then flags. On first start it creates the \
             state directory (0700), the coordinator key (coordinator.key, 0600) and the database \
-            (meshcoord.sqlite, WAL mode). SIGTERM or SIGINT shut it down cleanly.
+            (meshcoord.sqlite, WAL mode). SIGTERM or SIGINT shut it down cleanly. With --tls-cert and --tls-key the \
+            node API port speaks TLS itself; SIGHUP reloads the certificate and key.
             """)
 
     @Option(name: .long, help: "Config file (TOML; see Coordinator/README-section.md).")
@@ -61,6 +62,10 @@ struct Serve: AsyncParsableCommand {
     var listen: String?
     @Option(name: .long, help: "Two UDP ports for STUN, comma-separated (default 3478,3479), or none.")
     var stunPorts: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: the node API port speaks TLS itself (with --tls-key; SIGHUP reloads both).")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key (unencrypted) of --tls-cert.")
+    var tlsKey: String?
     @Option(name: .long, help: "URL nodes use to reach this coordinator; goes into join tokens.")
     var publicURL: String?
     @Option(name: .long, help: "Admin socket path (default <state dir>/admin.sock).")
@@ -97,6 +102,8 @@ struct Serve: AsyncParsableCommand {
             if let v = listen { (c.listenHost, c.listenPort) = try CoordinatorConfig.parseListen(v) }
             if let v = stunPorts { c.stunPorts = try CoordinatorConfig.parsePorts(v) }
             if let v = publicURL { c.publicURL = v }
+            if let v = tlsCert { c.tlsCertificateFile = v }
+            if let v = tlsKey { c.tlsKeyFile = v }
             if let v = adminSocket { c.adminSocket = v }
             if let v = ipv4Prefix { c.ipv4Prefix = v }
             if let v = ipv6Prefix { c.ipv6Prefix = v }

@@ -16,7 +16,8 @@ struct RelayCommand: AsyncParsableCommand {
         discussion: """
             On the relay host: `meshcoord relay --print-key` prints the relay's public key (creating \
             <state dir>/relay.key, 0600, on first use). Add it to the coordinator's config as a [[relay]] table \
-            (id, url = "http://<this host>:<port>/relay", stun_ports, key) and restart the coordinator; then \
+            (id, url = "http://<this host>:<port>/relay", or https:// with --tls-cert/--tls-key, stun_ports, key) and restart \
+            the coordinator; then \
             run `meshcoord relay --coordinator URL --coordinator-key KEY`, with the coordinator_key from the \
             coordinator's start-up log. The relay admits only the nodes the coordinator lists for its key: \
             nobody until the first list, the last list while the coordinator is unreachable. \
@@ -33,6 +34,10 @@ struct RelayCommand: AsyncParsableCommand {
     var coordinator: String?
     @Option(name: .customLong("ca-file"), help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator.")
     var caFile: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: the relay port speaks TLS itself (with --tls-key; SIGHUP reloads both).")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key (unencrypted) of --tls-cert.")
+    var tlsKey: String?
     @Option(name: .long, help: "The coordinator's public key (base64; coordinator_key in its start-up log).")
     var coordinatorKey: String?
     @Option(name: .long, help: "Seconds one node-list long-poll may take; must exceed the coordinator's keepalive_seconds (default 90).")
@@ -71,6 +76,8 @@ struct RelayCommand: AsyncParsableCommand {
             c.coordinatorURL = coordinator ?? ""
             c.coordinatorKey = coordinatorKey ?? ""
             c.caFile = caFile
+            c.tlsCertificateFile = tlsCert
+            c.tlsKeyFile = tlsKey
             c.pollTimeoutSeconds = pollTimeout
             c.maxConnections = maxConnections
             c.maxConnectionsPerSource = maxConnectionsPerSource
