@@ -31,40 +31,23 @@ import WireGuard
     /// handshake that went nowhere), not on every Pong; again after the path was lost and found.
     @Test func directPathConfirmationIsAnnouncedOncePerConfirmation() throws {
         let net = try TwoNodes()
+        let tick = Duration.milliseconds(100)
         let seen = Mutex<[ObjectIdentifier]>([])
         net.a.onDirectPathConfirmed = { peer in seen.withLock { $0.append(ObjectIdentifier(peer)) } }
-        _ = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now)
+        _ = net.steerAtA()
         #expect(seen.withLock { $0.isEmpty })
-        net.a.tick(now: net.now)
-        net.deliverAll()
+        net.step(tick)  // discovery's Ping and its Pong
         #expect(seen.withLock { $0 } == [ObjectIdentifier(net.peerBAtA)])
-        for _ in 0..<50 {  // 5 s of traffic with heartbeats answered: still one announcement
-            net.now = net.now + .milliseconds(100)
-            _ = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now)
-            net.a.tick(now: net.now)
-            net.b.tick(now: net.now)
-            net.deliverAll()
-        }
+        for _ in 0..<50 { net.step(tick) }  // 5 s of traffic with heartbeats answered: still one announcement
         #expect(seen.withLock { $0.count } == 1)
         net.udpWorks = false
         var lost = false
-        for _ in 0..<100 {
-            net.now = net.now + .milliseconds(100)
-            if case .direct = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now) {} else { lost = true }
-            net.a.tick(now: net.now)
-            net.b.tick(now: net.now)
-            net.deliverAll()
-            if lost { break }
+        for _ in 0..<100 where !lost {
+            if case .direct = net.step(tick) {} else { lost = true }
         }
         #expect(lost)
         net.udpWorks = true
-        for _ in 0..<700 where seen.withLock({ $0.count }) < 2 {
-            net.now = net.now + .milliseconds(100)
-            _ = net.a.steer(peer: net.peerBAtA, endpoint: net.addrB, now: net.now)
-            net.a.tick(now: net.now)
-            net.b.tick(now: net.now)
-            net.deliverAll()
-        }
+        for _ in 0..<700 where seen.withLock({ $0.count }) < 2 { net.step(tick) }
         #expect(seen.withLock { $0.count } == 2)
     }
 
