@@ -160,7 +160,9 @@ public final class JoinedNode: Sendable {
         let relayStatus = relays.map { r in
             NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
                                    packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
-                                   packetsDropped: r.stats.packetsDropped, transport: r.transport.rawValue)
+                                   packetsDropped: r.stats.packetsDropped, transport: r.transport.rawValue,
+                                   latencyMs: r.latencyMillis,
+                                   pingMs: r.stats.lastRTT.map(Self.milliseconds))
         }
         status.name = me?.name ?? registration.name
         status.ipv4 = me?.ipv4 ?? registration.ipv4
@@ -173,5 +175,11 @@ public final class JoinedNode: Sendable {
         status.relays = relayStatus
         status.discoDrops = paths.discoDrops
         return status
+    }
+
+    /// A round trip for the status, in milliseconds to 0.01.
+    private static func milliseconds(_ d: Duration) -> Double {
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return (ms * 100).rounded() / 100
     }
 }

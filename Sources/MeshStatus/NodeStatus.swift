@@ -47,10 +47,18 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         /// How the relay stream is carried: "upgrade" (the mesh-relay HTTP upgrade) or
         /// "websocket" (after a proxy refused the upgrade, or as configured).
         public var transport: String?
+        /// The STUN round trip to the relay's region in the last probe (what the home relay
+        /// is chosen by); nil when it did not answer or was not probed.
+        public var latencyMs: Int?
+        /// Round trip of the last ping answered on the relay connection itself.
+        public var pingMs: Double?
 
         public init(id: String, url: String, home: Bool, connected: Bool,
-                    packetsSent: Int = 0, packetsReceived: Int = 0, packetsDropped: Int = 0, transport: String? = nil) {
+                    packetsSent: Int = 0, packetsReceived: Int = 0, packetsDropped: Int = 0, transport: String? = nil,
+                    latencyMs: Int? = nil, pingMs: Double? = nil) {
             self.transport = transport
+            self.latencyMs = latencyMs
+            self.pingMs = pingMs
             self.id = id
             self.url = url
             self.home = home

@@ -12,6 +12,17 @@ public struct RelayClientConfig: Sendable {
     public var pingInterval: Duration = .seconds(30)
     /// Nothing at all from the relay for this long: the connection is dead.
     public var readTimeout: Duration = .seconds(75)
+    /// A connection that carries traffic (the node is sending through it, or it is the node's
+    /// home, where peers send to it) is watched closely: a relay that goes silent then costs
+    /// seconds, not the idle read timeout, before relayed traffic moves to another relay
+    /// (a region outage rarely closes the TCP connection; the packets just stop).
+    /// Pings when quiet for this long while watched closely...
+    public var watchedPingInterval: Duration = .seconds(1)
+    /// ...and the connection is dead when a ping has gone unanswered (nothing at all heard
+    /// since it was sent) for this long.
+    public var watchedPongTimeout: Duration = .milliseconds(2500)
+    /// Sending through the relay keeps it watched closely for this long after the last packet.
+    public var sendingWindow: Duration = .seconds(10)
 
     public init(pinnedServerKey: PublicKey? = nil) { self.pinnedServerKey = pinnedServerKey }
 }
@@ -24,6 +35,7 @@ public enum RelayClientError: Error, Equatable, Sendable, CustomStringConvertibl
     case unexpectedFrame(String)
     case handshakeTimeout
     case readTimeout
+    case pongTimeout
     case notConnected
     case packetTooLarge(Int)
 
@@ -35,6 +47,7 @@ public enum RelayClientError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unexpectedFrame(let s): return "unexpected frame from the relay: \(s)"
         case .handshakeTimeout: return "relay handshake timed out"
         case .readTimeout: return "nothing heard from the relay within the read timeout"
+        case .pongTimeout: return "the relay did not answer a ping in time"
         case .notConnected: return "relay connection is not established"
         case .packetTooLarge(let n): return "packet of \(n) bytes is too large for a relay frame"
         }
@@ -75,6 +88,9 @@ public struct RelayClientCore: Sendable {
     private let startedAt: MonotonicTime
     private var lastReceived: MonotonicTime
     private var lastPingSent: MonotonicTime?
+    /// When the first ping after the last frame received went out; nil once anything arrives.
+    private var unansweredSince: MonotonicTime?
+    private var lastSent: MonotonicTime?
     private var outstandingPings: [(payload: [UInt8], at: MonotonicTime)] = []
 
     /// A connection whose transport (TCP + HTTP upgrade) is up at `now`.
@@ -92,11 +108,20 @@ public struct RelayClientCore: Sendable {
     /// Traffic the driver delivered without a frame value (RecvPacket after the handshake, see
     /// `RelayFrameDecoder.next(deliveringPackets:)`): it counts against the read timeout like
     /// any frame.
-    public mutating func noteReceived(now: MonotonicTime) { lastReceived = now }
+    public mutating func noteReceived(now: MonotonicTime) { heard(now) }
+
+    /// Packets the driver sent through the relay (outside the core, straight into the
+    /// connection's batch): they make the connection watched closely for `sendingWindow`.
+    public mutating func noteSent(now: MonotonicTime) { lastSent = now }
+
+    private mutating func heard(_ now: MonotonicTime) {
+        lastReceived = now
+        unansweredSince = nil
+    }
 
     public mutating func receive<E: EntropySource>(_ frame: RelayFrame, now: MonotonicTime, unixTime: Int64,
                                                    entropy: inout E) throws(RelayClientError) -> [RelayClientEvent] {
-        lastReceived = now
+        heard(now)
         switch state {
         case .awaitingServerKey:
             guard case .serverKey(let key) = frame else { throw .unexpectedFrame("expected ServerKey") }
@@ -155,18 +180,25 @@ public struct RelayClientCore: Sendable {
         if outstandingPings.count >= 8 { outstandingPings.removeFirst() }
         outstandingPings.append((payload, now))
         lastPingSent = now
+        if unansweredSince == nil { unansweredSince = now }
         return .ping(payload)
     }
 
     /// Timers: the handshake and read timeouts (thrown: close and reconnect), and a ping when
-    /// the relay has been quiet for `pingInterval`.
-    public mutating func tick<E: EntropySource>(now: MonotonicTime, entropy: inout E) throws(RelayClientError) -> [RelayFrame] {
+    /// the relay has been quiet for `pingInterval`, or for `watchedPingInterval` while the
+    /// connection is watched closely (`home`, or packets sent within `sendingWindow`); then a
+    /// ping unanswered for `watchedPongTimeout` ends the connection too.
+    public mutating func tick<E: EntropySource>(now: MonotonicTime, home: Bool = false,
+                                                entropy: inout E) throws(RelayClientError) -> [RelayFrame] {
         guard state == .connected else {
             if now - startedAt >= config.handshakeTimeout { throw .handshakeTimeout }
             return []
         }
         if now - lastReceived >= config.readTimeout { throw .readTimeout }
-        if now - lastReceived >= config.pingInterval, lastPingSent.map({ now - $0 >= config.pingInterval }) ?? true {
+        let watched = home || lastSent.map { now - $0 < config.sendingWindow } == true
+        if watched, let since = unansweredSince, now - since >= config.watchedPongTimeout { throw .pongTimeout }
+        let interval = watched ? min(config.watchedPingInterval, config.pingInterval) : config.pingInterval
+        if now - lastReceived >= interval, lastPingSent.map({ now - $0 >= interval }) ?? true {
             return [ping(now: now, entropy: &entropy)]
         }
         return []

@@ -95,6 +95,14 @@ public final class RelayClient: Sendable {
                   onPacket: { onReceive($0, Array($1)) }, onPeerGone: onPeerGone, onStateChange: onStateChange)
     }
 
+    /// Set by the pool for the node's home relay: peers send to the node through it, so its
+    /// connection is watched closely even when the node itself sends nothing there.
+    public var isHome: Bool {
+        get { home.load(ordering: .relaxed) }
+        set { home.store(newValue, ordering: .relaxed) }
+    }
+    private let home = Atomic<Bool>(false)
+
     public var state: State { inner.withLock { $0.state } }
     public var isConnected: Bool { inner.withLock { $0.channel != nil } }
     public var stats: Stats { inner.withLock { $0.stats } }

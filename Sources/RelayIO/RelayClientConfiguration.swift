@@ -41,7 +41,9 @@ extension RelayClient {
         /// common in front of relays and on 443-only networks. The working one is kept.
         public var fallBackToOtherTransport = true
         public var backoff = Backoff()
-        public var tickInterval: TimeAmount = .seconds(1)
+        /// The timers' granularity; fine enough for the close watch of a busy connection
+        /// (`RelayClientConfig.watchedPongTimeout`).
+        public var tickInterval: TimeAmount = .milliseconds(250)
         public var connectTimeout: TimeAmount = .seconds(5)
         /// Outbound bytes buffered in the socket layer before `send` starts dropping.
         public var writeBufferHighWaterMark = 1 << 20

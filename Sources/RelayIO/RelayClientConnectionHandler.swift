@@ -32,6 +32,8 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
     private var decoder = RelayFrameDecoder()
     private let endedFlag = Atomic<Bool>(false)
     private var entropy = RelaySystemEntropy()
+    /// The client's packets-sent count at the previous tick: a change means traffic went out.
+    private var sentAtLastTick = 0
 
     let webSocket: Bool
 
@@ -170,7 +172,13 @@ final class RelayClientConnectionHandler: ChannelInboundHandler, @unchecked Send
     func tick() {
         guard var core else { return }
         do {
-            let frames = try core.tick(now: RelaySystem.now(), entropy: &entropy)
+            let now = RelaySystem.now()
+            let sent = client.stats.packetsSent
+            if sent != sentAtLastTick {
+                sentAtLastTick = sent
+                core.noteSent(now: now)
+            }
+            let frames = try core.tick(now: now, home: client.isHome, entropy: &entropy)
             self.core = core
             // Before the handler is in the pipeline (a WebSocket upgrade under way) there is no
             // stream to write to yet; the core only waits for ServerKey then.

@@ -23,6 +23,8 @@ public final class RelayPool: Sendable {
         public var home: Bool
         public var stats: RelayClient.Stats
         public var transport: RelayClient.Configuration.Transport
+        /// STUN round trip from the latest netcheck, when the relay's STUN server answered.
+        public var latencyMillis: Int?
     }
 
     struct Member {
@@ -154,11 +156,11 @@ public final class RelayPool: Sendable {
     }
 
     public var statuses: [Status] {
-        let (order, members, home) = state.withLock { ($0.order, $0.members, $0.home) }
+        let (order, members, home, latency) = state.withLock { ($0.order, $0.members, $0.home, $0.latencyMillis) }
         return order.compactMap { id in
             members[id].map { m in
                 Status(id: id, url: m.info.url, connected: m.client.isConnected, home: id == home, stats: m.client.stats,
-                       transport: m.client.transport)
+                       transport: m.client.transport, latencyMillis: latency[id])
             }
         }
     }
@@ -192,6 +194,7 @@ public final class RelayPool: Sendable {
             s.home = chosen
             return .some(chosen)
         }
+        for (id, client) in clients { client.isHome = id == (changed ?? home) }
         if let changed {
             logger.info("home relay: \(changed ?? "none")")
             onHomeChanged(changed)

@@ -105,8 +105,70 @@ import WireGuard
         #expect(throws: RelayClientError.readTimeout) { try c.tick(now: t0 + .seconds(31 + 75), entropy: &e) }
         #expect(throws: RelayClientError.self) { try c.receive(.serverKey(server.publicKey), now: t0, unixTime: 0, entropy: &e) }
     }
+
+    /// A connected client (ServerInfo accepted at `t0`).
+    func connected(_ e: inout SeededEntropy) throws -> RelayClientCore {
+        var c = RelayClientCore(privateKey: node, now: t0)
+        let ev = try c.receive(.serverKey(server.publicKey), now: t0, unixTime: 0, entropy: &e)
+        guard case .send(.clientInfo(_, let nonce, _)) = ev.first else { throw RelayClientError.unexpectedFrame("no ClientInfo") }
+        let shared = Box.SharedKey(peer: node.publicKey, own: server)!
+        let info = RelayServerInfo(clientNonce: nonce, keepAliveSeconds: 60, maxPacketBytes: 65_000, queueLimitPackets: 1, queueLimitBytes: 1)
+        _ = try c.receive(.serverInfo(info.sealedPayload(shared: shared, nonce: nonceA)), now: t0, unixTime: 0, entropy: &e)
+        return c
+    }
+
+    /// The home relay is pinged after 1 s of quiet and given up 2.5 s after an unanswered
+    /// ping: a region that goes silent (no FIN, no RST) costs seconds, not the read timeout.
+    @Test func homeConnectionIsWatchedClosely() throws {
+        var e = SeededEntropy(seed: 5)
+        var c = try connected(&e)
+        #expect(try c.tick(now: t0 + 0.9, home: true, entropy: &e) == [])
+        let first = try c.tick(now: t0 + 1.0, home: true, entropy: &e)
+        guard case .ping(let payload) = first.first else { Issue.record("no ping at 1 s"); return }
+        // Answered: the watch starts over from the pong.
+        _ = try c.receive(.pong(payload), now: t0 + 1.05, unixTime: 0, entropy: &e)
+        #expect(try c.tick(now: t0 + 2.0, home: true, entropy: &e) == [])
+        #expect(try c.tick(now: t0 + 2.05, home: true, entropy: &e).count == 1)
+        // Unanswered: pings go on each second, and 2.5 s after the first the connection is dead.
+        #expect(try c.tick(now: t0 + 3.05, home: true, entropy: &e).count == 1)
+        #expect(try c.tick(now: t0 + 4.5, home: true, entropy: &e).count == 1)
+        #expect(throws: RelayClientError.pongTimeout) { try c.tick(now: t0 + 4.55, home: true, entropy: &e) }
+    }
+
+    /// Any frame from the relay counts as an answer, not only the pong.
+    @Test func anyTrafficAnswersAWatchedPing() throws {
+        var e = SeededEntropy(seed: 6)
+        var c = try connected(&e)
+        #expect(try c.tick(now: t0 + 1.0, home: true, entropy: &e).count == 1)
+        c.noteReceived(now: t0 + 3.0)
+        #expect(try c.tick(now: t0 + 3.6, home: true, entropy: &e) == [])
+        #expect(try c.tick(now: t0 + 4.0, home: true, entropy: &e).count == 1)
+        #expect(try c.tick(now: t0 + 6.4, home: true, entropy: &e).count == 1)
+        #expect(throws: RelayClientError.pongTimeout) { try c.tick(now: t0 + 6.5, home: true, entropy: &e) }
+    }
+
+    /// A connection that is not home is watched closely only while the node sends through it,
+    /// and for `sendingWindow` after; idle ones keep the 30 s ping and 75 s read timeout.
+    @Test func sendingWatchesANonHomeConnectionForAWhile() throws {
+        var e = SeededEntropy(seed: 7)
+        var c = try connected(&e)
+        #expect(try c.tick(now: t0 + 5, entropy: &e) == [], "idle and not home: no ping before 30 s")
+        c.noteSent(now: t0 + 5)
+        let ping = try c.tick(now: t0 + 5.25, entropy: &e)
+        guard case .ping(let payload) = ping.first else { Issue.record("no ping while sending"); return }
+        _ = try c.receive(.pong(payload), now: t0 + 5.3, unixTime: 0, entropy: &e)
+        // The window ends 10 s after the last send: then no pings until the idle interval.
+        #expect(try c.tick(now: t0 + 6.3, entropy: &e).count == 1)
+        _ = try c.receive(.pong([0, 0, 0, 0, 0, 0, 0, 0]), now: t0 + 6.35, unixTime: 0, entropy: &e)
+        #expect(try c.tick(now: t0 + 15.1, entropy: &e) == [], "window over: idle again")
+        #expect(try c.tick(now: t0 + 36.2, entropy: &e) == [])
+        #expect(try c.tick(now: t0 + 36.35, entropy: &e).count == 1, "idle ping 30 s after the last frame")
+        // An unanswered idle ping is not judged by the close watch: only the read timeout ends it.
+        #expect(try c.tick(now: t0 + 60, entropy: &e) == [])
+        #expect(throws: RelayClientError.readTimeout) { try c.tick(now: t0 + 6.35 + 75, entropy: &e) }
+    }
 }
 
 extension MonotonicTime {
-    static func + (a: MonotonicTime, s: Double) -> MonotonicTime { MonotonicTime(nanoseconds: a.nanoseconds + Int64(s * 1e9)) }
+    static func + (a: MonotonicTime, s: Double) -> MonotonicTime { MonotonicTime(nanoseconds: a.nanoseconds + Int64((s * 1e9).rounded())) }
 }
