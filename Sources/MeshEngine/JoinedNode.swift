@@ -155,6 +155,7 @@ public final class JoinedNode: Sendable {
             status.ipv6 = info?.ipv6
             status.online = info?.online
             status.path = paths.pathDescription(for: p.publicKey)
+            status.homeRelay = info?.homeRelay
             return status
         }
         let relayStatus = relays.map { r in

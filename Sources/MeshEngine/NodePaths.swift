@@ -68,7 +68,13 @@ public final class NodePaths: @unchecked Sendable {
                 else { return }
                 dataPlane.receiveFromRelay(packet)
             },
-            onHomeChanged: { home in homeBox.paths?.onHomeRelayChanged?(home) })
+            onHomeChanged: { home in homeBox.paths?.onHomeRelayChanged?(home) },
+            onConnected: { [device = dataPlane.device] _ in
+                // A handshake sent before any relay was up (a restart, or the first seconds
+                // after a join) went nowhere: retry it now, not after REKEY_TIMEOUT (5 s).
+                let now = SystemClock.now()
+                for peer in device.peers { device.expediteHandshake(peer, now: now) }
+            })
         let pool = relays
         magic = MagicSock(discoKey: discoKey, nodeKey: nodeKey.publicKey,
                           sendUDP: sendUDP,

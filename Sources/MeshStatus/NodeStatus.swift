@@ -16,6 +16,9 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var online: Bool?
         /// "direct IP:PORT", "direct IP:PORT (unconfirmed, also relay)" or "relay" in mesh mode.
         public var path: String?
+        /// The relay the peer calls home, as the netmap says: where our relayed packets for
+        /// it go when we hold a connection there.
+        public var homeRelay: String?
 
         public init(publicKey: String, endpoint: String? = nil, lastHandshakeSecondsAgo: Int? = nil,
                     rxBytes: UInt64 = 0, txBytes: UInt64 = 0, persistentKeepalive: Int? = nil,

@@ -47,6 +47,9 @@ public final class RelayPool: Sendable {
     let logger: Logger
     let onPacket: @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void
     let onHomeChanged: @Sendable (String?) -> Void
+    /// A relay connection came up (its id): what could not be sent before (a WireGuard
+    /// handshake sent while no relay was up) is worth sending now rather than at its retry.
+    let onConnected: @Sendable (String) -> Void
     let tune: @Sendable (inout RelayClient.Configuration) -> Void
     let tls: TLSClient?
     let proxy: HTTPSProxy?
@@ -57,7 +60,9 @@ public final class RelayPool: Sendable {
     public init(nodeKey: PrivateKey, group: EventLoopGroup, logger: Logger, tls: TLSClient? = nil, proxy: HTTPSProxy? = nil,
                 tune: @escaping @Sendable (inout RelayClient.Configuration) -> Void = { _ in },
                 onPacket: @escaping @Sendable (PublicKey, UnsafeMutableRawBufferPointer) -> Void,
-                onHomeChanged: @escaping @Sendable (String?) -> Void) {
+                onHomeChanged: @escaping @Sendable (String?) -> Void,
+                onConnected: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.onConnected = onConnected
         self.tune = tune
         self.tls = tls
         self.proxy = proxy
@@ -122,6 +127,7 @@ public final class RelayPool: Sendable {
                     onStateChange: { [weak self, logger] st in
                         logger.info("relay \(id): \(st)")
                         self?.evaluateHome()
+                        if case .connected = st { self?.onConnected(id) }
                     })
                 next[info.id] = Member(info: info, client: client)
                 started.append(client)

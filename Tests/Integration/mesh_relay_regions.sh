@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Relay regions: the coordinator lists an extra relay, run by `meshcoord relay` on another public
-# host (fra, 203.0.113.110, 20 ms away each way where the kernel has netem, named
+# host (fra, 203.0.113.110, 20 ms away each way through delaylink.py, named
 # relay.fra.lab.test by the lab's DNS).
 # Both nodes sit behind firewalls that drop UDP, so they can only be relayed. Both must hold a
 # connection to both relays; then the coordinator (and with it its own relay) is stopped, and
@@ -8,7 +8,7 @@
 # replies bounded.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/lab.sh"; source "$HERE/natlab.sh"; source "$HERE/meshlab.sh"
+source "$HERE/lab.sh"; source "$HERE/natlab.sh"; source "$HERE/lab_delay.sh"; source "$HERE/meshlab.sh"
 
 FRA_IP=203.0.113.110
 FRA_NAME=relay.fra.lab.test
@@ -29,7 +29,8 @@ TOML
 MESHLAB_COORD_ARGS="--config $LAB_DIR/coord.toml"
 
 meshlab_after_coord() {
-    natlab_public_host fra "$FRA_IP" 20
+    natlab_public_host fra "$FRA_IP"
+    natlab_delay fra 20
     lab_dns_use fra
     local key
     key=$("$LAB_PY" -c 'import re,sys; m=re.search(r"coordinator_key=([A-Za-z0-9+/=]{44})", open(sys.argv[1]).read()); print(m.group(1) if m else "")' \

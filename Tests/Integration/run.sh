@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh - run every integration test (Tests/Integration/*.sh except the libraries lab.sh, natlab.sh, meshlab.sh and run.sh)
+# run.sh - run every integration test (Tests/Integration/*.sh except the libraries lab.sh, natlab.sh, lab_delay.sh, meshlab.sh and run.sh)
 # one after another, print a verdict table, exit non-zero if any failed.
 #
 #   MESH_BIN=/path/to/bin Tests/Integration/run.sh [NAME...]     (names without .sh: a subset)
@@ -24,7 +24,7 @@ if [[ $# -gt 0 ]]; then
     for n in "$@"; do tests+=("$HERE/${n%.sh}.sh"); done
 else
     for f in "$HERE"/*.sh; do
-        case $(basename "$f") in lab.sh|natlab.sh|meshlab.sh|run.sh) continue ;; esac  # libraries, and this runner
+        case $(basename "$f") in lab.sh|natlab.sh|meshlab.sh|lab_delay.sh|run.sh) continue ;; esac  # libraries, and this runner
         tests+=("$f")
     done
 fi

@@ -16,13 +16,28 @@ import Testing
         func add(_ h: String?) { list.withLock { $0.append(h) } }
     }
 
-    func pool(_ lab: RelayLab, node: Int, inbox: Inbox, homes: Homes) -> RelayPool {
+    func pool(_ lab: RelayLab, node: Int, inbox: Inbox, homes: Homes, connected: Homes = Homes()) -> RelayPool {
         RelayPool(nodeKey: lab.nodes[node], group: lab.group, logger: Logger(label: "test.pool"),
                   tune: { c in
                       c.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
                       c.tickInterval = .milliseconds(100)
                   },
-                  onPacket: { inbox.add($0, Array($1)) }, onHomeChanged: { homes.add($0) })
+                  onPacket: { inbox.add($0, Array($1)) }, onHomeChanged: { homes.add($0) },
+                  onConnected: { connected.add($0) })
+    }
+
+    /// Every connection that comes up is announced (the node then retries handshakes that
+    /// went nowhere while no relay was up), again after a reconnect.
+    @Test func connectionsThatComeUpAreAnnounced() async throws {
+        let lab1 = try await RelayLab(), lab2 = try await RelayLab()
+        let up = Homes()
+        let a = pool(lab1, node: 0, inbox: Inbox(), homes: Homes(), connected: up)
+        #expect(up.list.withLock { $0 }.isEmpty)
+        a.configure(relays([lab1, lab2]))
+        #expect(await eventually { Set(up.list.withLock { $0 }) == ["r1", "r2"] })
+        #expect(up.list.withLock { $0 }.count == 2, "once per connection")
+        await a.close()
+        await lab1.shutdown(); await lab2.shutdown()
     }
 
     func relays(_ labs: [RelayLab]) -> [RelayInfo] {
