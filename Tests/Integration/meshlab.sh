@@ -17,7 +17,8 @@ MESHLAB_PORT=41641
 # from the lab's own DNS server on 203.0.113.53), "dns" (http://coord.lab.test:8080) or
 # "literal" (http://203.0.113.100:8080).
 MESHLAB_NAMING=${MESHLAB_NAMING:-https}
-# The TLS proxy of "https": nginx (the default) or caddy.
+# The TLS proxy of "https": nginx (the default) or caddy; or none: meshcoord itself listens on
+# c:443 with the certificate (--tls-cert/--tls-key, files in $LAB_DIR/tls, no port 8080).
 MESHLAB_PROXY=${MESHLAB_PROXY:-nginx}
 MESHLAB_COORD_NAME=coord.lab.test
 MESHLAB_DNS_IP=203.0.113.53
@@ -31,7 +32,10 @@ meshlab_coord_url() {
     esac
 }
 # The proxy connects from the coordinator's own address: it is not held to the per-source cap.
-meshlab_coord_proxy_args() { [[ $MESHLAB_NAMING == https ]] && echo "--trusted-proxy $MESHLAB_COORD"; return 0; }
+meshlab_coord_proxy_args() { [[ $MESHLAB_NAMING == https && $MESHLAB_PROXY != none ]] && echo "--trusted-proxy $MESHLAB_COORD"; return 0; }
+meshlab_coord_tls_itself() { [[ $MESHLAB_NAMING == https && $MESHLAB_PROXY == none ]]; }
+# The port meshcoord's node API listens on.
+meshlab_coord_port() { if meshlab_coord_tls_itself; then echo 443; else echo 8080; fi; }
 # What meshd needs to trust the lab's proxy.
 meshlab_node_tls_args() { [[ $MESHLAB_NAMING == https ]] && echo "--ca-file $LAB_DIR/tls/ca.pem"; return 0; }
 
@@ -47,19 +51,26 @@ meshlab_peer_field() {
 }
 
 meshlab_coord_start() { # NAME
+    local tls_args=""
+    if meshlab_coord_tls_itself; then
+        [[ -f $LAB_DIR/tls/ca.pem ]] || lab_tls_ca
+        [[ -f $LAB_DIR/tls/$MESHLAB_COORD_NAME.pem ]] || lab_tls_cert "$MESHLAB_COORD_NAME" "DNS:$MESHLAB_COORD_NAME"
+        tls_args="--tls-cert $LAB_DIR/tls/$MESHLAB_COORD_NAME.pem --tls-key $LAB_DIR/tls/$MESHLAB_COORD_NAME.key"
+    fi
     # MESHLAB_COORD_WRAP: a command prefix such as "prlimit --nofile=1024:1024" (it must exec)
     # shellcheck disable=SC2086
-    lab_start "$1" c ${MESHLAB_COORD_WRAP:-} "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" --listen "$MESHLAB_COORD:8080" \
-        --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" $(meshlab_coord_proxy_args) ${MESHLAB_COORD_ARGS:-}
-    lab_wait_until 20 "meshcoord listening" lab_listening c tcp 8080
+    lab_start "$1" c ${MESHLAB_COORD_WRAP:-} "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" \
+        --listen "$MESHLAB_COORD:$(meshlab_coord_port)" --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" \
+        $(meshlab_coord_proxy_args) $tls_args ${MESHLAB_COORD_ARGS:-}
+    lab_wait_until 20 "meshcoord listening" lab_listening c tcp "$(meshlab_coord_port)"
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
-    if [[ $MESHLAB_NAMING == https && -z ${LAB_PID[proxy]:-} ]]; then
+    if [[ $MESHLAB_NAMING == https && $MESHLAB_PROXY != none && -z ${LAB_PID[proxy]:-} ]]; then
         lab_tls_ca
         lab_tls_cert "$MESHLAB_COORD_NAME" "DNS:$MESHLAB_COORD_NAME"
         case $MESHLAB_PROXY in
             nginx) lab_nginx proxy c "$MESHLAB_COORD:443" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080" ;;
             caddy) lab_caddy proxy c "$MESHLAB_COORD" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080" ;;
-            *) lab_fail "MESHLAB_PROXY=$MESHLAB_PROXY: nginx or caddy" ;;
+            *) lab_fail "MESHLAB_PROXY=$MESHLAB_PROXY: nginx, caddy or none" ;;
         esac
     fi
 }
@@ -130,9 +141,9 @@ meshlab_up() { # TYPE_A TYPE_B
 meshlab_check_https() {
     local url="https://$MESHLAB_COORD_NAME"
     lab_check "$1 follows the coordinator at $url" meshlab_status_has "$1" "j.get('coordinator') == '$url' and j.get('control') == 'connected'"
-    lab_wait_until 10 "$1's relay connection is up through the proxy" \
+    lab_wait_until 10 "$1's relay connection is up $(meshlab_coord_tls_itself && echo "over meshcoord's own TLS" || echo "through the proxy")" \
         meshlab_status_has "$1" "any(r.get('url') == '$url/relay' and r.get('connected') for r in j.get('relays', []))"
-    lab_check "the proxy ($MESHLAB_PROXY) passed $1's registration" meshlab_proxy_passed_registration
+    meshlab_coord_tls_itself || lab_check "the proxy ($MESHLAB_PROXY) passed $1's registration" meshlab_proxy_passed_registration
 }
 # The proxy's access log holds an answered registration (nginx: combined format; caddy: JSON).
 meshlab_proxy_passed_registration() {
