@@ -111,4 +111,35 @@ import Testing
             try c.validate()
         }
     }
+
+    /// tls_cert and tls_key (--tls-cert/--tls-key): both or neither, never empty; with them the
+    /// default public URL is https://.
+    @Test func tlsNeedsBothTheCertificateAndTheKey() throws {
+        var c = CoordinatorConfig()
+        try c.apply(configText: "tls_cert = \"/etc/mesh/fullchain.pem\"\n", file: "t.toml")
+        #expect(c.tlsCertificateFile == "/etc/mesh/fullchain.pem" && c.tlsKeyFile == nil)
+        do {
+            try c.validate()
+            Issue.record("tls_cert without tls_key was accepted")
+        } catch let e as CoordinatorConfig.ConfigError {
+            #expect(e.description.contains("tls_cert (--tls-cert) is set but tls_key (--tls-key) is not"), "\(e)")
+        }
+        var k = CoordinatorConfig(); k.tlsKeyFile = "/etc/mesh/privkey.pem"
+        #expect(throws: CoordinatorConfig.ConfigError.self) { try k.validate() }
+        for (cert, key) in [("", "/k.pem"), ("/c.pem", "")] {
+            var e = CoordinatorConfig(); e.tlsCertificateFile = cert; e.tlsKeyFile = key
+            #expect(throws: CoordinatorConfig.ConfigError.self, "\(cert) \(key)") { try e.validate() }
+        }
+
+        var both = CoordinatorConfig()
+        #expect(both.publicURL(boundPort: 8443).hasPrefix("http://"))
+        try both.apply(configText: "listen = \"127.0.0.1:8443\"\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\n", file: "t.toml")
+        try both.validate()
+        #expect(both.tlsCertificateFile == "/c.pem" && both.tlsKeyFile == "/k.pem")
+        #expect(both.publicURL(boundPort: nil) == "https://127.0.0.1:8443")
+        #expect(both.ownRelay(boundPort: 443, coordinatorKey: "").url == "https://127.0.0.1:443/relay")
+        // An explicit public_url is taken as it is (behind a proxy that terminates TLS, say).
+        both.publicURL = "http://coord.example.com:8080"
+        #expect(both.effectivePublicURL == "http://coord.example.com:8080")
+    }
 }
