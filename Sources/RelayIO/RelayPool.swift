@@ -42,6 +42,9 @@ public final class RelayPool: Sendable {
     }
 
     let state = Mutex(State())
+    /// The home last told to `onHomeChanged`. Concurrent re-evaluations may finish in any
+    /// order; telling under this lock what `state` holds then keeps the last word current.
+    let announcedHome = Mutex<String??>(.none)
     let nodeKey: PrivateKey
     let group: EventLoopGroup
     let logger: Logger
@@ -201,9 +204,13 @@ public final class RelayPool: Sendable {
             return .some(chosen)
         }
         for (id, client) in clients { client.isHome = id == (changed ?? home) }
-        if let changed {
-            logger.info("home relay: \(changed ?? "none")")
-            onHomeChanged(changed)
+        guard changed != nil else { return }
+        announcedHome.withLock { announced in
+            let current = home
+            guard announced != .some(current) else { return }
+            announced = .some(current)
+            logger.info("home relay: \(current ?? "none")")
+            onHomeChanged(current)
         }
     }
 

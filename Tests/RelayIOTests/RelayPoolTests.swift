@@ -56,7 +56,7 @@ import Testing
         #expect(await eventually { a.statuses.allSatisfy(\.connected) && b.statuses.allSatisfy(\.connected) })
         // Whichever connected first, the first relay in the list ends up home (nothing measured).
         #expect(await eventually { a.home == "r1" && b.home == "r1" })
-        #expect(homesA.list.withLock { $0 }.last == "r1")
+        #expect(await eventually { homesA.list.withLock { $0 }.last == "r1" }, "the callback follows the state")
 
         let keyB = lab1.nodes[1].publicKey
         #expect(a.send(to: keyB, packet: [1, 2, 3]))
@@ -74,7 +74,7 @@ import Testing
         a.setPeerHomes([keyB: "r1"])
         try await lab1.server.close()
         #expect(await eventually { a.home == "r2" && b.home == "r2" })
-        #expect(homesA.list.withLock { $0 }.last == "r2")
+        #expect(await eventually { homesA.list.withLock { $0 }.last == "r2" }, "the callback follows the state")
         #expect(a.statuses.map(\.connected) == [false, true])
         #expect(a.send(to: keyB, packet: [5]))
         #expect(await eventually { inB.received == 3 })
