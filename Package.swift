@@ -176,6 +176,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
+        // Access policy (pure): the HuJSON policy file, its evaluation and tests, per-node
+        // compilation and the receiving side's stateful packet filter.
+        .target(name: "MeshPolicy", dependencies: ["MeshBase", "CheckedArithmetic"]),
+        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshBase", "CAllocationCounter"]),
+
         // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
         .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
         .target(name: "RelayIO", dependencies: [
