@@ -90,14 +90,16 @@ public struct PeerPath: Sendable {
     }
 
     /// Is the direct path confirmed? Either by a Pong within the trust window, or, for an idle
-    /// session, by the idle keepalive whose every Ping was answered: the path was fine at the last
+    /// session, by the idle keepalive, none of whose Pings is overdue: the path was fine at the last
     /// probe, so the first packet after a quiet spell goes direct at once (the heartbeat that
     /// packet restarts re-confirms it within a round trip, or the path is dropped).
     public func isTrusted(now: MonotonicTime) -> Bool {
         guard best != nil, let t = lastPongFromBest else { return false }
         if let u = unansweredPingToBest, now - u >= timings.pongOverdue { return false }
         if now - t < timings.trustDuration { return true }
-        return unansweredPingToBest == nil && now - t < timings.idleKeepaliveInterval + timings.trustDuration
+        // An idle keepalive still in flight (not yet overdue, checked above) is no sign of a
+        // dead path: the packet that ends the quiet spell may well cross its Ping.
+        return now - t < timings.idleKeepaliveInterval + timings.trustDuration
     }
 
     /// Route for a data packet; marks the session active. Cheap enough for every packet.
@@ -127,7 +129,7 @@ public struct PeerPath: Sendable {
             lastPongFromBest = now
             lastHeard = now
             unansweredPingToBest = nil
-        } else if best == nil || !isTrusted(now: now) || Self.isBetter(source, latency, than: best!, bestLatency) {
+        } else if best == nil || !isTrusted(now: now) || PathPreference.isBetter(source, latency, than: best!, bestLatency) {
             best = source
             bestLatency = latency
             lastPongFromBest = now
@@ -325,14 +327,6 @@ public struct PeerPath: Sendable {
         }
     }
 
-    /// Path preference: a LAN address beats a public one unless it is much slower; otherwise
-    /// lower latency wins, by a margin, so two near-equal paths do not flap.
-    static func isBetter(_ a: UDPAddress, _ la: Duration, than b: UDPAddress, _ lb: Duration?) -> Bool {
-        guard let lb else { return true }
-        let scoreA = a.isPrivate ? la / 2 : la
-        let scoreB = b.isPrivate ? lb / 2 : lb
-        return scoreA * 10 < scoreB * 9
-    }
 }
 
 extension UDPAddress {

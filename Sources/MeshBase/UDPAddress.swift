@@ -43,12 +43,11 @@ public struct UDPAddress: Hashable, Sendable, CustomStringConvertible {
         isIPv4 ? [ip[12], ip[13], ip[14], ip[15]] : (0..<16).map { ip[$0] }
     }
 
+    /// `203.0.113.7:41641` or `[2001:db8::1]:41641` (RFC 5952 text, as people write it and
+    /// as the endpoints a node publishes are spelled, so equal addresses give equal strings).
     public var description: String {
         if isIPv4 { return "\(ip[12]).\(ip[13]).\(ip[14]).\(ip[15]):\(port)" }
-        var groups: [String] = []
-        for i in stride(from: 0, to: 16, by: 2) {
-            groups.append(String(UInt16(ip[i]) << 8 | UInt16(ip[i + 1]), radix: 16))
-        }
-        return "[\(groups.joined(separator: ":"))]:\(port)"
+        let text = IPAddress(networkBytes: addressBytes)?.description ?? "::"
+        return "[\(text)]:\(port)"
     }
 }

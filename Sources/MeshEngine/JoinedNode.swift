@@ -116,11 +116,11 @@ public final class JoinedNode: Sendable {
             for line in sync.apply(diff, now: SystemClock.now()) { logger.info("\(line)") }
             self?.syncPaths(netmap)
         }
-        let overlayPrefix = registration.ipv4Prefix
+        let overlayPrefixes = [registration.ipv4Prefix, registration.ipv6Prefix]
         // Until the coordinator's list arrives (registration or the first netmap), its own relay.
         paths.setRelays(relayList(control.status.netmap.relays))
         paths.start(gatherLocalEndpoints: {
-            LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefix: overlayPrefix)
+            LocalEndpoints.gather(port: port, excludingInterface: ifname, excludingPrefixes: overlayPrefixes)
         })
         // Peers from the netmap the last run saved, until the coordinator's first answer (a full
         // map) replaces them: direct paths come back at once, relayed ones through whichever

@@ -38,6 +38,8 @@ public final class NodePaths: @unchecked Sendable {
     /// The STUN servers the coordinator names, and what they resolved to last.
     private var stunNames: [STUNServerName] = []
     private var stunResolved: [(address: UDPAddress, relayID: String)] = []
+    /// How many names resolved to no address last time (they are retried every 10 s).
+    private var stunUnresolvedCount = 0
     private var resolveWanted = false
     /// The resolved STUN servers changed: probe them on the next tick, not in 20 s.
     private var probeSoon = false
@@ -140,7 +142,7 @@ public final class NodePaths: @unchecked Sendable {
 
     /// Local interface addresses plus the STUN-mapped public endpoint.
     public var endpoints: [String] {
-        lock.withLock { ProbeOutcome.publishable(local: localEndpoints, public: lastReport?.publicEndpoint) }
+        lock.withLock { ProbeOutcome.publishable(local: localEndpoints, public: lastReport?.publicEndpoints ?? []) }
     }
 
     public var netcheck: NetcheckReport? { lock.withLock { lastReport } }
@@ -186,6 +188,8 @@ public final class NodePaths: @unchecked Sendable {
                 if changed {
                     logger.info("local addresses changed: \(local)")
                     nextProbe = now
+                    // A family gained or lost changes which STUN addresses are worth probing.
+                    resolveSignal.lock(); resolveWanted = true; resolveSignal.signal(); resolveSignal.unlock()
                 }
             }
             resolveSignal.lock()
@@ -249,26 +253,27 @@ public final class NodePaths: @unchecked Sendable {
     // MARK: Name resolution (its own thread: getaddrinfo blocks, the timers must not)
 
     /// Resolves the STUN servers' names when the list changes, when a probe went unanswered,
-    /// and every 5 minutes; names that resolve to nothing are retried every 10 s.
+    /// when the local addresses change, and every 5 minutes; names that resolve to nothing are
+    /// retried every 10 s. Each name is probed in every family the node has (`STUNResolution`).
     private func resolveLoop() {
         var reportedUnresolved = Set<String>()
         while true {
             resolveSignal.lock()
             if !resolveWanted {
-                let retrySoon = stunResolved.count < stunNames.count
+                let retrySoon = stunUnresolvedCount > 0
                 _ = resolveSignal.wait(until: Date(timeIntervalSinceNow: retrySoon ? 10 : 300))
             }
             resolveWanted = false
             let names = stunNames
             resolveSignal.unlock()
-            lock.lock(); let done = stopped; lock.unlock()
+            lock.lock(); let done = stopped; let families = STUNResolution.Families(localEndpoints: localEndpoints); lock.unlock()
             if done { return }
-            let result = STUNResolution.resolve(names, using: HostResolver.resolve(host:port:))
+            let result = STUNResolution.resolve(names, families: families, using: HostResolver.resolve(host:port:))
             let (resolved, unresolved) = (result.resolved, result.unresolved)
             resolveSignal.lock()
             let current = names == stunNames
             let changed = current && resolved.map(\.address) != stunResolved.map(\.address)
-            if current { stunResolved = resolved }
+            if current { stunResolved = resolved; stunUnresolvedCount = unresolved.count }
             if changed { probeSoon = true }
             resolveSignal.unlock()
             if changed {

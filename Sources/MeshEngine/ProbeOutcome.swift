@@ -6,7 +6,7 @@ import Netcheck
 public struct ProbeOutcome: Equatable, Sendable {
     /// Round-trip milliseconds per relay id: the best of that relay's STUN servers.
     public var relayLatencyMillis: [String: Int]
-    /// Local endpoints with the STUN-mapped public endpoint first.
+    /// Local endpoints with the STUN-mapped public endpoints (one per family) first.
     public var endpoints: [String]
     /// Some probed server did not answer: it may have moved, so its name is resolved again.
     public var anyUnanswered: Bool
@@ -22,13 +22,15 @@ public struct ProbeOutcome: Equatable, Sendable {
         }
         relayLatencyMillis = perRelay
         anyUnanswered = relayOfServer.keys.contains { report.latency[$0] == nil }
-        endpoints = Self.publishable(local: localEndpoints, public: report.publicEndpoint)
+        endpoints = Self.publishable(local: localEndpoints, public: report.publicEndpoints)
     }
 
-    /// The endpoints a node publishes: the public one (if known) first, then the LAN ones, once each.
-    public static func publishable(local: [String], public endpoint: UDPAddress?) -> [String] {
-        var out = local
-        if let pub = endpoint?.description, !out.contains(pub) { out.insert(pub, at: 0) }
+    /// The endpoints a node publishes: the public ones (if known, IPv4 first) first, then the
+    /// LAN ones, once each. A global IPv6 address is its own public endpoint (no NAT66), so it
+    /// is often both; it is listed once, among the public ones.
+    public static func publishable(local: [String], public endpoints: [UDPAddress]) -> [String] {
+        var out: [String] = []
+        for e in endpoints.map(\.description) + local where !out.contains(e) { out.append(e) }
         return out
     }
 }

@@ -3,54 +3,81 @@ import Glibc
 #endif
 import MeshBase
 
-/// The node's own candidate endpoints: the IPv4 addresses of its up, non-loopback interfaces
-/// with the node's UDP port ("ip:port"). Addresses that peers can only reach through some
-/// tunnel are left out: our own overlay interface, any other tun/WireGuard interface (they are
-/// point-to-point), and any address inside the mesh's overlay prefix (another tunnel of this
-/// mesh, under whatever name). Publishing those makes peers ping into other tunnels.
+/// The node's own candidate endpoints: the addresses of its up, non-loopback interfaces with
+/// the node's UDP port ("ip:port", "[ipv6]:port"), IPv4 first. Addresses that peers can only
+/// reach through some tunnel are left out: our own overlay interface, any other tun/WireGuard
+/// interface (they are point-to-point), and any address inside the mesh's overlay prefixes
+/// (another tunnel of this mesh, under whatever name). Publishing those makes peers ping into
+/// other tunnels.
+///
+/// IPv6: global and unique local (ULA) addresses only. Link-local fe80::/10 addresses need a
+/// zone (the interface) that means nothing on the peer's side; multicast, loopback, mapped
+/// and the deprecated site-local fec0::/10 are never a peer's way in; and an address the
+/// kernel does not prefer (tentative, failed duplicate detection, deprecated) is left out until
+/// it is usable.
 public enum LocalEndpoints {
-    /// One address of one interface, as `getifaddrs` reports it.
+    /// One address of one interface, as `getifaddrs` reports it (and, for IPv6, whether the
+    /// kernel prefers it: `KernelIPv6Address`).
     public struct InterfaceAddress: Sendable, Equatable {
         public var name: String
-        public var ipv4: (UInt8, UInt8, UInt8, UInt8)
+        public var address: IPAddress
         public var isUp: Bool
         public var isLoopback: Bool
         public var isPointToPoint: Bool
-        public init(name: String, ipv4: (UInt8, UInt8, UInt8, UInt8), isUp: Bool = true,
-                    isLoopback: Bool = false, isPointToPoint: Bool = false) {
+        /// IPv6: usable now (not tentative, deprecated or failed); always true for IPv4.
+        public var isPreferred: Bool
+
+        public init(name: String, address: IPAddress, isUp: Bool = true, isLoopback: Bool = false,
+                    isPointToPoint: Bool = false, isPreferred: Bool = true) {
             self.name = name
-            self.ipv4 = ipv4
+            self.address = address
             self.isUp = isUp
             self.isLoopback = isLoopback
             self.isPointToPoint = isPointToPoint
+            self.isPreferred = isPreferred
         }
-        public static func == (a: Self, b: Self) -> Bool {
-            a.name == b.name && a.ipv4 == b.ipv4 && a.isUp == b.isUp && a.isLoopback == b.isLoopback
-                && a.isPointToPoint == b.isPointToPoint
+
+        public init(name: String, ipv4 b: (UInt8, UInt8, UInt8, UInt8), isUp: Bool = true,
+                    isLoopback: Bool = false, isPointToPoint: Bool = false) {
+            self.init(name: name, address: .v4(UInt32(b.0) << 24 | UInt32(b.1) << 16 | UInt32(b.2) << 8 | UInt32(b.3)),
+                      isUp: isUp, isLoopback: isLoopback, isPointToPoint: isPointToPoint)
         }
     }
 
+    /// At most this many endpoints per family: privacy addresses pile up on some hosts, and
+    /// every published endpoint costs each peer a Ping per discovery round.
+    public static let maxPerFamily = 8
+
     public static func gather(port: UInt16, excludingInterface excluded: String? = nil,
-                              excludingPrefix overlayPrefix: String? = nil) -> [String] {
-        select(interfaces(), port: port, excludingInterface: excluded, excludingPrefix: overlayPrefix)
+                              excludingPrefixes overlayPrefixes: [String] = []) -> [String] {
+        select(interfaces(), port: port, excludingInterface: excluded, excludingPrefixes: overlayPrefixes)
     }
 
     /// The choice itself, apart from `getifaddrs`, so it can be tested.
     public static func select(_ list: [InterfaceAddress], port: UInt16, excludingInterface excluded: String?,
-                              excludingPrefix overlayPrefix: String?) -> [String] {
-        let prefix = overlayPrefix.flatMap { try? IPPrefix($0) }
-        var out: [String] = []
-        for a in list where a.isUp && !a.isLoopback {
+                              excludingPrefixes overlayPrefixes: [String]) -> [String] {
+        let prefixes = overlayPrefixes.compactMap { try? IPPrefix($0) }
+        var v4: [String] = [], v6: [String] = []
+        for a in list where a.isUp && !a.isLoopback && a.isPreferred {
             if let excluded, a.name == excluded { continue }
             if isTunnel(a) { continue }
-            if let prefix, prefix.contains(.v4(UInt32(a.ipv4.0) << 24 | UInt32(a.ipv4.1) << 16 | UInt32(a.ipv4.2) << 8 | UInt32(a.ipv4.3))) {
-                continue
+            if prefixes.contains(where: { $0.contains(a.address) }) { continue }
+            if a.address.isV4 {
+                let text = "\(a.address):\(port)"
+                if !v4.contains(text), v4.count < maxPerFamily { v4.append(text) }
+            } else if isPublishableIPv6(a.address) {
+                let text = "[\(a.address)]:\(port)"
+                if !v6.contains(text), v6.count < maxPerFamily { v6.append(text) }
             }
-            let b = a.ipv4
-            let text = "\(b.0).\(b.1).\(b.2).\(b.3):\(port)"
-            if !out.contains(text) { out.append(text) }
         }
-        return out
+        return v4 + v6
+    }
+
+    /// Global unicast (2000::/3) and unique local (fc00::/7) addresses.
+    static func isPublishableIPv6(_ a: IPAddress) -> Bool {
+        guard case .v6(let high, _) = a else { return false }
+        let top = high >> 56
+        return top & 0xE0 == 0x20 || top & 0xFE == 0xFC
     }
 
     /// tun and WireGuard devices are point-to-point; so is PPP, but a ppp interface is a real
@@ -62,6 +89,7 @@ public enum LocalEndpoints {
     }
 
     static func interfaces() -> [InterfaceAddress] {
+        let kernel = kernelIPv6Addresses()
         var out: [InterfaceAddress] = []
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0, let first = list else { return [] }
@@ -69,15 +97,45 @@ public enum LocalEndpoints {
         var cursor: UnsafeMutablePointer<ifaddrs>? = first
         while let ifa = cursor {
             defer { cursor = ifa.pointee.ifa_next }
-            guard let addr = ifa.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+            guard let addr = ifa.pointee.ifa_addr else { continue }
+            let address: IPAddress?
+            switch Int32(addr.pointee.sa_family) {
+            case AF_INET:
+                let v4 = addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                address = IPAddress(networkBytes: withUnsafeBytes(of: v4) { Array($0) })  // network order
+            case AF_INET6:
+                let v6 = addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                address = IPAddress(networkBytes: withUnsafeBytes(of: v6) { Array($0) })
+            default:
+                address = nil
+            }
+            guard let address else { continue }
+            let name = String(cString: ifa.pointee.ifa_name)
             let flags = Int32(bitPattern: ifa.pointee.ifa_flags)
-            let v4 = addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
-            let b = withUnsafeBytes(of: v4) { Array($0) }  // network order
-            out.append(InterfaceAddress(name: String(cString: ifa.pointee.ifa_name), ipv4: (b[0], b[1], b[2], b[3]),
+            // Without the kernel's table (not Linux, no /proc) an address counts as usable.
+            let preferred = address.isV4
+                || kernel.first(where: { $0.interface == name && $0.address == address })?.isPreferred ?? true
+            out.append(InterfaceAddress(name: name, address: address,
                                         isUp: flags & Int32(IFF_UP) != 0,
                                         isLoopback: flags & Int32(IFF_LOOPBACK) != 0,
-                                        isPointToPoint: flags & Int32(IFF_POINTOPOINT) != 0))
+                                        isPointToPoint: flags & Int32(IFF_POINTOPOINT) != 0,
+                                        isPreferred: preferred))
         }
         return out
+    }
+
+    /// /proc/net/if_inet6 of this network namespace, or nothing where there is none.
+    static func kernelIPv6Addresses() -> [KernelIPv6Address] {
+        guard let f = fopen("/proc/net/if_inet6", "r") else { return [] }
+        defer { fclose(f) }
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        // A bounded read: one line is about 55 bytes, so 1 MiB is thousands of addresses.
+        while text.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n <= 0 { break }
+            text += chunk[0..<n]
+        }
+        return KernelIPv6Address.parse(procIfInet6: String(decoding: text, as: UTF8.self))
     }
 }

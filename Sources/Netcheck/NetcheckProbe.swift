@@ -86,7 +86,7 @@ public struct NetcheckProbe: Sendable {
 
     public var result: NetcheckReport {
         var r = report
-        if r.mapped.count >= 2 { r.mappingVariesByDestination = Set(r.mapped.values).count > 1 }
+        r.mappingVariesByDestination = NetcheckReport.mappingVaries(r.mapped)
         if r.receivesFromUnsolicitedPort == nil, requests.contains(where: { $0.changePort }), r.udp {
             r.receivesFromUnsolicitedPort = false  // asked, and the answer never got through
         }

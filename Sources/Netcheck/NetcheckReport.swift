@@ -9,8 +9,8 @@ public struct NetcheckReport: Equatable, Sendable {
     public var mapped: [UDPAddress: UDPAddress]
     /// Round-trip time to each STUN server that answered.
     public var latency: [UDPAddress: Duration]
-    /// Whether the NAT gives a different public port per destination (a "hard", symmetric NAT),
-    /// nil when fewer than two servers answered.
+    /// Whether the NAT gives a different public port per destination (a "hard", symmetric NAT)
+    /// in some address family, nil when no family had two servers answer.
     public var mappingVariesByDestination: Bool?
     /// Whether an answer from a port we never sent to got through (the server's change-port reply):
     /// true means the NAT does not filter by port; nil when that was not tested.
@@ -25,9 +25,22 @@ public struct NetcheckReport: Equatable, Sendable {
         self.receivesFromUnsolicitedPort = receivesFromUnsolicitedPort
     }
 
-    /// The endpoint peers should try: the mapping, when every server saw the same one.
-    public var publicEndpoint: UDPAddress? {
-        let distinct = Set(mapped.values)
-        return distinct.count == 1 ? distinct.first : nil
+    /// The endpoints peers should try, IPv4 first: per address family, the mapping when every
+    /// server of that family saw the same one. Families are apart because a dual-stack node
+    /// has one public address per family (NAT44 mapping, and its own global IPv6 address).
+    public var publicEndpoints: [UDPAddress] {
+        [true, false].compactMap { v4 in
+            let distinct = Set(mapped.filter { $0.key.isIPv4 == v4 }.values)
+            return distinct.count == 1 ? distinct.first : nil
+        }
+    }
+
+    /// Per family with two or more answers: did the servers see different mappings?
+    public static func mappingVaries(_ mapped: [UDPAddress: UDPAddress]) -> Bool? {
+        let verdicts = [true, false].compactMap { v4 -> Bool? in
+            let seen = mapped.filter { $0.key.isIPv4 == v4 }.map(\.value)
+            return seen.count >= 2 ? Set(seen).count > 1 : nil
+        }
+        return verdicts.isEmpty ? nil : verdicts.contains(true)
     }
 }

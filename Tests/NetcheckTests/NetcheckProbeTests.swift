@@ -29,7 +29,7 @@ import MeshBase
         }
         #expect(probe.isDone(now: t0 + .milliseconds(3)))
         let r = probe.result
-        #expect(r.udp && r.publicEndpoint == me && r.mappingVariesByDestination == false)
+        #expect(r.udp && r.publicEndpoints == [me] && r.mappingVariesByDestination == false)
         #expect(r.receivesFromUnsolicitedPort == true)
         #expect(r.latency[s1] == .milliseconds(3))
     }
@@ -41,7 +41,37 @@ import MeshBase
             probe.receive(answer(bytes, mapped: UDPAddress(ipv4: 203, 0, 113, 11, port: UInt16(20000 + i))), from: to, now: t0)
         }
         #expect(probe.result.mappingVariesByDestination == true)
-        #expect(probe.result.publicEndpoint == nil)
+        #expect(probe.result.publicEndpoints.isEmpty)
+    }
+
+    /// A dual-stack node probes the servers in both families: one public endpoint per family
+    /// (IPv4 first), and the families' different addresses are not a "hard NAT".
+    @Test func dualStackGivesOneEndpointPerFamily() {
+        let v6a = UDPAddress(addressBytes: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [0x01], port: 3478)!
+        let v6b = UDPAddress(addressBytes: v6a.addressBytes, port: 3479)!
+        var e = SeededEntropy(seed: 4)
+        var probe = NetcheckProbe(stunServers: [s1, s2, v6a, v6b], now: t0, testFiltering: false, entropy: &e)
+        let me4 = UDPAddress(ipv4: 203, 0, 113, 11, port: 41641)
+        let me6 = UDPAddress(addressBytes: [0x20, 0x01, 0x0d, 0xb8, 0, 1] + [UInt8](repeating: 0, count: 9) + [0x10], port: 41641)!
+        for (bytes, to) in probe.poll(now: t0) {
+            probe.receive(answer(bytes, mapped: to.isIPv4 ? me4 : me6), from: to, now: t0 + .milliseconds(2))
+        }
+        #expect(probe.isDone(now: t0 + .milliseconds(2)))
+        #expect(probe.result.publicEndpoints == [me4, me6])
+        #expect(probe.result.mappingVariesByDestination == false)
+        #expect(probe.result.latency[v6b] == .milliseconds(2))
+    }
+
+    /// A hard IPv4 NAT still shows as one, and still leaves the IPv6 endpoint to publish.
+    @Test func hardIPv4NATBesideIPv6() {
+        let v6 = UDPAddress(addressBytes: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [0x01], port: 3478)!
+        let me6 = UDPAddress(addressBytes: [0x20, 0x01, 0x0d, 0xb8, 0, 2] + [UInt8](repeating: 0, count: 9) + [0x10], port: 41641)!
+        let report = NetcheckReport(udp: true, mapped: [s1: UDPAddress(ipv4: 203, 0, 113, 12, port: 1000),
+                                                        s2: UDPAddress(ipv4: 203, 0, 113, 12, port: 2000), v6: me6],
+                                    latency: [:])
+        #expect(report.publicEndpoints == [me6])
+        #expect(NetcheckReport.mappingVaries(report.mapped) == true)
+        #expect(NetcheckReport.mappingVaries([v6: me6]) == nil)
     }
 
     @Test func retransmitsWithBackoffAndGivesUp() {

@@ -12,6 +12,7 @@ import MeshWire
 ///     listen = "0.0.0.0:8080"
 ///     public_url = "http://coord.example.com:8080"
 ///     stun_ports = [3478, 3479]
+///     stun_listen = "::"                     # STUN's address (default: the listen host)
 ///     ipv4_prefix = "100.64.0.0/10"
 ///     ipv6_prefix = "fd7a:115c:a1e0::/48"   # default: a random ULA /48 chosen at first start
 ///     relay_id = "default"                   # the id of the coordinator's own relay
@@ -36,6 +37,13 @@ public struct CoordinatorConfig: Sendable, Equatable {
     /// http://<listen host or this machine's hostname>:<port>.
     public var publicURL: String?
     public var stunPorts: [Int] = [3478, 3479]
+    /// The address STUN binds (an IP literal); nil: the listen host. A wildcard (0.0.0.0 or
+    /// ::) answers on every address of both families (one dual-stack socket per port), so
+    /// dual-stack nodes learn their IPv6 endpoint too. A coordinator behind a proxy that
+    /// listens on 127.0.0.1 sets it to a public address or a wildcard.
+    public var stunHost: String?
+    /// Where STUN binds: `stunHost`, else the listen host.
+    public var effectiveSTUNHost: String { stunHost ?? listenHost }
     /// PEM certificate chain and private key: when both are set the node API port speaks TLS
     /// itself (no reverse proxy needed); SIGHUP reloads them (`ReloadableServerTLS`).
     public var tlsCertificateFile: String?
@@ -257,6 +265,9 @@ public struct CoordinatorConfig: Sendable, Equatable {
         try Self.checkRange("idle_timeout_seconds", idleTimeoutSeconds)
         try Self.checkRange("relay_handshake_timeout_seconds", relayHandshakeTimeoutSeconds)
         guard (0...65535).contains(listenPort) else { throw ConfigError("listen port must be 0-65535, not \(listenPort)") }
+        if let h = stunHost, !Self.isIPAddress(h) {
+            throw ConfigError("stun_listen: \"\(TerminalText.escaped(String(h.prefix(80))))\" is not an IPv4 or IPv6 address (0.0.0.0 or :: for all)")
+        }
         for p in stunPorts where !(0...65535).contains(p) { throw ConfigError("stun_ports must be ports 0-65535, not \(p)") }
         guard Set(stunPorts.filter { $0 != 0 }).count == stunPorts.filter({ $0 != 0 }).count else { throw ConfigError("stun_ports lists a port twice") }
         if let problem = Self.domainProblem(domain) {
@@ -338,7 +349,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
                             "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
                             "max_connections", "max_connections_per_source", "request_head_timeout_seconds",
                             "idle_timeout_seconds", "relay_handshake_timeout_seconds",
-                            "domain", "sync", "log_level", "relay_id", "trusted_proxies", "tls_cert", "tls_key"]
+                            "domain", "sync", "log_level", "relay_id", "trusted_proxies", "tls_cert", "tls_key", "stun_listen"]
     static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports", "key"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
@@ -432,6 +443,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
                 }
             case "public_url": publicURL = try value.string(file, lineNo, key)
             case "stun_ports": stunPorts = try value.ports(file, lineNo, key)
+            case "stun_listen": stunHost = try value.string(file, lineNo, key)
             case "tls_cert": tlsCertificateFile = try value.string(file, lineNo, key)
             case "tls_key": tlsKeyFile = try value.string(file, lineNo, key)
             case "ipv4_prefix": ipv4Prefix = try value.string(file, lineNo, key)

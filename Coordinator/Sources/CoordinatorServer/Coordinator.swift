@@ -146,7 +146,7 @@ public final class Coordinator: Sendable {
         if config.stunPorts.count == 2 {
             var stunLogger = Logger(label: "meshcoord.stun")
             stunLogger.logLevel = logger.logLevel
-            stun = STUNServer(configuration: .init(host: config.listenHost, port1: config.stunPorts[0], port2: config.stunPorts[1]),
+            stun = STUNServer(configuration: .init(host: config.effectiveSTUNHost, port1: config.stunPorts[0], port2: config.stunPorts[1]),
                               logger: stunLogger)
         } else {
             if !config.stunPorts.isEmpty {

@@ -26,9 +26,13 @@ import Darwin
 ///   not decode (bad length, bad FINGERPRINT...), that are not requests, or that are requests of
 ///   another method; and answers when the socket is not writable (never queue without bound).
 ///
-/// With a wildcard host (0.0.0.0 or ::) RESPONSE-ORIGIN uses the destination address of the
-/// request (IP_PKTINFO); the kernel picks the source address of the answer, which is the same
-/// on a host with one address per family.
+/// A wildcard host (0.0.0.0 or ::) means both families: each port is one dual-stack socket on
+/// [::] (IPV6_V6ONLY off; IPv4 clients appear as IPv4-mapped addresses and are answered as
+/// IPv4), or a plain 0.0.0.0 socket on a host without IPv6. One socket per port rather than
+/// one per family keeps the change-port answer simple: the other port's socket answers either
+/// family. RESPONSE-ORIGIN then uses the destination address of the request (IPV6_PKTINFO);
+/// the kernel picks the source address of the answer, which is the same on a host with one
+/// address per family.
 public final class STUNServer: Service, Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -161,6 +165,18 @@ public final class STUNServer: Service, Sendable {
 
     private func bind(port: Int, index: Int, peers: PeerChannels) async throws -> any Channel {
         let wildcard = configuration.host == "0.0.0.0" || configuration.host == "::"
+        guard wildcard else { return try await bind(host: configuration.host, port: port, index: index, peers: peers) }
+        do {
+            return try await bind(host: "::", port: port, index: index, peers: peers, dualStack: true)
+        } catch {
+            // No IPv6 on this host at all (the kernel refuses AF_INET6 sockets): IPv4 alone.
+            logger.debug("STUN: no dual-stack socket, IPv4 only", metadata: ["error": "\(error)"])
+            return try await bind(host: "0.0.0.0", port: port, index: index, peers: peers)
+        }
+    }
+
+    private func bind(host: String, port: Int, index: Int, peers: PeerChannels, dualStack: Bool = false) async throws -> any Channel {
+        let wildcard = host == "0.0.0.0" || host == "::"
         let software = configuration.software
         let counters = counterCells
         let logger = logger
@@ -168,6 +184,9 @@ public final class STUNServer: Service, Sendable {
         var bootstrap = DatagramBootstrap(group: group)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
         if wildcard { bootstrap = bootstrap.channelOption(.receivePacketInfo, value: true) }
+        if dualStack {
+            bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 0)
+        }
         return try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -175,7 +194,7 @@ public final class STUNServer: Service, Sendable {
                         index: index, peers: peers, software: software, counters: counters, logger: logger))
                 }
             }
-            .bind(host: configuration.host, port: port)
+            .bind(host: host, port: port)
             .get()
     }
 }

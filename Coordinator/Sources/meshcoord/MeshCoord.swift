@@ -62,6 +62,8 @@ struct Serve: AsyncParsableCommand {
     var listen: String?
     @Option(name: .long, help: "Two UDP ports for STUN, comma-separated (default 3478,3479), or none.")
     var stunPorts: String?
+    @Option(name: .customLong("stun-listen"), help: "Address STUN binds (default: the --listen host; 0.0.0.0 or :: answer on every address of both families).")
+    var stunListen: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: the node API port speaks TLS itself (with --tls-key; SIGHUP reloads both).")
     var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key (unencrypted) of --tls-cert.")
@@ -101,6 +103,7 @@ struct Serve: AsyncParsableCommand {
             if let v = stateDir { c.stateDirectory = v }
             if let v = listen { (c.listenHost, c.listenPort) = try CoordinatorConfig.parseListen(v) }
             if let v = stunPorts { c.stunPorts = try CoordinatorConfig.parsePorts(v) }
+            if let v = stunListen { c.stunHost = v }
             if let v = publicURL { c.publicURL = v }
             if let v = tlsCert { c.tlsCertificateFile = v }
             if let v = tlsKey { c.tlsKeyFile = v }

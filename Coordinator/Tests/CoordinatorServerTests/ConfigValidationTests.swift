@@ -142,4 +142,27 @@ import Testing
         both.publicURL = "http://coord.example.com:8080"
         #expect(both.effectivePublicURL == "http://coord.example.com:8080")
     }
+
+    /// stun_listen (--stun-listen): an IP literal or a wildcard; unset, STUN binds the listen host.
+    @Test func stunListenIsAnAddressDefaultingToTheListenHost() throws {
+        var c = CoordinatorConfig()
+        try c.apply(configText: "listen = \"127.0.0.1:8080\"\n", file: "t.toml")
+        try c.validate()
+        #expect(c.stunHost == nil && c.effectiveSTUNHost == "127.0.0.1")
+        for host in ["::", "0.0.0.0", "2001:db8::100", "203.0.113.100"] {
+            var s = c
+            try s.apply(configText: "stun_listen = \"\(host)\"\n", file: "t.toml")
+            try s.validate()
+            #expect(s.effectiveSTUNHost == host)
+        }
+        for bad in ["coord.example.com", "", "[::]", "203.0.113.100:3478"] {
+            var b = c; b.stunHost = bad
+            do {
+                try b.validate()
+                Issue.record("stun_listen \(bad) was accepted")
+            } catch let e as CoordinatorConfig.ConfigError {
+                #expect(e.description.contains("stun_listen"), "\(e)")
+            }
+        }
+    }
 }

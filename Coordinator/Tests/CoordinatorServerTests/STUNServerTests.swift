@@ -219,6 +219,13 @@ struct STUNClientMissing: Error, CustomStringConvertible {
         try await Self.checkBasic(host: "127.0.0.1", bindHost: "0.0.0.0")
     }
 
+    /// A wildcard is both families (one dual-stack socket per port): IPv6 clients are answered
+    /// under "0.0.0.0" too, and IPv4 clients under "::" as IPv4 (not as mapped addresses).
+    @Test func wildcardBindAnswersBothFamilies() async throws {
+        try await Self.checkBasic(host: "::1", bindHost: "0.0.0.0")
+        try await Self.checkBasic(host: "127.0.0.1", bindHost: "::")
+    }
+
     @Test func garbageIsDroppedAndServerStillAnswers() async throws {
         let server = STUNServer(configuration: .init(host: "127.0.0.1", port1: 0, port2: 0))
         let ports = try await server.start()
