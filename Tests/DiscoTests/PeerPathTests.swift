@@ -120,6 +120,28 @@ import MeshBase
         #expect(path.route(now: now) == .init(direct: wan, relay: false))
     }
 
+    /// The packet that ends a quiet spell can cross the idle keepalive's Ping in flight: it still
+    /// goes direct only; the path loses trust when that Ping is overdue, not before.
+    @Test func aKeepaliveInFlightKeepsAnIdlePathTrusted() {
+        var e = SeededEntropy(seed: 1)
+        var path = PeerPath()
+        path.setCandidates([wan])
+        _ = path.route(now: t0)
+        let (a, t) = pings(path.poll(now: t0, entropy: &e))[0]
+        path.handlePong(txid: t, from: a, now: t0)
+        var now = t0, inFlight: [(UDPAddress, DiscoTransactionID)] = []
+        while inFlight.isEmpty, now - t0 < .seconds(60) {
+            now = now + .milliseconds(100)
+            inFlight = pings(path.poll(now: now, entropy: &e))
+            if now - t0 < .seconds(20) { for (addr, txid) in inFlight { path.handlePong(txid: txid, from: addr, now: now) }; inFlight = [] }
+        }
+        #expect(inFlight.count == 1, "an idle keepalive Ping went out")
+        let sentAt = now
+        #expect(now - t0 > PathTimings().trustDuration)
+        #expect(path.isTrusted(now: now + .milliseconds(10)), "a Ping in flight does not cost the trust")
+        #expect(!path.isTrusted(now: sentAt + PathTimings().pongOverdue), "an overdue one does")
+    }
+
     @Test func lanAddressBeatsPublicOne() {
         var e = SeededEntropy(seed: 1)
         var path = PeerPath()
