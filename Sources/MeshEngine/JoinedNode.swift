@@ -27,18 +27,28 @@ public final class JoinedNode: Sendable {
 
     public let paths: NodePaths
 
-    public init(nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8], registration: SavedRegistration,
-         control: ControlLoop, tls: TLSClient? = nil, proxy: HTTPSProxy? = nil, interfaceName: String, socketPath: String, listenPort: UInt16, logger: Logger) throws {
-        self.logger = logger
-        self.registration = registration
-        self.control = control
+    /// Everything local a mesh-mode node needs (UDP port, TUN device, local API socket), taken
+    /// before it registers: a node that cannot have them must fail before it spends a
+    /// single-use auth key and leaves a node on the coordinator that never comes up.
+    public static func openRuntime(nodeKeyBytes: [UInt8], interfaceName: String, socketPath: String,
+                                   listenPort: UInt16, logger: Logger) throws -> NodeRuntime {
         let device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: 1280)
         // MagicSock is the one authority on where a peer is: the device neither roams nor
         // needs an endpoint for a peer.
         device.pathsChosenByTransport = true
-        sync = DevicePeerSync(device: device)
-        runtime = try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: listenPort,
-                                  socketPath: socketPath, logger: logger)
+        return try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: listenPort,
+                               socketPath: socketPath, logger: logger)
+    }
+
+    /// Configures `runtime` (from `openRuntime`) with the registration's addresses and routes.
+    public init(runtime: NodeRuntime, nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8],
+                registration: SavedRegistration, control: ControlLoop, tls: TLSClient? = nil, proxy: HTTPSProxy? = nil,
+                logger: Logger) throws {
+        self.logger = logger
+        self.registration = registration
+        self.control = control
+        self.runtime = runtime
+        sync = DevicePeerSync(device: runtime.device)
         let tun = runtime.tun
         let v4 = try Self.parse(registration.ipv4, "overlay IPv4")
         try tun.addAddress(v4.networkBytes, prefixLength: 32)

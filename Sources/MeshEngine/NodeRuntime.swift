@@ -14,6 +14,8 @@ public final class NodeRuntime: Sendable {
     public let dataPlane: DataPlane
     public let api: LocalAPI
 
+    /// Opens the UDP socket, the TUN device and the local API socket, in that order; each
+    /// failure is one sentence (`StartupFailure`, `LocalAPIError`).
     public init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String, logger: Logger) throws {
         self.device = device
         udp = try UDPTransport(port: listenPort)
@@ -21,6 +23,9 @@ public final class NodeRuntime: Sendable {
         try tun.setMTU(device.mtu)
         dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
         api = LocalAPI(socketPath: socketPath, logger: logger)
+        // Taken now, with the port and the device: a socket path another meshd answers on is
+        // an error here, not a takeover later. Until `start`, meshctl hears "starting".
+        try api.claim()
     }
 
     public func start(steering: OverlaySteering? = nil, status: @escaping @Sendable () -> NodeStatus) throws {

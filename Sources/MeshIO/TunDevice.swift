@@ -13,7 +13,7 @@ public final class TunDevice: Sendable {
         var buf = [CChar](repeating: 0, count: 32)
         for (i, c) in name.utf8.prefix(15).enumerated() { buf[i] = CChar(bitPattern: c) }
         let rc = mesh_tun_open(&buf, buf.count)
-        guard rc >= 0 else { throw SystemError("opening TUN device \(name) (needs root or CAP_NET_ADMIN and /dev/net/tun)", code: rc) }
+        guard rc >= 0 else { throw StartupFailure.tunOpen(name: name, code: rc) }
         fd = rc
         let nameBytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         self.name = String(decoding: nameBytes, as: UTF8.self)

@@ -14,7 +14,7 @@ public final class UDPTransport: Sendable {
     public init(port: UInt16, bufferBytes: Int = 8 << 20) throws {
         var bound: UInt16 = 0
         let rc = mesh_udp_open(port, &bound, Int32(bufferBytes))
-        guard rc >= 0 else { throw SystemError("binding UDP port \(port)", code: rc) }
+        guard rc >= 0 else { throw StartupFailure.udpBind(port: port, code: rc) }
         fd = rc
         self.port = bound
     }

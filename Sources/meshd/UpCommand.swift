@@ -37,8 +37,8 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Unix socket for meshctl.")
     var socket: String = LocalAPI.defaultSocketPath
 
-    @Option(name: .long, help: "UDP port (0: any free port).")
-    var port: UInt16 = 0
+    @Option(name: .long, help: "UDP port (fixed by default so a firewall rule can allow it; 0: any free port).")
+    var port: UInt16 = Up.defaultPort
 
     @Option(name: .customLong("ca-file"),
             help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator (or the proxy in front of it) and TLS relays.")
@@ -46,6 +46,9 @@ struct Up: ParsableCommand {
 
     @Flag(name: .long, help: "Log handshakes and other details.")
     var verbose = false
+
+    /// The port firewall rules and the packages' documentation name.
+    static let defaultPort: UInt16 = 41641
 
     func run() throws {
         let logger = DaemonStartup.begin(verbose: verbose)
@@ -55,6 +58,11 @@ struct Up: ParsableCommand {
             do { token = try JoinToken(parsing: text) } catch { throw CommandFailure("\(error)") }
         }
         let dir = StateDirectory(path: stateDir)
+        // Everything local is checked before the node registers (a single-use key spent on a
+        // node that cannot come up is lost, and leaves a ghost node): first the state
+        // directory's lock, then, below, the UDP port, the TUN device and the socket path.
+        let lock: StateDirectoryLock
+        do { lock = try StateDirectoryLock(directory: dir) } catch { throw CommandFailure("\(error)") }
         let nodeKey: [UInt8]
         let discoPrivate: PrivateKey
         var saved: SavedRegistration?
@@ -80,6 +88,11 @@ struct Up: ParsableCommand {
         } else {
             throw CommandFailure("no saved registration in \(stateDir): pass --join-file FILE holding a join token (make one with `meshcoord authkey create`)")
         }
+        let runtime: NodeRuntime
+        do {
+            runtime = try JoinedNode.openRuntime(nodeKeyBytes: nodeKey, interfaceName: interface, socketPath: socket,
+                                                 listenPort: port, logger: logger)
+        } catch { throw CommandFailure("\(error)") }
 
         let tls: TLSClient
         do { tls = try TLSClient(caFile: caFile) } catch { throw CommandFailure("--ca-file: \(error)") }
@@ -132,8 +145,10 @@ struct Up: ParsableCommand {
             switch result {
             case .none:
                 logger.info("interrupted before registration completed")
+                runtime.stop()
                 return
             case .some(.failure(let error)):
+                runtime.stop()
                 throw CommandFailure("registration failed: \(error)")
             case .some(.success(let r)):
                 logger.info("registered as \(r.name): \(r.ipv4), \(r.ipv6) (node id \(r.nodeID))")
@@ -150,14 +165,15 @@ struct Up: ParsableCommand {
 
         let node: JoinedNode
         do {
-            node = try JoinedNode(nodeKeyBytes: nodeKey, discoKey: discoPrivate, coordinatorKeyBytes: coordinatorKey,
-                                  registration: registration, control: control, tls: tls, proxy: proxy,
-                                  interfaceName: interface, socketPath: socket, listenPort: port, logger: logger)
+            node = try JoinedNode(runtime: runtime, nodeKeyBytes: nodeKey, discoKey: discoPrivate,
+                                  coordinatorKeyBytes: coordinatorKey, registration: registration, control: control,
+                                  tls: tls, proxy: proxy, logger: logger)
             try node.start()
         } catch { throw CommandFailure("\(error)") }
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
         SignalWaiter.waitForTermination()
         node.stop()
+        withExtendedLifetime(lock) {}
         logger.info("meshd stopped")
     }
 
