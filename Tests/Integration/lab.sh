@@ -144,6 +144,10 @@ lab_veth() {
 }
 
 # lab_link_up NS IFACE: true when the interface exists and is administratively up
+# lab_tcp_open NS HOST PORT: a TCP connection from NS to HOST:PORT is accepted within 2 s;
+# lab_tcp_closed: it is not (dropped or refused), as a firewall test wants.
+lab_tcp_open() { lab_in "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$3"; }
+lab_tcp_closed() { ! lab_tcp_open "$@"; }
 lab_link_up() { lab_in "$1" ip -o link show dev "$2" 2>/dev/null | grep -q '[<,]UP[,>]'; }
 
 # lab_listening NS tcp|udp PORT

@@ -185,12 +185,21 @@ meshlab_row() {
         meshlab_wait_path a b relay 5
     fi
     lab_info "a's path to b: $(meshlab_peer_field a b "p.get('path')")"
-    lab_check "$ta/$tb: 5/5 pings a -> b" lab_ping_ok a "$MESHLAB_B4" 5
-    lab_check "$ta/$tb: 5/5 pings b -> a" lab_ping_ok b "$MESHLAB_A4" 5
-    lab_iperf_server iperf b
-    lab_iperf a "$MESHLAB_B4" 5 || lab_fail "$ta/$tb: iperf3 failed: $LAB_IPERF_ERR"
-    lab_pass "$ta/$tb: 5 s TCP transfer a -> b at $LAB_MBPS Mbit/s"
+    meshlab_traffic "$ta/$tb"
     lab_done "$ta/$tb: $want ($(meshlab_peer_field a b "p.get('path')")), ping both ways, TCP $LAB_MBPS Mbit/s"
+}
+
+# meshlab_traffic LABEL: the row's traffic checks: 5/5 pings each way between a and b over the
+# overlay, then a 5 s TCP transfer a -> b that must carry data (LAB_MBPS, LAB_RETR set).
+meshlab_traffic() {
+    local label=$1
+    lab_wait_until 15 "$label: first ping a -> b" lab_in a ping -n -c 1 -W 1 "$MESHLAB_B4"
+    lab_check "$label: 5/5 pings a -> b" lab_ping_ok a "$MESHLAB_B4" 5
+    lab_check "$label: 5/5 pings b -> a" lab_ping_ok b "$MESHLAB_A4" 5
+    lab_iperf_server iperf b
+    lab_iperf a "$MESHLAB_B4" 5 || lab_fail "$label: 5 s TCP transfer a -> b failed ($LAB_IPERF_ERR)"
+    awk -v m="$LAB_MBPS" 'BEGIN{exit !(m > 0)}' || lab_fail "$label: 5 s TCP transfer a -> b carried nothing"
+    lab_pass "$label: 5 s TCP transfer a -> b at $LAB_MBPS Mbit/s, retransmits $LAB_RETR"
 }
 
 # meshlab_direct NAME PEER_NAME PEER_IP: traffic until NAME's path to PEER is direct
