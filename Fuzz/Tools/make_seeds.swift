@@ -278,6 +278,70 @@ private func httpsProxySeeds() {
     write("https_proxy", "url-bare", [1] + Array("198.51.100.7".utf8))
 }
 
+private func policyDocumentSeeds() {
+    write("policy_document", "example", """
+    // Developers reach the database, every member the web host.
+    {
+      "groups": {"group:dev": ["alice@", "bob"]},
+      "tagOwners": {"tag:db": ["group:dev"], "tag:web": ["alice"]},
+      "hosts": {"office": "192.0.2.0/24"},
+      "acls": [
+        {"action": "accept", "src": ["group:dev"], "dst": ["tag:db:5432"]},
+        {"action": "accept", "src": ["autogroup:member"], "dst": ["tag:web:80,443"]},
+      ],
+      "tests": [
+        {"src": "alice", "accept": ["tag:db:5432", "tag:web:443"], "deny": ["tag:db:22"]},
+        {"src": "carol@", "accept": ["tag:web:80"], "deny": ["tag:db:5432"]},
+      ],
+    }
+    """)
+    write("policy_document", "prefixes-protocols", """
+    {"hosts": {"office": "192.0.2.0/24", "db6": "fd7a:115c:a1e0::a"},
+     "tagOwners": {"tag:db": [], "tag:web": ["tag:db"]},
+     "acls": [
+       {"action": "accept", "src": ["office", "100.64.0.0/30"], "dst": ["tag:db:22,8000-8999"]},
+       {"action": "accept", "src": ["*"], "dst": ["100.64.0.20:53", "[fd7a:115c:a1e0::14]:53"], "proto": "udp"},
+       {"action": "accept", "src": ["fd7a:115c:a1e0::/120"], "dst": ["db6:*"], "proto": "ipv6-icmp"},
+       {"action": "accept", "src": ["bob"], "dst": ["*:*"], "proto": 47},
+     ]}
+    """)
+    write("policy_document", "autogroup-self", """
+    {"groups": {"group:staff": ["alice", "carol", "erin@example.com"]},
+     "acls": [{"action": "accept", "src": ["group:staff", "autogroup:member"], "dst": ["autogroup:self:22", "alice:*"]}],
+     "tests": [{"src": "alice", "accept": ["alice:22"]}, {"src": "bob", "deny": ["alice:22"], "proto": "tcp"}]}
+    """)
+    write("policy_document", "failing-test", #"{"acls": [{"action": "accept", "src": ["alice"], "dst": ["bob:22"]}], "tests": [{"src": "bob", "accept": ["alice:22"]}]}"#)
+    write("policy_document", "unknown-group", "{\n  \"acls\": [\n    {\"action\": \"accept\", \"src\": [\"group:ops\"], \"dst\": [\"*:*\"]}\n  ]\n}")
+    write("policy_document", "hujson-syntax", "\u{FEFF}/* c */ {\"a\": [1, -2.5e3, true, null, \"\\u00e9\\ud83d\\ude00\\n\",], // x\n \"b\": {},}")
+}
+
+private func packetFilterSeeds() {
+    // Script ops (see packet_filter.swift): 0 raw inbound, 1 raw outbound, 2 time, 3 rules,
+    // 4 built packet (0x84: outbound). A built packet: shape, pick, port bytes, fields, extra.
+    func script(_ parts: [[UInt8]]) -> [UInt8] { parts.flatMap { $0 } }
+    let fd7a: [UInt8] = [0xFD, 0x7A, 0x11, 0x5C, 0xA1, 0xE0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    let synV4: [UInt8] = [0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 100, 64, 0, 1, 100, 64, 0, 10,
+                          0x9C, 0x40, 0x15, 0x38, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xFF, 0xFF, 0, 0, 0, 0]
+    let udpV6: [UInt8] = script([[0x60, 0, 0, 0, 0, 8, 17, 64], fd7a, [2], fd7a, [10], [0x9C, 0x40, 0, 53, 0, 8, 0, 0]])
+    let tcpSYN: [UInt8] = [4, 0, 0, 0, 1, 0, 0, 0, 0, 0x02, 0, 0]
+    let tcpSYNACKOut: [UInt8] = [0x84, 0, 0x88, 0, 3, 0, 0, 0, 0, 0x12, 0, 0]
+    let tcpData: [UInt8] = [4, 0, 0, 0, 1, 0, 0, 0, 0, 0x10, 5, 0]
+    let udp6: [UInt8] = [4, 5, 1, 0, 2, 4, 0]
+    write("packet_filter", "syn-then-data", script([[0], tcpSYN, tcpSYNACKOut, tcpData]))
+    write("packet_filter", "udp-v6-rule-change", script([[1], udp6, [3, 0], udp6, [2, 0x01, 0x00], [3, 3], udp6]))
+    write("packet_filter", "echo-and-error", script([[3], [4, 6, 0, 0, 0, 0, 0], [0x84, 6, 0x88, 0, 0, 1, 0],
+                                                     [4, 8, 0, 0, 2, 0, 0], [4, 9, 1, 0, 2, 1, 0]]))
+    write("packet_filter", "raw-packets", script([[0], [0], chunk(synV4), [1], chunk(udpV6), [0], chunk(udpV6)]))
+    write("packet_filter", "fragments-extensions", script([[0], [4, 5, 0, 0, 2, 0, 0x30], [4, 5, 0, 0, 2, 0, 0x85],
+                                                           [4, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0x83], [4, 10, 0x80, 0, 0, 1, 0]]))
+    var flood: [[UInt8]] = [[1]]
+    for i in 0..<24 {
+        let peer = UInt8(1 + i % 2), sourcePort = UInt8(i), destinationPort = UInt8(i / 8)
+        flood.append([4, 5, peer, sourcePort, destinationPort, 0, 0])
+    }
+    write("packet_filter", "flood-evicts", script(flood))
+}
+
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     guard !outDir.isEmpty else {
@@ -286,6 +350,7 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
     }
     stunSeeds(); relayFrameSeeds(); joinTokenSeeds(); tunnelConfigSeeds(); coordinatorConfigSeeds()
     discoSeeds(); controlSeeds(); relayServerSeeds(); relayClientSeeds(); wireguardSeeds(); relayURLSeeds(); httpsProxySeeds()
+    policyDocumentSeeds(); packetFilterSeeds()
     print("seeds written to \(outDir)")
     exit(0)
 }

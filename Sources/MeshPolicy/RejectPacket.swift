@@ -46,9 +46,14 @@ package enum RejectPacket {
 
     /// ICMP "communication administratively prohibited" (v4 type 3 code 13, RFC 1812; v6 type 1
     /// code 1, RFC 4443), quoting the refused packet's IP header and first 8 transport bytes,
-    /// so the answer is never much larger than the packet it answers.
+    /// so the answer is never much larger than the packet it answers. An IPv6 quote stops where
+    /// the answer would pass the minimum MTU (RFC 4443 2.4(c): 1280 bytes), however long the
+    /// refused packet's extension headers are.
+    package static let maxICMPv6ErrorBytes = 1280
+
     package static func icmpProhibited(for h: PacketHeaders, packet: UnsafeRawBufferPointer) -> [UInt8] {
-        let quoteLength = min(h.length, h.transportOffset + 8, packet.count)
+        let quoteLimit = h.isV6 ? maxICMPv6ErrorBytes - 40 - 8 : Int.max
+        let quoteLength = min(h.length, h.transportOffset + 8, packet.count, quoteLimit)
         var icmp = [UInt8](repeating: 0, count: 8)
         if h.isV6 { icmp[0] = 1; icmp[1] = 1 } else { icmp[0] = 3; icmp[1] = 13 }
         icmp.append(contentsOf: UnsafeRawBufferPointer(rebasing: packet[0..<quoteLength]))

@@ -43,6 +43,17 @@ import Testing
         let h = try #require(PacketHeaders.of(packet))
         let reply = packet.withUnsafeBytes { RejectPacket.icmpProhibited(for: h, packet: $0) }
         #expect(reply.count == 40 + 8 + 56 && TestPacket.checksumsVerify(reply))
+
+        // A long extension header (1,608 bytes of Pad1 options): the answer stops at IPv6's
+        // minimum MTU, 1,280 bytes.
+        var options = [UInt8](repeating: 0, count: 1_608)
+        options[1] = 200  // (200 + 1) · 8 bytes
+        let long = TestPacket.ip(a6, b6, proto: 17, transport: udp, checksumAt: nil, extensionHeaders: [(60, options)])
+        let lh = try #require(PacketHeaders.of(long))
+        #expect(lh.transportOffset == 40 + 1_608 && lh.destinationPort == 2)
+        let capped = long.withUnsafeBytes { RejectPacket.icmpProhibited(for: lh, packet: $0) }
+        #expect(capped.count == RejectPacket.maxICMPv6ErrorBytes && TestPacket.checksumsVerify(capped))
+        #expect(Array(capped[48...]) == Array(long[0..<(1_280 - 48)]))
     }
 
     @Test func onlyUnicastPacketsAreAnswered() throws {
