@@ -9,6 +9,12 @@
 # The coordinator runs on the public host c at 203.0.113.100:8080 (STUN on 3478 and 3479, the
 # relay on its HTTP port), named coord.lab.test by the lab's DNS server (MESHLAB_NAMING); the
 # nodes join with one reusable auth key and listen on UDP 41641.
+#
+# With NATLAB_IPV6=dual or only (natlab.sh) the coordinator is dual-stack as in the field:
+# coord.lab.test has an AAAA record (2001:db8::100) besides its A record, the lab's DNS server
+# answers on 2001:db8::53 (which every namespace then uses, so IPv6-only hosts resolve too), a
+# second nginx terminates TLS on [2001:db8::100]:443, and STUN answers on every address of c in
+# both families (--stun-listen ::). Only with the default naming (https through nginx).
 
 MESHLAB_COORD=203.0.113.100
 MESHLAB_PORT=41641
@@ -22,6 +28,7 @@ MESHLAB_NAMING=${MESHLAB_NAMING:-https}
 MESHLAB_PROXY=${MESHLAB_PROXY:-nginx}
 MESHLAB_COORD_NAME=coord.lab.test
 MESHLAB_DNS_IP=203.0.113.53
+MESHLAB_DNS_IP6=2001:db8::53
 # Extra NAME=ADDR records for the lab's DNS server (e.g. a relay in another region).
 MESHLAB_DNS_EXTRA=${MESHLAB_DNS_EXTRA:-}
 meshlab_coord_url() {
@@ -51,7 +58,9 @@ meshlab_peer_field() {
 }
 
 meshlab_coord_start() { # NAME
-    local tls_args=""
+    local tls_args="" stun_args=""
+    # Dual-stack STUN: one socket per port on [::] answering both families.
+    [[ $NATLAB_IPV6 != off ]] && stun_args="--stun-listen ::"
     if meshlab_coord_tls_itself; then
         [[ -f $LAB_DIR/tls/ca.pem ]] || lab_tls_ca
         [[ -f $LAB_DIR/tls/$MESHLAB_COORD_NAME.pem ]] || lab_tls_cert "$MESHLAB_COORD_NAME" "DNS:$MESHLAB_COORD_NAME"
@@ -60,7 +69,7 @@ meshlab_coord_start() { # NAME
     # MESHLAB_COORD_WRAP: a command prefix such as "prlimit --nofile=1024:1024" (it must exec)
     # shellcheck disable=SC2086
     lab_start "$1" c ${MESHLAB_COORD_WRAP:-} "$MESH_BIN/meshcoord" serve --state-dir "$LAB_DIR/coord" \
-        --listen "$MESHLAB_COORD:$(meshlab_coord_port)" --stun-ports 3478,3479 --public-url "$(meshlab_coord_url)" \
+        --listen "$MESHLAB_COORD:$(meshlab_coord_port)" --stun-ports 3478,3479 $stun_args --public-url "$(meshlab_coord_url)" \
         $(meshlab_coord_proxy_args) $tls_args ${MESHLAB_COORD_ARGS:-}
     lab_wait_until 20 "meshcoord listening" lab_listening c tcp "$(meshlab_coord_port)"
     lab_wait_until 10 "meshcoord admin socket answers" lab_q "$MESH_BIN/meshcoord" authkey list --state-dir "$LAB_DIR/coord"
@@ -72,8 +81,16 @@ meshlab_coord_start() { # NAME
             caddy) lab_caddy proxy c "$MESHLAB_COORD" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080" ;;
             *) lab_fail "MESHLAB_PROXY=$MESHLAB_PROXY: nginx, caddy or none" ;;
         esac
+        if [[ $NATLAB_IPV6 != off ]]; then
+            # The same server on c's IPv6 address (one listen address per lab_nginx). Port 443 is
+            # already open on IPv4, so wait for this very address.
+            lab_nginx proxy6 c "[$NATLAB_C_IP6]:443" "$MESHLAB_COORD_NAME" "$MESHLAB_COORD:8080"
+            lab_wait_until 10 "nginx proxy6 listening on [$NATLAB_C_IP6]:443" meshlab_listening_on c "[$NATLAB_C_IP6]:443"
+        fi
     fi
 }
+# meshlab_listening_on NS ADDR:PORT: a TCP socket listens on exactly that address
+meshlab_listening_on() { lab_in "$1" ss -H -ltn "src $2" 2>/dev/null | grep -q .; }
 
 _meshlab_node_launch() { # NAME NS [extra meshd args]
     local name=$1 ns=$2; shift 2
@@ -113,11 +130,20 @@ meshlab_back_within() { # NAME TARGET LIMIT DEADLINE
 meshlab_up() { # TYPE_A TYPE_B
     lab_mesh_bin
     [[ -x $MESH_BIN/meshcoord ]] || lab_fail "no meshcoord at $MESH_BIN/meshcoord"
+    if [[ ${NATLAB_IPV6:-off} != off && ($MESHLAB_NAMING != https || $MESHLAB_PROXY != nginx) ]]; then
+        lab_fail "NATLAB_IPV6=$NATLAB_IPV6 is modelled with MESHLAB_NAMING=https and MESHLAB_PROXY=nginx only"
+    fi
     natlab_up "$1" "$2"
     if [[ $MESHLAB_NAMING != literal ]]; then
         natlab_public_host dns "$MESHLAB_DNS_IP"
+        local dns_ip=$MESHLAB_DNS_IP records="$MESHLAB_COORD_NAME=$MESHLAB_COORD"
+        if [[ $NATLAB_IPV6 != off ]]; then
+            natlab_ipv6_public_host dns "$MESHLAB_DNS_IP6"
+            dns_ip=$MESHLAB_DNS_IP6
+            records+=" $MESHLAB_COORD_NAME=$NATLAB_C_IP6"
+        fi
         # shellcheck disable=SC2086
-        lab_dns dns "$MESHLAB_DNS_IP" "$MESHLAB_COORD_NAME=$MESHLAB_COORD" $MESHLAB_DNS_EXTRA
+        lab_dns dns "$dns_ip" $records $MESHLAB_DNS_EXTRA
         if [[ $1 == block-udp ]]; then lab_dns_tcp a; fi
         if [[ $2 == block-udp ]]; then lab_dns_tcp b; fi
     fi
@@ -145,11 +171,12 @@ meshlab_check_https() {
         meshlab_status_has "$1" "any(r.get('url') == '$url/relay' and r.get('connected') for r in j.get('relays', []))"
     meshlab_coord_tls_itself || lab_check "the proxy ($MESHLAB_PROXY) passed $1's registration" meshlab_proxy_passed_registration
 }
-# The proxy's access log holds an answered registration (nginx: combined format; caddy: JSON).
+# The proxy's access log holds an answered registration (nginx: combined format; caddy: JSON);
+# with IPv6 in the lab, the log of either nginx (IPv4 or IPv6 address).
 meshlab_proxy_passed_registration() {
     local log=$LAB_DIR/proxy/access.log
     case $MESHLAB_PROXY in
-        nginx) grep -q '"POST /v1/register HTTP/1.1" 200' "$log" ;;
+        nginx) cat "$log" "$LAB_DIR/proxy6/access.log" 2>/dev/null | grep -q '"POST /v1/register HTTP/1.1" 200' ;;
         caddy) grep '"uri":"/v1/register"' "$log" | grep -q '"status":200' ;;
     esac
 }
@@ -235,4 +262,37 @@ meshlab_cut() {
 meshlab_uncut() {
     lab_in "$1" nft flush chain ip natlab cut
     lab_in "$1" nft delete chain ip natlab cut
+}
+
+# meshlab_published NAME ENDPOINT: the coordinator holds ENDPOINT ("203.0.113.11:41641" or
+# "[2001:db8:1::10]:41641") among node NAME's published endpoints
+meshlab_published() {
+    "$MESH_BIN/meshcoord" node list --json --state-dir "$LAB_DIR/coord" > "$LAB_DIR/nodes.json" 2>/dev/null || return 1
+    lab_json "$LAB_DIR/nodes.json" "any(n['name'] == '$1' and '$2' in n.get('endpoints', []) for n in j)" | grep -qx True
+}
+meshlab_endpoints_of() {
+    "$MESH_BIN/meshcoord" node list --json --state-dir "$LAB_DIR/coord" > "$LAB_DIR/nodes.json" 2>/dev/null || return 1
+    lab_json "$LAB_DIR/nodes.json" "' '.join(next((n.get('endpoints', []) for n in j if n['name'] == '$1'), []))"
+}
+
+# meshlab_ipv6_pair: a and b behind "eim" routers with NATLAB_IPV6 on (dual or only), the
+# coordinator by name over https: both publish their global IPv6 endpoint, reach each other
+# directly over IPv6 (within 10 s of the first ping), ping both ways and carry a TCP transfer.
+meshlab_ipv6_pair() {
+    meshlab_up eim eim
+    local e
+    for e in "a [$NATLAB_A_IP6]:$MESHLAB_PORT" "b [$NATLAB_B_IP6]:$MESHLAB_PORT"; do
+        # shellcheck disable=SC2086
+        lab_wait_until 10 "the coordinator has ${e% *}'s IPv6 endpoint ${e#* }" meshlab_published $e
+    done
+    lab_info "published: a: $(meshlab_endpoints_of a); b: $(meshlab_endpoints_of b)"
+    lab_wait_until 10 "first ping a -> b over the overlay" lab_in a ping -n -c 1 -W 1 "$MESHLAB_B4"
+    local t_ping; t_ping=$(meshlab_since "$MESHLAB_T0")
+    meshlab_wait_path a b "direct:[$NATLAB_B_IP6]:$MESHLAB_PORT" 10
+    MESHLAB_DIRECT_AFTER=$(meshlab_since "$MESHLAB_T0")
+    meshlab_wait_path b a "direct:[$NATLAB_A_IP6]:$MESHLAB_PORT" 10
+    lab_info "from both nodes up: first ping reply after ${t_ping}s, a's path to b direct over IPv6 after ${MESHLAB_DIRECT_AFTER}s"
+    meshlab_traffic "IPv6 $NATLAB_IPV6"
+    local b6; b6=$(meshlab_field b "j['ipv6']")
+    lab_check "IPv6 $NATLAB_IPV6: 5/5 pings a -> b's overlay IPv6 $b6" lab_ping_ok a "$b6" 5
 }
