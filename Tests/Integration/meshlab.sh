@@ -176,7 +176,7 @@ meshlab_check_https() {
 meshlab_proxy_passed_registration() {
     local log=$LAB_DIR/proxy/access.log
     case $MESHLAB_PROXY in
-        nginx) cat "$log" "$LAB_DIR/proxy6/access.log" 2>/dev/null | grep -q '"POST /v1/register HTTP/1.1" 200' ;;
+        nginx) grep -qs '"POST /v1/register HTTP/1.1" 200' "$log" "$LAB_DIR/proxy6/access.log" ;;
         caddy) grep '"uri":"/v1/register"' "$log" | grep -q '"status":200' ;;
     esac
 }
