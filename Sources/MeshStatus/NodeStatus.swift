@@ -19,11 +19,31 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         /// The relay the peer calls home, as the netmap says: where our relayed packets for
         /// it go when we hold a connection there.
         public var homeRelay: String?
+        /// Offline peers: seconds since the coordinator last saw the peer (nil when never seen
+        /// or online).
+        public var lastSeenSecondsAgo: Int?
+        /// No data either way for a while (the path layer's session timeout): the path is only
+        /// kept alive, and latency and path may be stale.
+        public var idle: Bool?
+        /// Round trip of the last disco Pong on the direct path, in milliseconds to 0.01.
+        public var latencyMs: Double?
+        /// While relayed: the relay (region id) our packets for the peer go through now.
+        public var relayRegion: String?
+        /// While relayed: why there is no direct path, in a few words ("hard NAT on this
+        /// side", "UDP blocked on this side", "no answer yet on direct candidates", ...).
+        public var relayReason: String?
 
         public init(publicKey: String, endpoint: String? = nil, lastHandshakeSecondsAgo: Int? = nil,
                     rxBytes: UInt64 = 0, txBytes: UInt64 = 0, persistentKeepalive: Int? = nil,
                     name: String? = nil, ipv4: String? = nil, ipv6: String? = nil, online: Bool? = nil,
-                    path: String? = nil) {
+                    path: String? = nil, homeRelay: String? = nil, lastSeenSecondsAgo: Int? = nil, idle: Bool? = nil,
+                    latencyMs: Double? = nil, relayRegion: String? = nil, relayReason: String? = nil) {
+            self.homeRelay = homeRelay
+            self.lastSeenSecondsAgo = lastSeenSecondsAgo
+            self.idle = idle
+            self.latencyMs = latencyMs
+            self.relayRegion = relayRegion
+            self.relayReason = relayReason
             self.publicKey = publicKey
             self.endpoint = endpoint
             self.lastHandshakeSecondsAgo = lastHandshakeSecondsAgo

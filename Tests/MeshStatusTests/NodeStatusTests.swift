@@ -25,6 +25,26 @@ import Testing
         }
     }
 
+    @Test func statusFromBeforeThePresenceAndPathFieldsStillDecodes() throws {
+        let json = #"{"interface":"mesh0","publicKey":"A=","listenPort":41641,"droppedDatagrams":0,"drops":{},"peers":[{"publicKey":"B=","rxBytes":0,"txBytes":0,"name":"b","online":true,"path":"relay"}]}"#
+        let s = try JSONDecoder().decode(NodeStatus.self, from: Data(json.utf8))
+        let p = try #require(s.peers.first)
+        #expect(p.relayReason == nil && p.relayRegion == nil && p.latencyMs == nil && p.idle == nil
+                && p.lastSeenSecondsAgo == nil)
+    }
+
+    @Test func newPeerFieldsRoundTripAndAreLeftOutWhenUnset() throws {
+        var p = NodeStatus.PeerStatus(publicKey: "B=", name: "b", online: false, path: "relay")
+        let bare = try #require(String(data: try JSONEncoder().encode(p), encoding: .utf8))
+        #expect(!bare.contains("relayReason") && !bare.contains("lastSeenSecondsAgo"))
+        p.lastSeenSecondsAgo = 180
+        p.idle = true
+        p.latencyMs = 1.25
+        p.relayRegion = "fra"
+        p.relayReason = "peer offline"
+        #expect(try JSONDecoder().decode(NodeStatus.PeerStatus.self, from: JSONEncoder().encode(p)) == p)
+    }
+
     @Test func standaloneStatusDecodesWithoutMeshFields() throws {
         let json = #"{"interface":"wg0","publicKey":"A=","listenPort":51820,"droppedDatagrams":0,"drops":{},"peers":[{"publicKey":"B=","rxBytes":0,"txBytes":0}]}"#
         let s = try JSONDecoder().decode(NodeStatus.self, from: Data(json.utf8))
@@ -41,7 +61,7 @@ import Testing
         #expect(lines[2] == "relays: default (home) connected, fra down")
         #expect(lines[3] == "dropped datagrams: 3")
         #expect(lines[4] == "disco drops: unknownSender 2")
-        #expect(lines[5].hasPrefix("NAME  ADDRESS     PATH"))
+        #expect(lines[5].hasPrefix("NAME  ADDRESS     STATUS  PATH"))
         #expect(lines[6].contains("direct 203.0.113.12:41641") && lines[6].contains("4s ago")
                 && lines[6].contains("1.5 KiB") && lines[6].contains("3.0 GiB"))
     }
