@@ -221,7 +221,7 @@ public final class Coordinator: Sendable {
     func markListening(_ port: Int) { listening.bound(port) }
 
     func makeNodeApplication() -> some Service {
-        let router = Router()
+        let router = Router(context: NodeRequestContext.self)
         router.add(middleware: OneRequestPerConnectionMiddleware())
         router.add(middleware: JSONErrorMiddleware(logger: logger))
         NodeAPI(coordinator: self).register(on: router)
@@ -303,6 +303,18 @@ public final class Coordinator: Sendable {
         return k
     }
 
+    /// One presence sweep at `now` (Unix seconds; the sweeper passes the clock, tests any
+    /// time): nodes whose connection went away `NetworkHub.disconnectGraceSeconds` ago
+    /// without a new poll, and nodes silent for `offline_after_seconds`, are stored offline;
+    /// the store's change reaches every peer's waiting poll at once.
+    public func markStaleNodesOffline(now: Int64) async {
+        let offlineAfter = Int64(checkedRounding: config.offlineAfterSeconds.rounded(.up)) ?? 60
+        for (id, lastSeen) in hub.staleOnlineNodes(now: now, offlineAfter: offlineAfter, startedAt: startedAt,
+                                                   disconnectGrace: min(NetworkHub.disconnectGraceSeconds, offlineAfter)) {
+            _ = try? await store.update(nodeID: id, .init(online: false, lastSeen: lastSeen), now: now)
+        }
+    }
+
     func makeJoinToken(secret: [UInt8]) -> JoinToken {
         JoinToken(coordinatorURL: publicURL, coordinatorKey: publicKey, secret: secret)
     }
@@ -323,14 +335,9 @@ struct PresenceService: Service {
 
     func run() async throws {
         var lastFlush = ContinuousClock.now
-        let offlineAfter = Int64(checkedRounding: coordinator.config.offlineAfterSeconds.rounded(.up)) ?? 60
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-            let now = Coordinator.nowSeconds()
-            for (id, lastSeen) in coordinator.hub.staleOnlineNodes(now: now, offlineAfter: offlineAfter,
-                                                                  startedAt: coordinator.startedAt) {
-                _ = try? await coordinator.store.update(nodeID: id, .init(online: false, lastSeen: lastSeen), now: now)
-            }
+            await coordinator.markStaleNodesOffline(now: Coordinator.nowSeconds())
             if ContinuousClock.now - lastFlush > .seconds(60) {
                 lastFlush = ContinuousClock.now
                 try? await coordinator.store.recordLastSeen(coordinator.hub.lastSeenTimes())

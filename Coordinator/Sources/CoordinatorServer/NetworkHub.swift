@@ -32,6 +32,9 @@ public final class NetworkHub: Sendable {
         /// Open map polls per node and when each node last did anything (Unix seconds).
         var activePolls: [Int64: Int] = [:]
         var lastActivity: [Int64: Int64] = [:]
+        /// Nodes whose last poll ended because the client went away, and when (Unix seconds);
+        /// cleared by the node's next poll or request. At most one entry per node.
+        var goneAt: [Int64: Int64] = [:]
         /// The version at which the set of active node keys last changed (a node became
         /// active or inactive, or an active node's key changed). At start: the loaded version,
         /// since when the set last changed before is not known.
@@ -69,7 +72,7 @@ public final class NetworkHub: Sendable {
             // last seen is tracked here between persisted updates; never go backwards.
             if let old = s.nodes[node.id], let a = old.lastSeen, a > (n.lastSeen ?? 0) { n.lastSeen = a }
             s.nodes[node.id] = n
-            if node.removedAt == nil { s.byKey[node.nodeKey] = node.id }
+            if node.removedAt == nil { s.byKey[node.nodeKey] = node.id } else { s.goneAt[node.id] = nil }
             if node.version > s.version { s.version = node.version }
             s.logVersions.append(node.version)
             s.logIDs.append(node.id)
@@ -215,20 +218,33 @@ public final class NetworkHub: Sendable {
 
     // MARK: Presence
 
+    /// How long after its connection went away (with no poll open since) a node is marked
+    /// offline. A node re-opens its long-poll within milliseconds of each answer, and an
+    /// answered poll never counts as gone, so the normal poll cycle never comes near this;
+    /// the grace covers a meshd restart (a new process polls again within a second or two)
+    /// and a client that reconnects after a reset. 5 s, plus up to 1 s of second rounding
+    /// and 1 s of sweep interval, keeps a killed peer's "offline" well under 15 s.
+    public static let disconnectGraceSeconds: Int64 = 5
+
     /// A map poll of `nodeID` began; returns whether the node was marked offline until now.
     public func pollStarted(_ nodeID: Int64, now: Int64) -> Bool {
         state.withLock { s in
             s.activePolls[nodeID, default: 0] += 1
+            s.goneAt[nodeID] = nil
             s.lastActivity[nodeID] = now
             s.nodes[nodeID]?.lastSeen = now
             return s.nodes[nodeID].map { !$0.online } ?? false
         }
     }
 
-    public func pollEnded(_ nodeID: Int64, now: Int64) {
+    /// A map poll of `nodeID` ended; `clientGone`: because the node's connection went away
+    /// (rather than with an answer), which makes the node offline after
+    /// `disconnectGraceSeconds` unless it polls again.
+    public func pollEnded(_ nodeID: Int64, now: Int64, clientGone: Bool = false) {
         state.withLock { s in
             let n = (s.activePolls[nodeID] ?? 1) - 1
             s.activePolls[nodeID] = n > 0 ? n : nil
+            if clientGone, s.nodes[nodeID] != nil { s.goneAt[nodeID] = now }
             s.lastActivity[nodeID] = now
             s.nodes[nodeID]?.lastSeen = now
         }
@@ -236,21 +252,29 @@ public final class NetworkHub: Sendable {
 
     public func touched(_ nodeID: Int64, now: Int64) {
         state.withLock { s in
+            s.goneAt[nodeID] = nil
             s.lastActivity[nodeID] = now
             s.nodes[nodeID]?.lastSeen = now
         }
     }
 
-    /// Nodes marked online that have had no poll open and no request for `offlineAfter`
-    /// seconds (counting from `startedAt` for nodes not seen since the coordinator started).
-    public func staleOnlineNodes(now: Int64, offlineAfter: Int64, startedAt: Int64) -> [(Int64, Int64)] {
+    /// Nodes marked online with no poll open that either went away (their last poll's
+    /// connection closed) `disconnectGrace` seconds ago or more, or have made no request for
+    /// `offlineAfter` seconds (counting from `startedAt` for nodes not seen since the
+    /// coordinator started); with the last time each was seen.
+    public func staleOnlineNodes(now: Int64, offlineAfter: Int64, startedAt: Int64,
+                                 disconnectGrace: Int64 = NetworkHub.disconnectGraceSeconds) -> [(Int64, Int64)] {
         state.withLock { s in
             var out: [(Int64, Int64)] = []
             for n in s.nodes.values where n.online && n.isActive && s.activePolls[n.id] == nil {
+                if let gone = s.goneAt[n.id], now.subtractingReportingOverflow(gone).partialValue >= disconnectGrace {
+                    out.append((n.id, gone))
+                    continue
+                }
                 let last = max(s.lastActivity[n.id] ?? startedAt, startedAt)
                 if now - last >= offlineAfter { out.append((n.id, s.lastActivity[n.id] ?? n.lastSeen ?? last)) }
             }
-            return out
+            return out.sorted { $0.0 < $1.0 }
         }
     }
 

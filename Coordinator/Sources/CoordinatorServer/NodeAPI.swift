@@ -10,9 +10,13 @@ import NIOCore
 struct NodeAPI: Sendable {
     let coordinator: Coordinator
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<NodeRequestContext>) {
         router.post("/v1/register") { request, _ in try await self.sealed(request, RegisterRequest.self, self.register) }
-        router.post("/v1/map") { request, _ in try await self.sealed(request, MapRequest.self, self.map) }
+        router.post("/v1/map") { request, context async throws -> Response in
+            let disconnect = ClientDisconnect()
+            await disconnect.watch(context.channel)
+            return try await self.sealed(request, MapRequest.self) { try await self.map($0, $1, disconnect: disconnect) }
+        }
         router.post("/v1/endpoints") { request, _ in try await self.sealed(request, EndpointsRequest.self, self.endpoints) }
         router.post("/v1/logout") { request, _ in try await self.sealed(request, LogoutRequest.self, self.logout) }
         router.post("/v1/relay/nodes") { request, _ in try await self.sealed(request, RelayNodesRequest.self, self.relayNodes) }
@@ -143,14 +147,17 @@ struct NodeAPI: Sendable {
                                 tags: node.tags, relays: coordinator.relays)
     }
 
-    func map(_ opened: OpenedRequest, _ req: MapRequest) async throws -> MapResponse {
+    /// - Parameter disconnect: fires when the node's connection goes away; the poll then ends
+    ///   at once and tells the hub so, which marks the node offline unless it polls again
+    ///   within `NetworkHub.disconnectGraceSeconds`.
+    func map(_ opened: OpenedRequest, _ req: MapRequest, disconnect: ClientDisconnect? = nil) async throws -> MapResponse {
         let node = try activeNode(opened)
         try Self.checkEndpoints(req.endpoints, homeRelay: req.homeRelay)
         if let d = req.discoKey { try Self.checkDiscoKey(d) }
         let hub = coordinator.hub
         let now = Coordinator.nowSeconds()
         let wasOffline = hub.pollStarted(node.id, now: now)
-        defer { hub.pollEnded(node.id, now: Coordinator.nowSeconds()) }
+        defer { hub.pollEnded(node.id, now: Coordinator.nowSeconds(), clientGone: disconnect?.hasGone ?? false) }
 
         // The node's own news first (endpoints, home relay, disco key, coming online).
         var ownVersion: UInt64 = 0
@@ -179,8 +186,21 @@ struct NodeAPI: Sendable {
             if !d.isEmpty { return makeResponse(d) }
             version = max(version, d.version)
             let remaining = deadline - ContinuousClock.now
-            if req.wait == false || remaining <= .zero || hub.isShutDown { return .keepAlive(version: version) }
-            _ = await hub.waitForChange(after: version, timeout: remaining)
+            if req.wait == false || remaining <= .zero || hub.isShutDown || disconnect?.hasGone == true {
+                return .keepAlive(version: version)
+            }
+            if let disconnect {
+                // Whichever comes first: a change, the keep-alive, or the client going away.
+                let current = version
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { _ = await hub.waitForChange(after: current, timeout: remaining) }
+                    group.addTask { await disconnect.wait() }
+                    await group.next()
+                    group.cancelAll()
+                }
+            } else {
+                _ = await hub.waitForChange(after: version, timeout: remaining)
+            }
         }
     }
 
