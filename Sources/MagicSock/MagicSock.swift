@@ -44,6 +44,16 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         public var latency: Duration?
         public var trusted: Bool
         public var relay: Bool
+        /// The endpoints the netmap publishes for the peer (why-relayed reasoning looks at
+        /// whether any of them is public).
+        public var published: [UDPAddress] = []
+        /// Disco Pings sent to the peer's direct candidates, and Pongs that answered one of
+        /// them, since the peer joined this node's netmap: Pings without a single Pong mean no
+        /// candidate answers (yet).
+        public var pingsSent: UInt64 = 0
+        public var pongsReceived: UInt64 = 0
+        /// No data either way for the path layer's session timeout (only keepalives flow).
+        public var idle: Bool = true
         public var description: String {
             if let direct, trusted { return "direct \(direct)" }
             if let direct { return "direct \(direct) (unconfirmed, also relay)" }
@@ -67,6 +77,10 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         /// peer's relayed disco gets the same budget, checked before the box is opened.
         var relayedDisco: TokenBucket
         var credit: ResponseCredit
+        /// For status only: see `PathStatus.pingsSent`, `pongsReceived`, `idle`.
+        var pingsSent: UInt64 = 0
+        var pongsReceived: UInt64 = 0
+        var lastData: MonotonicTime?
         init(info: PeerInfo, timings: PathTimings, limits: DiscoLimits) {
             self.info = info
             path = PeerPath(timings: timings)
@@ -200,8 +214,10 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         let now = clock()
         return inOrder.map { s in
             let trusted = s.path.isTrusted(now: now)
+            let idle = s.lastData.map { now - $0 >= timings.sessionActiveTimeout } ?? true
             return PathStatus(nodeKey: s.info.nodeKey, direct: s.path.best, latency: s.path.bestLatency,
-                              trusted: trusted, relay: !trusted)
+                              trusted: trusted, relay: !trusted, published: s.info.endpoints,
+                              pingsSent: s.pingsSent, pongsReceived: s.pongsReceived, idle: idle)
         }
     }
 
@@ -232,6 +248,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
             return endpoint.map(SteeringDecision.direct) ?? .drop
         }
         let route = state.path.route(now: now)
+        state.lastData = now
         switch (route.direct, route.relay) {
         case (let d?, false): return .direct(d)
         case (let d?, true): return .both(d)
@@ -258,7 +275,10 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
 
     public func noteReceived(from peer: Peer, source: UDPAddress?, now: MonotonicTime) {
         lock.lock()
-        byPeer[ObjectIdentifier(peer)]?.path.noteReceived(now: now)
+        if let state = byPeer[ObjectIdentifier(peer)] {
+            state.path.noteReceived(now: now)
+            state.lastData = now
+        }
         lock.unlock()
     }
 
@@ -336,7 +356,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         case .pong(let txid, _):
             if let source {
                 let wasTrusted = state.path.isTrusted(now: now)
-                state.path.handlePong(txid: txid, from: source, now: now)
+                if state.path.handlePong(txid: txid, from: source, now: now) { state.pongsReceived &+= 1 }
                 if !wasTrusted && state.path.isTrusted(now: now) { confirmed = state.info.wireGuardPeer }
             }
         case .callMeMaybe(let endpoints):
@@ -387,6 +407,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
                 if alwaysCharged || !state.path.isVouched(addr) {
                     guard state.credit.spend(DiscoPacket.sealedLength(of: message)) else { continue }
                 }
+                state.pingsSent &+= 1
                 out.append(outgoing(message, to: addr))
             case .callMeMaybe:
                 out.append(outgoing(.callMeMaybe(endpoints: ownEndpoints), to: nil))

@@ -157,23 +157,22 @@ public final class JoinedNode: Sendable {
         for p in control.netmap.peers.values { byKey[p.nodeKey] = p }
         let me = control.netmap.selfNode
         let relays = paths.relays.statuses
-        var status = runtime.status { p in
-            let info = byKey[p.publicKey.base64]
-            var status = NodeStatus.PeerStatus(p, now: now)
-            status.name = info?.name
-            status.ipv4 = info?.ipv4
-            status.ipv6 = info?.ipv6
-            status.online = info?.online
-            status.path = paths.pathDescription(for: p.publicKey)
-            status.homeRelay = info?.homeRelay
-            return status
-        }
         let relayStatus = relays.map { r in
             NodeStatus.RelayStatus(id: r.id, url: r.url, home: r.home, connected: r.connected,
                                    packetsSent: r.stats.packetsSent, packetsReceived: r.stats.packetsReceived,
                                    packetsDropped: r.stats.packetsDropped, transport: r.transport.rawValue,
                                    latencyMs: r.latencyMillis,
                                    pingMs: r.stats.lastRTT.map(Self.milliseconds))
+        }
+        var pathOf: [PublicKey: MagicSock.PathStatus] = [:]
+        for p in paths.magic.pathStatus() { pathOf[p.nodeKey] = p }
+        let netcheck = paths.netcheck
+        let wallClock = Int64(Date().timeIntervalSince1970)
+        var status = runtime.status { p in
+            var status = NodeStatus.PeerStatus(p, now: now)
+            status.addMesh(info: byKey[p.publicKey.base64], path: pathOf[p.publicKey], relays: relayStatus,
+                           netcheck: netcheck, wallClock: wallClock)
+            return status
         }
         status.name = me?.name ?? registration.name
         status.ipv4 = me?.ipv4 ?? registration.ipv4

@@ -1,4 +1,8 @@
+import MagicSock
 import MeshStatus
+import MeshWire
+import Netcheck
+import Relay
 import WireGuard
 
 extension NodeStatus.PeerStatus {
@@ -8,5 +12,41 @@ extension NodeStatus.PeerStatus {
                   lastHandshakeSecondsAgo: p.lastHandshakeAt.map { Int((now - $0).nanoseconds / 1_000_000_000) },
                   rxBytes: p.rxBytes, txBytes: p.txBytes,
                   persistentKeepalive: p.persistentKeepalive.map { Int($0.nanoseconds / 1_000_000_000) })
+    }
+
+    /// What mesh mode knows of the peer besides WireGuard: the netmap's entry (name,
+    /// addresses, presence), the path layer's view (path, latency, idle) and, while relayed,
+    /// through which relay and why (`RelayReason`).
+    /// - Parameters:
+    ///   - relays: the node's relay connections in the coordinator's order.
+    ///   - wallClock: Unix seconds now (the netmap's last-seen times are Unix seconds).
+    mutating func addMesh(info: NodeInfo?, path: MagicSock.PathStatus?, relays: [NodeStatus.RelayStatus],
+                          netcheck: NetcheckReport?, wallClock: Int64) {
+        name = info?.name
+        ipv4 = info?.ipv4
+        ipv6 = info?.ipv6
+        online = info?.online
+        homeRelay = info?.homeRelay
+        if info?.online == false, let seen = info?.lastSeen {
+            lastSeenSecondsAgo = Int(clamping: max(0, wallClock.subtractingReportingOverflow(seen).partialValue))
+        }
+        guard let path else { return }
+        self.path = path.description
+        idle = path.idle
+        if path.trusted, let rtt = path.latency { latencyMs = Self.milliseconds(rtt) }
+        if path.relay {
+            let connected = Set(relays.filter(\.connected).map(\.id))
+            relayRegion = HomeRelayChoice.route(peerHome: info?.homeRelay, home: relays.first(where: \.home)?.id,
+                                                order: relays.map(\.id), isConnected: connected.contains)
+            relayReason = RelayReason.explain(.init(peerOnline: info?.online, netcheck: netcheck,
+                                                    peerEndpoints: path.published, pingsSent: path.pingsSent,
+                                                    pongsReceived: path.pongsReceived))
+        }
+    }
+
+    /// A round trip in milliseconds to 0.01.
+    static func milliseconds(_ d: Duration) -> Double {
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return (ms * 100).rounded() / 100
     }
 }
