@@ -81,12 +81,18 @@ public enum StatusTable {
         }
     }
 
-    /// "direct 203.0.113.12:41641", "relay fra (hard NAT on peer)", or the daemon's words.
+    /// "direct 203.0.113.12:41641", "relay fra (hard NAT on peer)",
+    /// "direct 203.0.113.12:41641 (unconfirmed, also relay: no answer yet ...)", or the
+    /// daemon's words.
     static func path(_ p: NodeStatus.PeerStatus) -> String {
         guard var out = p.path.map(clean) else { return "-" }
         if out == "relay", let region = p.relayRegion { out += " \(clean(region))" }
-        if out.hasPrefix("relay") || out.hasSuffix("also relay)"), let why = p.relayReason {
-            out += " (\(clean(why)))"
+        guard let why = p.relayReason.map(clean) else { return out }
+        if out.hasPrefix("relay") {
+            out += " (\(why))"
+        } else if out.hasSuffix("also relay)") {
+            out.removeLast()
+            out += ": \(why))"
         }
         return out
     }

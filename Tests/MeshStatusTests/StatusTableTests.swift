@@ -107,6 +107,14 @@ import Testing
         #expect(row.contains("relay") && !row.contains("("))
     }
 
+    @Test func anUnconfirmedDirectPathSaysWhyTheRelayStillCarries() throws {
+        let s = Self.status(peers: [.init(publicKey: Self.keyB, name: "bravo", online: true,
+                                          path: "direct 203.0.113.12:41641 (unconfirmed, also relay)",
+                                          relayRegion: "fra", relayReason: "no answer yet on direct candidates")])
+        let row = try #require(peerLines(s).first)
+        #expect(row.contains("direct 203.0.113.12:41641 (unconfirmed, also relay: no answer yet on direct candidates)"))
+    }
+
     @Test func controlCharactersFromTheNetworkAreNotPrinted() {
         let s = Self.status(peers: [.init(publicKey: Self.keyB, name: "evil\u{1B}[2J", online: true, path: "relay",
                                           relayRegion: "r\u{7}", relayReason: "x\u{9B}y")])
