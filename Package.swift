@@ -48,7 +48,7 @@ let package = Package(
         // following the coordinator; meshd is its command line.
         .target(name: "MeshEngine", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS", "MeshHTTP",
+            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI", "MeshBase",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,21 +60,25 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "MeshEngineTests", dependencies: ["MeshEngine", "Netcheck", "MeshWire", "MeshCrypto", "MeshStatus", "MeshIO",
+            "MeshLocalAPI", "MeshBase",
             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "meshd", dependencies: [
             "MeshEngine", "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MeshStatus", "MeshTLS", "MeshHTTP",
+            "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "meshctl", dependencies: [
-            "MeshStatus",
+            "MeshStatus", "MeshLocalAPI", "MeshBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+
+        // The local API's contract (pure): request lines, the answers' Codable types (the
+        // stable `--json` schemas of meshctl), peer lookup, metrics, and the one version string.
+        .target(name: "MeshLocalAPI", dependencies: ["MeshStatus", "MeshBase"]),
+        .testTarget(name: "MeshLocalAPITests", dependencies: ["MeshLocalAPI", "MeshStatus"]),
 
         // The node's status as meshd reports it and meshctl shows it (pure, Codable).
         .target(name: "MeshStatus"),

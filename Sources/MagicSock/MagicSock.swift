@@ -134,6 +134,9 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         set { lock.withLock { pathConfirmedHandler = newValue } }
     }
     private var pathConfirmedHandler: (@Sendable (Peer) -> Void)?
+    /// `meshctl ping`'s Pings and who waits for each request's first Pong (guarded by `lock`).
+    private var onDemand = OnDemandPings()
+    private var onDemandWaiters: [UInt64: @Sendable (OnDemandPings.Answer) -> Void] = [:]
 
     /// With relayed datagrams handed over as arrays (tests; not the data path).
     public convenience init(discoKey: PrivateKey, nodeKey: PublicKey, timings: PathTimings = .standard,
@@ -341,6 +344,7 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         state.credit.earn(d.count)
         var out: [Outgoing] = []
         var confirmed: Peer?
+        var onDemandAnswered: (() -> Void)?
         switch message {
         case .ping(let txid, let senderNodeKey, _):
             guard senderNodeKey == state.info.nodeKey else { return drop(.wrongPeer) }
@@ -354,6 +358,10 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
                                 state, padded: false, alwaysCharged: true)
             }
         case .pong(let txid, _):
+            if let answer = onDemand.answer(txid, from: source, peer: state.info.nodeKey, now: now),
+               let waiter = onDemandWaiters.removeValue(forKey: answer.request) {
+                onDemandAnswered = { waiter(answer) }
+            }
             if let source {
                 let wasTrusted = state.path.isTrusted(now: now)
                 if state.path.handlePong(txid: txid, from: source, now: now) { state.pongsReceived &+= 1 }
@@ -371,6 +379,59 @@ public final class MagicSock: OverlaySteering, @unchecked Sendable {
         lock.unlock()
         send(out, shared: shared, peerNode: peerNode)
         if let confirmed, let whenConfirmed { whenConfirmed(confirmed) }
+        onDemandAnswered?()
+    }
+
+    // MARK: Pings on request (`meshctl ping`)
+
+    /// How a request for Pings to a peer went.
+    public enum OnDemandPingStart: Equatable, Sendable {
+        /// Sent; the waiter hears the first Pong, unless `cancelPing(request)` comes first.
+        case started(request: UInt64, direct: [UDPAddress], relay: Bool)
+        case unknownPeer
+        /// No direct candidate the netmap vouches for and no relay connection.
+        case noPath
+        /// `OnDemandPings.maxRequests` requests are already waiting.
+        case busy
+    }
+
+    /// Sends disco Pings to the peer now: to its confirmed direct path alone when it has one,
+    /// else to up to three candidates the netmap or an earlier Pong vouches for and through the
+    /// relay. The session counts as active, so the path machine runs a discovery round too
+    /// (which is how `meshctl ping --until-direct` turns a relayed path into a direct one).
+    /// `answered` is called at most once, off the lock, from the thread that received the Pong.
+    public func pingNow(peer nodeKey: PublicKey, now: MonotonicTime,
+                       answered: @escaping @Sendable (OnDemandPings.Answer) -> Void) -> OnDemandPingStart {
+        let relay = relayUp()
+        lock.lock()
+        guard let state = byNode[nodeKey], let shared = state.shared else { lock.unlock(); return .unknownPeer }
+        var targets: [UDPAddress?] = []
+        if state.path.isTrusted(now: now), let best = state.path.best {
+            targets = [best]
+        } else {
+            targets = state.path.candidates.filter { state.path.isVouched($0) }.prefix(3).map { Optional($0) }
+            if relay { targets.append(nil) }
+        }
+        guard !targets.isEmpty else { lock.unlock(); return .noPath }
+        guard let started = onDemand.start(peer: nodeKey, targets: targets, now: now, entropy: &entropy) else {
+            lock.unlock()
+            return .busy
+        }
+        _ = state.path.route(now: now)
+        onDemandWaiters[started.request] = answered
+        let out = started.pings.map { outgoing(.ping(txid: $0.0, nodeKey: self.nodeKey, padding: 0), to: $0.1) }
+        let peerNode = state.info.nodeKey
+        lock.unlock()
+        send(out, shared: shared, peerNode: peerNode)
+        return .started(request: started.request, direct: targets.compactMap { $0 }, relay: targets.contains { $0 == nil })
+    }
+
+    /// Stops waiting for a request's Pong (its timeout passed); a late Pong is then ignored.
+    public func cancelPing(_ request: UInt64) {
+        lock.withLock {
+            onDemand.cancel(request)
+            onDemandWaiters[request] = nil
+        }
     }
 
     /// Counts a drop and releases the lock `handleDisco` holds.

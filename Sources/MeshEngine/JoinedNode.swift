@@ -140,6 +140,7 @@ public final class JoinedNode: Sendable {
             onPeers(PeerDiff(added: restored.peers.values.sorted { $0.id < $1.id }), restored)
             logger.info("restored \(restored.peers.count) peers from the saved netmap (version \(restored.version))")
         }
+        runtime.api.serve(localAPIServices())
         try runtime.start(steering: paths.magic) { [self] in self.status() }
         control.start()
     }

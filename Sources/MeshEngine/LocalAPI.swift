@@ -4,10 +4,14 @@ import Logging
 import NIOCore
 import NIOPosix
 import MeshIO
+import MeshLocalAPI
 import MeshStatus
 
-/// The unix socket `meshctl` talks to. One request line in, one JSON document out; the socket
-/// is mode 0600 because status reveals peers and endpoints.
+/// The unix socket `meshctl` talks to. One request line in (`LocalAPIRequest`), one JSON
+/// document out. Status reveals peers and endpoints, so the socket is mode 0600 (root only),
+/// or 0660 with group `mesh` when that group exists: its members may read (status, metrics,
+/// netcheck, ping); what changes state (down, up, logout) needs root, checked per request
+/// from the caller's SO_PEERCRED.
 public final class LocalAPI: Sendable {
     public static let defaultSocketPath = "/run/mesh/meshd.sock"
     public let socketPath: String
@@ -17,6 +21,8 @@ public final class LocalAPI: Sendable {
 
     /// What `status` answers; nil until the node is configured (it may still be registering).
     private let statusSource = Mutex<(@Sendable () -> NodeStatus)?>(nil)
+    /// The rest of what the node can answer (`serve`).
+    private let services = Mutex(LocalAPIServices())
 
     public init(socketPath: String, logger: Logger) {
         self.socketPath = socketPath
@@ -45,14 +51,14 @@ public final class LocalAPI: Sendable {
         case .unknown(let code):
             throw LocalAPIError(error: "cannot tell whether another meshd answers on \(socketPath): \(String(cString: strerror(code)))")
         }
-        let logger = self.logger
         let bound: any Channel
         do {
             bound = try ServerBootstrap(group: group)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            LocalAPIHandler(status: { [weak self] in self?.statusSource.withLock { $0 }?() }, logger: logger))
+                            LocalAPIHandler(status: { [weak self] in self?.statusSource.withLock { $0 }?() },
+                                            services: { [weak self] in self?.services.withLock { $0 } ?? LocalAPIServices() }))
                     }
                 }
                 .bind(unixDomainSocketPath: socketPath)
@@ -61,7 +67,26 @@ public final class LocalAPI: Sendable {
             throw LocalAPIError(error: "cannot listen on \(socketPath): \(error)")
         }
         channel.withLock { $0 = bound }
-        chmod(socketPath, 0o600)
+        Self.restrict(socketPath, logger: logger)
+    }
+
+    /// Root only (0600), or root and the `mesh` group (0660) when that group exists.
+    static func restrict(_ path: String, logger: Logger) {
+        guard let group = getgrnam(LocalAPIAccess.readerGroup) else {
+            chmod(path, 0o600)
+            return
+        }
+        if chown(path, uid_t.max, group.pointee.gr_gid) == 0 {
+            chmod(path, 0o660)
+        } else {
+            chmod(path, 0o600)
+            logger.warning("cannot give \(path) to the group \(LocalAPIAccess.readerGroup) (\(String(cString: strerror(errno)))): only root can use meshctl")
+        }
+    }
+
+    /// Everything beyond `status` the node answers from now on.
+    public func serve(_ services: LocalAPIServices) {
+        self.services.withLock { $0 = services }
     }
 
     /// Answers `status` from now on (claims the socket first if `claim` was not called).
@@ -80,42 +105,119 @@ public final class LocalAPI: Sendable {
 private final class LocalAPIHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    /// nil while the node is still starting.
-    let status: @Sendable () -> NodeStatus?
-    let logger: Logger
+    let responder: LocalAPIResponder
     private var pending = ""
+    private var answered = false
 
-    init(status: @escaping @Sendable () -> NodeStatus?, logger: Logger) {
-        self.status = status
-        self.logger = logger
+    init(status: @escaping @Sendable () -> NodeStatus?, services: @escaping @Sendable () -> LocalAPIServices) {
+        responder = LocalAPIResponder(status: status, services: services)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
         var buffer = unwrapInboundIn(data)
         pending += buffer.readString(length: buffer.readableBytes) ?? ""
-        guard pending.count <= 4096 else { return reply(context, ["error": "request too long"]) }
+        guard pending.utf8.count <= 4096 else {
+            answered = true
+            responder.finish(context.channel, LocalAPIError(error: "request too long"))
+            return
+        }
         guard let newline = pending.firstIndex(of: "\n") else { return }
-        let command = pending[..<newline].trimmingCharacters(in: .whitespaces)
-        switch command {
-        case "status":
-            if let status = status() {
-                reply(context, status)
-            } else {
-                reply(context, LocalAPIError(error: "meshd is starting (registering with the coordinator); try again in a moment"))
+        answered = true
+        let line = pending[..<newline].trimmingCharacters(in: .whitespaces)
+        let request: LocalAPIRequest
+        do { request = try LocalAPIRequest(line: line) } catch {
+            responder.finish(context.channel, LocalAPIError(error: "\(error)"))
+            return
+        }
+        let channel = context.channel
+        let responder = self.responder
+        guard request.changesState else { responder.route(request, channel); return }
+        // Only root (or meshd's own user) may change the node's state: ask the kernel who called.
+        guard let provider = channel as? SocketOptionProvider else {
+            responder.finish(channel, LocalAPIError(error: LocalAPIAccess.refusal(request, peerUID: nil)))
+            return
+        }
+        let credentials: EventLoopFuture<PeerCredentials> =
+            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        let daemonUID = UInt32(geteuid())
+        credentials.whenComplete { result in
+            let uid = try? result.get().uid
+            guard LocalAPIAccess.allows(request, peerUID: uid, daemonUID: daemonUID) else {
+                responder.finish(channel, LocalAPIError(error: LocalAPIAccess.refusal(request, peerUID: uid)))
+                return
             }
-        default:
-            reply(context, ["error": "unknown command '\(command.prefix(64))'; known: status"])
+            responder.route(request, channel)
+        }
+    }
+}
+
+/// Answers one parsed request; Sendable, so answers can come from other threads (a Pong, the
+/// coordinator's reply).
+struct LocalAPIResponder: Sendable {
+    /// nil while the node is still starting.
+    let status: @Sendable () -> NodeStatus?
+    let services: @Sendable () -> LocalAPIServices
+
+    func route(_ request: LocalAPIRequest, _ channel: any Channel) {
+        let services = services()
+        let unavailable = LocalAPIError(error: "'\(request.line.split(separator: " ").first ?? "")' is not available in this mode (it needs a node joined to a network: meshd up)")
+        switch request {
+        case .status:
+            if let status = status() {
+                finish(channel, status)
+            } else {
+                finish(channel, LocalAPIError(error: "meshd is starting (registering with the coordinator); try again in a moment"))
+            }
+        case .version:
+            finish(channel, DaemonVersion(version: MeshVersion.string))
+        case .metrics:
+            guard let status = status() else {
+                finish(channel, LocalAPIError(error: "meshd is starting; try again in a moment"))
+                return
+            }
+            finish(channel, NodeMetrics.families(status: status, counters: services.counters?(), tunnelUp: services.tunnelUp?()))
+        case .netcheck:
+            guard let netcheck = services.netcheck else { finish(channel, unavailable); return }
+            netcheck { self.finish(channel, $0) }
+        case .ping(let peer, let timeout):
+            guard let ping = services.ping else { finish(channel, unavailable); return }
+            ping(peer, .milliseconds(timeout)) { self.finish(channel, $0) }
+        case .down:
+            guard let down = services.down else { finish(channel, unavailable); return }
+            finish(channel, down())
+        case .up:
+            guard let up = services.up else { finish(channel, unavailable); return }
+            finish(channel, up())
+        case .logout:
+            guard let logout = services.logout else { finish(channel, unavailable); return }
+            let after = services.afterLogout
+            logout { result in
+                let written = self.finish(channel, result)
+                if case .success = result, let after { written.whenComplete { _ in after() } }
+            }
         }
     }
 
-    private func reply(_ context: ChannelHandlerContext, _ value: some Encodable) {
+    @discardableResult
+    func finish<T: Encodable>(_ channel: any Channel, _ result: Result<T, LocalAPIError>) -> EventLoopFuture<Void> {
+        switch result {
+        case .success(let value): finish(channel, value)
+        case .failure(let error): finish(channel, error)
+        }
+    }
+
+    /// Writes the answer and closes the connection; safe from any thread.
+    @discardableResult
+    func finish(_ channel: any Channel, _ value: some Encodable) -> EventLoopFuture<Void> {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var data = (try? encoder.encode(value)) ?? Data("{\"error\":\"encoding failed\"}".utf8)
         data.append(UInt8(ascii: "\n"))
-        var out = context.channel.allocator.buffer(capacity: data.count)
+        var out = channel.allocator.buffer(capacity: data.count)
         out.writeBytes(data)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        let written = channel.writeAndFlush(out)
+        written.whenComplete { _ in channel.close(promise: nil) }
+        return written
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshLocalAPI
 import MeshStatus
 
 @main
@@ -7,35 +8,33 @@ struct MeshControl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshctl",
         abstract: "Inspect and control the local meshd.",
-        subcommands: [Status.self]
+        discussion: "Reading (status, ip, whois, ping, netcheck, metrics, version) needs root or membership in the group 'mesh'; down, up and logout need root. Every command takes --json (schemas: docs/meshctl.md).",
+        version: MeshVersion.string,
+        subcommands: [Status.self, Version.self, IP.self, WhoIs.self, Ping.self, Netcheck.self, Metrics.self,
+                      Down.self, Up.self, Logout.self]
     )
 }
 
 struct SocketOption: ParsableArguments {
     @Option(name: .long, help: "meshd's unix socket.")
     var socket: String = "/run/mesh/meshd.sock"
+
+    var client: LocalAPIClient { LocalAPIClient(socketPath: socket) }
+}
+
+struct JSONFlag: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON (a stable schema, see docs/meshctl.md).")
+    var json = false
 }
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show this node and its peers.")
     @OptionGroup var options: SocketOption
-    @Flag(name: .long, help: "Print the raw JSON.")
-    var json = false
+    @OptionGroup var output: JSONFlag
 
     func run() throws {
-        let reply = try LocalAPIClient(socketPath: options.socket).request("status")
-        if json {
-            print(String(decoding: reply, as: UTF8.self), terminator: "")
-            return
-        }
-        let decoder = JSONDecoder()
-        if let failure = try? decoder.decode(LocalAPIError.self, from: reply) {
-            throw CommandFailure("meshd: \(failure.error)")
-        }
-        let status: NodeStatus
-        do { status = try decoder.decode(NodeStatus.self, from: reply) } catch {
-            throw CommandFailure("meshd sent an answer this meshctl cannot read (\(error)); are both the same version?")
-        }
+        let status = try options.client.call(.status, as: NodeStatus.self)
+        if output.json { return try JSONOutput.print(status) }
         print(StatusTable.render(status))
     }
 }

@@ -5,6 +5,7 @@ import MeshConfig
 import MeshCrypto
 import MeshEngine
 import MeshIO
+import MeshLocalAPI
 import WireGuard
 
 @main
@@ -12,6 +13,7 @@ struct MeshDaemon: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshd",
         abstract: "The mesh node daemon: a WireGuard-compatible tunnel on a TUN device.",
+        version: MeshVersion.string,
         subcommands: [Run.self, Up.self, GenerateKey.self, PublicKeyCommand.self],
         defaultSubcommand: Run.self
     )

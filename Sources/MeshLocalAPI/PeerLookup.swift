@@ -1,0 +1,55 @@
+import MeshBase
+import MeshStatus
+
+/// Finds one node of the netmap as `meshctl ping PEER`, `ip PEER` and `whois IP` name it: by
+/// node name (any case), by overlay address (any spelling of it: `fd7a::2` and
+/// `fd7a:0:0::2` are one address), or by public key (whole, or at least the short form's 8
+/// characters of its start). This node itself can be found too (`whois` of our own address).
+public enum PeerLookup {
+    /// What a query found.
+    public enum Match: Equatable, Sendable {
+        case this
+        case peer(NodeStatus.PeerStatus)
+    }
+
+    /// The shortest key prefix taken as a key.
+    public static let minKeyPrefix = KeyShortForm.length
+    /// At most this many names are listed in a "not found" sentence.
+    public static let namesListed = 8
+
+    public static func find(_ query: String, in status: NodeStatus) throws(PeerLookupError) -> Match {
+        if let address = try? IPAddress(query) {
+            if [status.ipv4, status.ipv6].contains(where: { $0.map { same($0, address) } ?? false }) { return .this }
+            if let p = status.peers.first(where: { p in [p.ipv4, p.ipv6].contains { $0.map { same($0, address) } ?? false } }) {
+                return .peer(p)
+            }
+            throw PeerLookupError("no node of this network has the overlay address \(address)")
+        }
+        if let name = status.name, name.lowercased() == query.lowercased() { return .this }
+        let byName = status.peers.filter { $0.name?.lowercased() == query.lowercased() }
+        if byName.count == 1 { return .peer(byName[0]) }
+        if byName.count > 1 {
+            throw PeerLookupError("\(byName.count) peers are named '\(query)'; name one by its address or key")
+        }
+        if query.count >= minKeyPrefix {
+            if status.publicKey == query || (query.count < 44 && status.publicKey.hasPrefix(query)) { return .this }
+            let byKey = status.peers.filter { $0.publicKey == query || (query.count < 44 && $0.publicKey.hasPrefix(query)) }
+            if byKey.count == 1 { return .peer(byKey[0]) }
+            if byKey.count > 1 { throw PeerLookupError("the key prefix '\(query)' matches \(byKey.count) peers; give more of it") }
+        }
+        let names = status.peers.compactMap(\.name).sorted()
+        let known = names.isEmpty ? "this node has no peers"
+            : "peers: " + names.prefix(namesListed).joined(separator: ", ") + (names.count > namesListed ? ", …" : "")
+        throw PeerLookupError("no peer named '\(query)' in this node's netmap (\(known))")
+    }
+
+    static func same(_ text: String, _ address: IPAddress) -> Bool {
+        (try? IPAddress(text)) == address
+    }
+}
+
+/// Why a peer could not be found, one sentence.
+public struct PeerLookupError: Error, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
