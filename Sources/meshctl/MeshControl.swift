@@ -31,10 +31,12 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show this node and its peers.")
     @OptionGroup var options: SocketOption
     @OptionGroup var output: JSONFlag
+    @Flag(name: .long, help: "Show whole public keys instead of their short form.")
+    var keys = false
 
     func run() throws {
         let status = try options.client.call(.status, as: NodeStatus.self)
         if output.json { return try JSONOutput.print(status) }
-        print(StatusTable.render(status))
+        print(StatusTable.render(status, keys: keys))
     }
 }

@@ -45,6 +45,13 @@ meshd_gone() { ! lab_alive "$1"; }
 
 meshlab_up eim eim
 
+# ---- status: short keys unless --keys
+A_KEY=$(meshlab_peer_field a b "p['publicKey']")
+meshctl_out a status
+lab_check "status shows short keys (b: ${A_KEY:0:8})" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$A_KEY" "$OUT"
+meshctl_out a status --keys
+lab_check "status --keys shows whole keys" grep -qF -- "$A_KEY" <<<"$OUT"
+
 # ---- version
 V=$("$MESH_BIN/meshctl" --version)
 lab_check "meshctl --version prints a version ($V)" test -n "$V"
