@@ -311,7 +311,9 @@ public final class Coordinator: Sendable {
         let offlineAfter = Int64(checkedRounding: config.offlineAfterSeconds.rounded(.up)) ?? 60
         for (id, lastSeen) in hub.staleOnlineNodes(now: now, offlineAfter: offlineAfter, startedAt: startedAt,
                                                    disconnectGrace: min(NetworkHub.disconnectGraceSeconds, offlineAfter)) {
-            _ = try? await store.update(nodeID: id, .init(online: false, lastSeen: lastSeen), now: now)
+            guard (try? await store.update(nodeID: id, .init(online: false, lastSeen: lastSeen), now: now)) != nil else { continue }
+            logger.info("node offline", metadata: ["id": "\(id)", "name": "\(hub.node(id: id)?.name ?? "?")",
+                                                   "last_seen_seconds_ago": "\(now.subtractingReportingOverflow(lastSeen).partialValue)"])
         }
     }
 
