@@ -113,7 +113,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Coordinator/Sources/CoordinatorStore"),
         .target(name: "CoordinatorServer", dependencies: [
-            "CoordinatorStore", "MeshWire", "MeshCrypto", "CSodium", "MeshHTTP", "MeshTLS", "Relay", "RelayIO",
+            "CoordinatorStore", "MeshConfig", "MeshWire", "MeshCrypto", "CSodium", "MeshHTTP", "MeshTLS", "Relay", "RelayIO",
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

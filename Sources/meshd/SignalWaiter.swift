@@ -3,34 +3,45 @@ import Foundation
 import Glibc
 #endif
 
-/// Blocks the main thread until SIGINT or SIGTERM, so the daemon can tidy up before exiting.
+/// Blocks the main thread until a signal the daemon acts on: SIGINT or SIGTERM (tidy up and
+/// exit) or SIGHUP (reload what can be reloaded; standalone mode ignores it).
 enum SignalWaiter {
-    static func waitForTermination() {
+    enum Received { case terminate, reload }
+
+    private static func handledSet(reload: Bool) -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        if reload { sigaddset(&set, SIGHUP) }
+        return set
+    }
+
+    /// Waits for SIGINT, SIGTERM or SIGHUP.
+    static func next() -> Received {
+        var set = handledSet(reload: true)
+        var sig: Int32 = 0
+        sigwait(&set, &sig)
+        return sig == SIGHUP ? .reload : .terminate
+    }
+
+    /// Waits for SIGINT or SIGTERM; a SIGHUP meanwhile stays blocked and is dropped.
+    static func waitForTermination() {
+        var set = handledSet(reload: false)
         var sig: Int32 = 0
         sigwait(&set, &sig)
     }
 
     /// True when SIGINT or SIGTERM is pending (and consumes it); does not wait.
     static func terminationPending() -> Bool {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
+        var set = handledSet(reload: false)
         var zero = timespec(tv_sec: 0, tv_nsec: 0)
         return sigtimedwait(&set, nil, &zero) > 0
     }
 
-    /// Worker threads must not take the termination signals meant for the main thread.
+    /// Worker threads must not take the signals meant for the main thread.
     static func blockInCurrentThread() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
+        var set = handledSet(reload: true)
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import Logging
+import MeshConfig
 import MeshCrypto
 import MeshEngine
 import MeshHTTP
@@ -28,30 +29,44 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Name to register under (default: this machine's hostname).")
     var hostname: String?
 
-    @Option(name: .customLong("state-dir"), help: "Where the node key and registration are kept.")
-    var stateDir: String = StateDirectory.defaultPath
+    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level); flags win over it. SIGHUP re-reads it.")
+    var config: String?
 
-    @Option(name: .long, help: "TUN device name.")
-    var interface: String = "mesh0"
+    @Option(name: .customLong("state-dir"), help: "Where the node key and registration are kept (default: \(StateDirectory.defaultPath)).")
+    var stateDirFlag: String?
 
-    @Option(name: .long, help: "Unix socket for meshctl.")
-    var socket: String = LocalAPI.defaultSocketPath
+    @Option(name: .customLong("interface"), help: "TUN device name (default: mesh0).")
+    var interfaceFlag: String?
 
-    @Option(name: .long, help: "UDP port (fixed by default so a firewall rule can allow it; 0: any free port).")
-    var port: UInt16 = Up.defaultPort
+    @Option(name: .customLong("socket"), help: "Unix socket for meshctl (default: \(LocalAPI.defaultSocketPath)).")
+    var socketFlag: String?
+
+    @Option(name: .customLong("port"), help: "UDP port (default: \(Up.defaultPort), fixed so a firewall rule can allow it; 0: any free port).")
+    var portFlag: UInt16?
 
     @Option(name: .customLong("ca-file"),
             help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator (or the proxy in front of it) and TLS relays.")
     var caFile: String?
 
-    @Flag(name: .long, help: "Log handshakes and other details.")
+    @Flag(name: .long, help: "Log handshakes and other details (log level debug).")
     var verbose = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info (default), notice, warning, error or critical.")
+    var logLevelFlag: String?
 
     /// The port firewall rules and the packages' documentation name.
     static let defaultPort: UInt16 = 41641
 
     func run() throws {
-        let logger = DaemonStartup.begin(verbose: verbose)
+        var file = DaemonConfigFile()
+        if let config {
+            do { file = try DaemonConfigFile.load(path: config) } catch { throw CommandFailure("\(error)") }
+        }
+        let settings = try Self.settings(flags: self, file: file)
+        let stateDir = settings.stateDirectory, interface = settings.interface, socket = settings.socket, port = settings.port
+        let joinFile = self.joinFile ?? file.joinFile, hostname = self.hostname ?? file.hostname, caFile = self.caFile ?? file.caFile
+        let logger = DaemonStartup.begin(level: settings.logLevel)
+        let notifier = SystemdNotifier()
 
         var token: JoinToken?
         if let text = try JoinSecretSource.read(joinFile: joinFile, joinArgument: join, warn: { logger.warning("\($0)") }) {
@@ -171,10 +186,66 @@ struct Up: ParsableCommand {
             try node.start()
         } catch { throw CommandFailure("\(error)") }
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
-        SignalWaiter.waitForTermination()
+        let upLine = "\(registration.name) \(registration.ipv4) on \(node.tun.name), UDP \(node.udp.port)"
+        notifier.ready(status: upLine)
+        while SignalWaiter.next() == .reload {
+            notifier.reloading()
+            reload(running: settings, logger: logger)
+            notifier.ready(status: upLine)
+        }
+        notifier.stopping()
         node.stop()
         withExtendedLifetime(lock) {}
         logger.info("meshd stopped")
+    }
+
+    /// What one run uses, from the flags, else the config file, else the defaults.
+    struct Settings: Equatable {
+        var stateDirectory: String
+        var interface: String
+        var socket: String
+        var port: UInt16
+        var logLevel: Logger.Level
+    }
+
+    static func settings(flags: Up, file: DaemonConfigFile) throws -> Settings {
+        var level: Logger.Level = file.logLevel.flatMap { Logger.Level(rawValue: $0.rawValue) } ?? .info
+        if let name = flags.logLevelFlag {
+            guard let l = Logger.Level(rawValue: name) else {
+                throw CommandFailure("--log-level \(name.prefix(40)): one of trace, debug, info, notice, warning, error, critical")
+            }
+            level = l
+        }
+        if flags.verbose { level = min(level, .debug) }
+        return Settings(stateDirectory: flags.stateDirFlag ?? file.stateDirectory ?? StateDirectory.defaultPath,
+                        interface: flags.interfaceFlag ?? file.interface ?? "mesh0",
+                        socket: flags.socketFlag ?? file.socket ?? LocalAPI.defaultSocketPath,
+                        port: flags.portFlag ?? file.port ?? defaultPort,
+                        logLevel: level)
+    }
+
+    /// SIGHUP: the config file again. The log level changes at once; the rest is bound to what
+    /// is open (the state directory's lock, the TUN device, the socket, the port), so a change
+    /// there is logged as needing a restart, and a file that no longer reads keeps everything.
+    func reload(running: Settings, logger: Logger) {
+        guard let config else {
+            logger.notice("SIGHUP: no --config file to reload; nothing changed")
+            return
+        }
+        let next: Settings
+        do { next = try Self.settings(flags: self, file: try DaemonConfigFile.load(path: config)) } catch {
+            logger.error("SIGHUP: \(error); keeping the running settings")
+            return
+        }
+        DaemonStartup.logLevel.set(next.logLevel)
+        var needRestart: [String] = []
+        if next.stateDirectory != running.stateDirectory { needRestart.append("state_dir") }
+        if next.interface != running.interface { needRestart.append("interface") }
+        if next.socket != running.socket { needRestart.append("socket") }
+        if next.port != running.port { needRestart.append("port") }
+        logger.notice("SIGHUP: reloaded \(config): log level \(next.logLevel)\(needRestart.isEmpty ? "" : "; \(needRestart.joined(separator: ", ")) changed and take effect at the next restart")")
+        // Shown only when the new level allows it: the first line a newly raised level lets through.
+        logger.debug("settings in effect: state_dir \(running.stateDirectory), interface \(running.interface), socket \(running.socket), port \(running.port)")
     }
 
     /// Runs `body` on the concurrency pool and waits; nil when SIGINT/SIGTERM came first.

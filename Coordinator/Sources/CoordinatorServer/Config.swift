@@ -1,5 +1,6 @@
 import CheckedArithmetic
 import Foundation
+import MeshConfig
 import MeshCrypto
 import MeshWire
 
@@ -399,7 +400,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
             relays.append(RelayInfo(id: id, name: name, url: url, stunHost: stunHost, stunPorts: ports, key: key))
         }
 
-        for (index, rawLine) in configText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in configText.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let lineNo = index + 1
             let line = TOMLValue.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
@@ -418,7 +419,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
             let valueText = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             let value: TOMLValue
-            do { value = try TOMLValue.parse(valueText) } catch let e as ConfigError {
+            do { value = try TOMLValue.parse(valueText) } catch let e as TOMLValue.SyntaxError {
                 throw ConfigError("\(file):\(lineNo): \(key): \(e.description)")
             }
             if relay != nil {
@@ -480,94 +481,9 @@ public struct CoordinatorConfig: Sendable, Equatable {
     }
 }
 
-/// A value of the TOML subset.
-enum TOMLValue: Equatable {
-    case string(String)
-    case integer(Int)
-    case double(Double)
-    case bool(Bool)
-    case array([TOMLValue])
-
-    static func stripComment(_ line: String) -> String {
-        var inString = false, escaped = false
-        var out = ""
-        for ch in line {
-            if inString {
-                if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inString = false }
-            } else if ch == "\"" {
-                inString = true
-            } else if ch == "#" {
-                break
-            }
-            out.append(ch)
-        }
-        return out
-    }
-
-    static func parse(_ text: String) throws -> TOMLValue {
-        var chars = Substring(text)
-        let v = try parseValue(&chars)
-        guard chars.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw CoordinatorConfig.ConfigError("unexpected text after the value: \"\(chars)\"")
-        }
-        return v
-    }
-
-    private static func parseValue(_ s: inout Substring) throws -> TOMLValue {
-        s = s.drop(while: { $0 == " " || $0 == "\t" })
-        guard let first = s.first else { throw CoordinatorConfig.ConfigError("missing value") }
-        if first == "\"" {
-            s = s.dropFirst()
-            var out = ""
-            while let c = s.first {
-                s = s.dropFirst()
-                if c == "\"" { return .string(out) }
-                if c == "\\" {
-                    guard let e = s.first else { break }
-                    s = s.dropFirst()
-                    switch e {
-                    case "n": out.append("\n")
-                    case "t": out.append("\t")
-                    case "\\": out.append("\\")
-                    case "\"": out.append("\"")
-                    default: throw CoordinatorConfig.ConfigError("unsupported escape \\\(e) in string")
-                    }
-                } else {
-                    out.append(c)
-                }
-            }
-            throw CoordinatorConfig.ConfigError("string is not closed with \"")
-        }
-        if first == "'" {
-            s = s.dropFirst()
-            guard let end = s.firstIndex(of: "'") else { throw CoordinatorConfig.ConfigError("string is not closed with '") }
-            let v = String(s[..<end])
-            s = s[s.index(after: end)...]
-            return .string(v)
-        }
-        if first == "[" {
-            s = s.dropFirst()
-            var items: [TOMLValue] = []
-            while true {
-                s = s.drop(while: { $0 == " " || $0 == "\t" })
-                if s.first == "]" { s = s.dropFirst(); return .array(items) }
-                items.append(try parseValue(&s))
-                s = s.drop(while: { $0 == " " || $0 == "\t" })
-                if s.first == "," { s = s.dropFirst(); continue }
-                if s.first == "]" { s = s.dropFirst(); return .array(items) }
-                throw CoordinatorConfig.ConfigError("array must be [a, b, ...] on one line")
-            }
-        }
-        let token = s.prefix(while: { $0 != "," && $0 != "]" && $0 != " " && $0 != "\t" })
-        s = s.dropFirst(token.count)
-        if token == "true" { return .bool(true) }
-        if token == "false" { return .bool(false) }
-        let digits = token.replacingOccurrences(of: "_", with: "")
-        if let i = Int(digits) { return .integer(i) }
-        if let d = Double(digits) { return .double(d) }
-        throw CoordinatorConfig.ConfigError("\"\(token)\" is not a value (strings need quotes)")
-    }
-
+/// The coordinator's typed reads of a config value: errors name the file, line and key, and
+/// numbers are held to the key's range.
+extension TOMLValue {
     func string(_ file: String, _ line: Int, _ key: String) throws -> String {
         guard case .string(let s) = self else {
             throw CoordinatorConfig.ConfigError("\(file):\(line): \(key) must be a string in quotes")
