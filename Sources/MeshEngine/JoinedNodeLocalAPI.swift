@@ -52,7 +52,14 @@ extension JoinedNode {
                 }
                 logger.notice("logged out: this node left the network; meshd stops")
                 control.stop()
-                paths.stop()
+                // What a removal by the coordinator does: paths stop, and meshd forgets the
+                // registration and netmap it saved (the node key stays), so the next start
+                // asks for a join token instead of reusing an identity the coordinator expired.
+                if let removed = control.onRemoved {
+                    removed(.refused(status: 410, body: nil, raw: "this node logged out"))
+                } else {
+                    paths.stop()
+                }
                 done(.success(StateChangeReply(state: .loggedOut, changed: true)))
             }
         }

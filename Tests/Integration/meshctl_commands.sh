@@ -158,6 +158,8 @@ lab_check "logout: $OUT" test "$RC" == 0
 lab_wait_until 10 "meshd b exits after logout" meshd_gone b
 lab_check "b is expired in the coordinator's node list ($(node_state b))" test "$(node_state b)" == expired
 lab_check "a is still active ($(node_state a))" test "$(node_state a)" == active
+lab_check "b's state dir no longer holds the registration (the node key stays)" \
+    test ! -e "$LAB_DIR/b-state/registration.json" -a -e "$LAB_DIR/b-state/node.key"
 
 # ---- no daemon
 meshctl_out b status
