@@ -5,7 +5,7 @@
 /// from a port we never sent to, and the round trip to each relay's STUN server.
 ///
 /// Schema (stable): `{"udp": Bool, "ipv4": String?, "ipv6": String?, "nat": "easy" | "hard" |
-/// "unknown", "mappingVariesByDestination": Bool?, "filtering": "open" | "filtered" | null,
+/// "unknown", "mappingVariesByDestination": Bool?, "filtering": ("open" | "filtered")?,
 /// "servers": [{"server": String, "relay": String?, "mapped": String?, "latencyMs": Double?}],
 /// "relays": [{"id": String, "latencyMs": Int?, "connected": Bool, "home": Bool}],
 /// "preferredRelay": String?}`. `ipv4`/`ipv6` are "IP:PORT" when every server of that family

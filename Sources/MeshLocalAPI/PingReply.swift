@@ -3,7 +3,7 @@
 /// relay while there is no confirmed direct path), or that none came within the timeout.
 ///
 /// Schema (stable): `{"peer": String, "key": String, "ip": String?, "answered": Bool,
-/// "path": "direct" | "relay" | null, "endpoint": String?, "relay": String?,
+/// "path": ("direct" | "relay")?, "endpoint": String?, "relay": String?,
 /// "latencyMs": Double?, "timeoutMs": Int}`: `peer` is the peer's name, `key` its short key,
 /// `ip` its overlay IPv4 (IPv6 when it has none); when answered, `path` says how the Pong
 /// came back, `endpoint` the peer's address on a direct path ("IP:PORT"), `relay` the relay's
