@@ -148,7 +148,8 @@ add_binary() {
     gzip -9n < "$WORK/$name.$section" > "$root/usr/share/man/man$section/$name.$section.gz"
     install -d "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
         "$root/usr/share/fish/vendor_completions.d"
-    "$root/$dir/$name" --generate-completion-script bash > "$root/usr/share/bash-completion/completions/$name"
+    # bash-completion sources the file: a #! line means nothing there (lintian: bash-completion-with-hashbang).
+    "$root/$dir/$name" --generate-completion-script bash | sed '1{/^#!/d}' > "$root/usr/share/bash-completion/completions/$name"
     "$root/$dir/$name" --generate-completion-script zsh > "$root/usr/share/zsh/vendor-completions/_$name"
     "$root/$dir/$name" --generate-completion-script fish > "$root/usr/share/fish/vendor_completions.d/$name.fish"
 }

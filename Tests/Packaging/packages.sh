@@ -187,7 +187,7 @@ for b in meshd meshctl meshcoord; do
     check "bash completion for $b parses and completes $b" bash -c \
         "source '$TREE/usr/share/bash-completion/completions/$b' && complete -p $b"
     check "zsh completion for $b starts with #compdef $b" grep -qx "#compdef $b" "$TREE/usr/share/zsh/vendor-completions/_$b"
-    check "fish completion for $b completes $b" grep -q "complete -c $b" "$TREE/usr/share/fish/vendor_completions.d/$b.fish"
+    check "fish completion for $b completes $b" grep -qE "complete -c '?$b'? " "$TREE/usr/share/fish/vendor_completions.d/$b.fish"
 done
 
 # --- lintian --------------------------------------------------------------------------------
@@ -223,6 +223,7 @@ check "meshd genkey | meshd pubkey runs without the toolchain (libsodium)" hidde
     "k=\$('$TREE/usr/sbin/meshd' genkey) && p=\$(echo \"\$k\" | '$TREE/usr/sbin/meshd' pubkey) && [ \${#p} = 44 ] && [ \"\$p\" != \"\$k\" ]"
 check "meshctl status without a daemon: non-zero, one sentence, without the toolchain" hidden \
     "out=\$('$TREE/usr/bin/meshctl' status --socket '$WORK/none.sock' 2>&1); rc=\$?; echo \"exit \$rc: \$out\"; [ \$rc != 0 ] && [ \$(echo \"\$out\" | wc -l) = 1 ]"
+sed 's/^/    /' "$WORK/check.out"
 
 # --- a throwaway Debian 12 root ------------------------------------------------------------
 ROOT=$WORK/root
@@ -279,6 +280,7 @@ done
 # meshd up without a token: one sentence, and the node key it made stays in /var/lib/mesh.
 check "meshd up without a token or registration: one sentence naming the state dir" bash -c \
     "out=\$(in_root /usr/sbin/meshd up 2>&1); rc=\$?; echo \"exit \$rc: \$out\"; [[ \$rc != 0 ]] && grep -q 'no saved registration in /var/lib/mesh' <<< \"\$out\""
+sed 's/^/    /' "$WORK/check.out"
 
 # meshcoord serve as the unit runs it (its user, the shipped config), in its own network
 # namespace (the default 0.0.0.0:8080 and STUN ports are then its own), with an auth key made
@@ -303,8 +305,10 @@ coordinator_run() {
         kill -TERM $pid; wait $pid; stop=$?
         echo "authkey create: exit $rc, token ${token%%_*}_... (${#token} characters); meshcoord exit $stop after SIGTERM"
         grep -o "meshcoord starting.*" "$ROOT/tmp/meshcoord.log" | cut -c1-160
-        ls -l "$ROOT/var/lib/meshcoord" | awk "NR > 1 { print \$1, \$3, \$4, \$NF }"
-        [ $rc = 0 ] && [ "${token#mesh1_}" != "$token" ] && [ $stop = 0 ] && [ -z "$(find "$ROOT/var/lib/meshcoord" ! -user meshcoord)" ]
+        # Numeric owners: the names are the root'"'"'s, not this machine'"'"'s.
+        ls -ln "$ROOT/var/lib/meshcoord" | awk -v ids="$ids" "NR > 1 { print \$1, \$3 \":\" \$4, \$NF, \"(meshcoord is \" ids \")\" }"
+        [ $rc = 0 ] && [ "${token#mesh1_}" != "$token" ] && [ $stop = 0 ] &&
+            [ -z "$(find "$ROOT/var/lib/meshcoord" ! -uid "${ids%%:*}")" ] && [ -f "$ROOT/var/lib/meshcoord/coordinator.key" ]
     '
 }
 check "meshcoord serve --config /etc/mesh/meshcoord.toml as meshcoord: starts, makes an auth key, stops on SIGTERM" coordinator_run
