@@ -93,10 +93,13 @@ public struct MapResponse: Codable, Sendable, Equatable {
     public var relays: [RelayInfo]?
     /// DNS suffix for peer names (e.g. "mesh": `laptop.mesh`).
     public var domain: String?
+    /// This node's packet filter. In a full map, nil means no policy (allow all, as from a
+    /// coordinator that predates policies); in a delta, nil means unchanged.
+    public var packetFilter: PacketFilterMessage?
 
     public init(kind: Kind, version: UInt64, self selfNode: NodeInfo? = nil, peers: [NodeInfo]? = nil,
                 peersChanged: [NodeInfo]? = nil, peersRemoved: [Int64]? = nil,
-                relays: [RelayInfo]? = nil, domain: String? = nil) {
+                relays: [RelayInfo]? = nil, domain: String? = nil, packetFilter: PacketFilterMessage? = nil) {
         self.kind = kind
         self.version = version
         self.selfNode = selfNode
@@ -105,12 +108,13 @@ public struct MapResponse: Codable, Sendable, Equatable {
         self.peersRemoved = peersRemoved
         self.relays = relays
         self.domain = domain
+        self.packetFilter = packetFilter
     }
 
     public static func keepAlive(version: UInt64) -> MapResponse { MapResponse(kind: .keepAlive, version: version) }
 
     enum CodingKeys: String, CodingKey {
-        case kind, version, selfNode = "self", peers, peersChanged, peersRemoved, relays, domain
+        case kind, version, selfNode = "self", peers, peersChanged, peersRemoved, relays, domain, packetFilter
     }
 }
 
@@ -159,10 +163,12 @@ public struct NodeInfo: Codable, Sendable, Equatable, Hashable {
     public var lastSeen: Int64?
     public var tags: [String]
     public var os: String?
+    /// The user the node belongs to (nil for tagged nodes and from older coordinators).
+    public var user: String?
 
     public init(id: Int64, name: String, nodeKey: String, discoKey: String, ipv4: String, ipv6: String,
                 endpoints: [String], homeRelay: String?, online: Bool, lastSeen: Int64?,
-                tags: [String] = [], os: String? = nil) {
+                tags: [String] = [], os: String? = nil, user: String? = nil) {
         self.id = id
         self.name = name
         self.nodeKey = nodeKey
@@ -175,6 +181,7 @@ public struct NodeInfo: Codable, Sendable, Equatable, Hashable {
         self.lastSeen = lastSeen
         self.tags = tags
         self.os = os
+        self.user = user
     }
 }
 
