@@ -33,7 +33,7 @@ SODIUM_INC=$REPO/Sources/CSodium
 
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
          control_envelope relay_server relay_client wireguard_device relay_url https_proxy
-         policy_document packet_filter)
+         policy_document packet_filter daemon_config)
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
 # imports nothing but Foundation and MeshWire.

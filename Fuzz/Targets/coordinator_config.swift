@@ -2,6 +2,7 @@
 // Coordinator/Sources/CoordinatorServer/Config.swift): apply + validate on arbitrary text, and
 // the listen / STUN port parsers on each line.
 @testable import CoordinatorServer
+import MeshConfig
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
