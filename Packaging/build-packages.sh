@@ -8,8 +8,9 @@
 # (--static-swift-stdlib) in their own build path (default .build-static, git-ignored), so
 # they need only Debian's libc, libsodium and (meshcoord) SQLite; the packages depend on those
 # through dpkg-shlibdeps. Everything else comes from this repository: the version from
-# Packaging/VERSION (the one place it is written; the Debian revision is --revision, default
-# 1), the units from Packaging/systemd, the maintainer scripts, conffiles and docs from
+# MeshVersion.string (Sources/MeshLocalAPI/MeshVersion.swift, the one place it is written, which
+# `meshd --version` prints; the Debian revision is --revision, default 1), the units from
+# Packaging/systemd, the maintainer scripts, conffiles and docs from
 # Packaging/debian/<package>. Manual pages come from swift-argument-parser's generate-manual
 # tool (the one its GenerateManual plugin runs; built from the resolved checkout), or from
 # --help when that tool is missing; shell completions from --generate-completion-script.
@@ -43,8 +44,9 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 [[ $BUILD_PATH == /* ]] || BUILD_PATH=$REPO/$BUILD_PATH
 
-UPSTREAM=$(tr -d ' \n' < Packaging/VERSION)
-[[ $UPSTREAM =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "Packaging/VERSION holds \"$UPSTREAM\", not an upstream version like 0.1.0"
+VERSION_SOURCE=Sources/MeshLocalAPI/MeshVersion.swift
+UPSTREAM=$(sed -n 's/^ *public static let string = "\([^"]*\)".*/\1/p' "$VERSION_SOURCE")
+[[ $UPSTREAM =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "$VERSION_SOURCE gives \"$UPSTREAM\", not an upstream version like 0.1.0"
 [[ $REVISION =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "--revision \"$REVISION\" is not a Debian revision like 1"
 VERSION=$UPSTREAM-$REVISION
 ARCH=$(dpkg --print-architecture)
@@ -212,7 +214,7 @@ add_binary "$root" usr/sbin meshd 8
 add_binary "$root" usr/bin meshctl 1
 install -D -m 0644 Packaging/systemd/meshd.service "$root/lib/systemd/system/meshd.service"
 install -D -m 0644 Packaging/debian/mesh/default "$root/etc/default/mesh"
-install -d -m 0755 "$root/etc/mesh"
+install -D -m 0644 Packaging/debian/mesh/meshd.toml "$root/etc/mesh/meshd.toml"
 add_docs "$root" mesh
 finish "$root" mesh usr/sbin/meshd usr/bin/meshctl
 

@@ -87,7 +87,7 @@ if [[ -z $DEBS ]]; then
         fail "build-packages.sh (exit $?)"; tail -30 "$WORK/build.log"; summary; exit 1
     fi
 fi
-UPSTREAM=$(tr -d ' \n' < "$REPO/Packaging/VERSION")
+UPSTREAM=$(sed -n 's/^ *public static let string = "\([^"]*\)".*/\1/p' "$REPO/Sources/MeshLocalAPI/MeshVersion.swift")
 ARCH=$(dpkg --print-architecture)
 shopt -s nullglob
 mesh_debs=("$DEBS"/mesh_"$UPSTREAM"-*_"$ARCH".deb)
@@ -106,7 +106,7 @@ info_checks() { # DEB PACKAGE DEPENDENCY...
     local deb=$1 package=$2; shift 2
     dpkg-deb --info "$deb" > "$WORK/info-$package"
     check "$package: Package field" test "$(field "$deb" Package)" = "$package"
-    check "$package: Version $UPSTREAM-N from Packaging/VERSION" bash -c "[[ \$(dpkg-deb --field '$deb' Version) == $UPSTREAM-* ]]"
+    check "$package: Version $UPSTREAM-N from MeshVersion.string" bash -c "[[ \$(dpkg-deb --field '$deb' Version) == $UPSTREAM-* ]]"
     check "$package: Architecture $ARCH" test "$(field "$deb" Architecture)" = "$ARCH"
     local depends; depends=$(field "$deb" Depends)
     local d
@@ -129,9 +129,10 @@ info_checks() { # DEB PACKAGE DEPENDENCY...
     check "$package: md5sums cover every file" bash -c \
         "[[ \$(wc -l < '$WORK/ctrl-$package/md5sums') == \$(dpkg-deb --contents '$deb' | grep -vc '^d') ]]"
 }
-info_checks "$MESH_DEB" mesh libc6 libsodium23 adduser
+info_checks "$MESH_DEB" mesh libc6 libsodium23 adduser procps
 info_checks "$COORD_DEB" mesh-coordinator libc6 libsodium23 libsqlite3-0 adduser procps
-check "mesh: conffiles is /etc/default/mesh" test "$(cat "$WORK/ctrl-mesh/conffiles")" = /etc/default/mesh
+check "mesh: conffiles are /etc/default/mesh and /etc/mesh/meshd.toml" \
+    test "$(sort "$WORK/ctrl-mesh/conffiles" | paste -sd' ')" = "/etc/default/mesh /etc/mesh/meshd.toml"
 check "mesh-coordinator: conffiles is /etc/mesh/meshcoord.toml" \
     test "$(cat "$WORK/ctrl-mesh-coordinator/conffiles")" = /etc/mesh/meshcoord.toml
 check "mesh: postrm removes /var/lib/mesh on purge only" \
@@ -154,7 +155,7 @@ contents_checks() { # DEB PACKAGE PATH...
         $1 ~ /^-/ && $1 ~ /x/ { print; bad = 1 } END { exit bad }' "$WORK/contents-$package"
 }
 contents_checks "$MESH_DEB" mesh /usr/sbin/meshd /usr/bin/meshctl /lib/systemd/system/meshd.service \
-    /etc/default/mesh /etc/mesh/ /usr/share/man/man8/meshd.8.gz /usr/share/man/man1/meshctl.1.gz \
+    /etc/default/mesh /etc/mesh/meshd.toml /usr/share/man/man8/meshd.8.gz /usr/share/man/man1/meshctl.1.gz \
     /usr/share/bash-completion/completions/meshd /usr/share/bash-completion/completions/meshctl \
     /usr/share/zsh/vendor-completions/_meshd /usr/share/zsh/vendor-completions/_meshctl \
     /usr/share/fish/vendor_completions.d/meshd.fish /usr/share/fish/vendor_completions.d/meshctl.fish \
@@ -219,6 +220,10 @@ check "meshd --help runs without the toolchain" hidden "'$TREE/usr/sbin/meshd' -
 check "meshctl --help runs without the toolchain" hidden "'$TREE/usr/bin/meshctl' --help"
 check "meshcoord --help runs without the toolchain" hidden "'$TREE/usr/sbin/meshcoord' --help"
 check "meshcoord serve --help runs without the toolchain" hidden "'$TREE/usr/sbin/meshcoord' serve --help"
+for b in usr/sbin/meshd usr/bin/meshctl; do
+    check "$(basename $b) --version prints $UPSTREAM without the toolchain" hidden "v=\$('$TREE/$b' --version) && echo \"\$v\" && [ \"\$v\" = '$UPSTREAM' ]"
+    sed 's/^/    /' "$WORK/check.out"
+done
 check "meshd genkey | meshd pubkey runs without the toolchain (libsodium)" hidden \
     "k=\$('$TREE/usr/sbin/meshd' genkey) && p=\$(echo \"\$k\" | '$TREE/usr/sbin/meshd' pubkey) && [ \${#p} = 44 ] && [ \"\$p\" != \"\$k\" ]"
 check "meshctl status without a daemon: non-zero, one sentence, without the toolchain" hidden \
@@ -262,7 +267,7 @@ check "the mesh group exists (system gid)" bash -c "gid=\$(in_root getent group 
 check "the meshcoord user exists: system uid, nologin, home /var/lib/meshcoord" bash -c \
     "IFS=: read -r n _ uid gid _ home shell < <(in_root getent passwd meshcoord) && [[ \$uid -lt 1000 && \$home == /var/lib/meshcoord && \$shell == */nologin ]] && echo \"\$n \$uid \$home \$shell\""
 check "dpkg knows the conffiles" bash -c \
-    "in_root dpkg-query -W -f='\${Conffiles}\n' mesh mesh-coordinator | tee /dev/stderr | grep -q /etc/default/mesh && in_root dpkg-query -W -f='\${Conffiles}\n' mesh-coordinator | grep -q /etc/mesh/meshcoord.toml"
+    "in_root dpkg-query -W -f='\${Conffiles}\n' mesh mesh-coordinator | tee /dev/stderr | grep -q /etc/mesh/meshd.toml && in_root dpkg-query -W -f='\${Conffiles}\n' mesh-coordinator | grep -q /etc/mesh/meshcoord.toml"
 for f in /usr/sbin/meshd /usr/bin/meshctl /usr/sbin/meshcoord; do
     check "$f runs in the root" in_root "$f" --help
 done
@@ -278,8 +283,8 @@ for u in meshd meshcoord; do
 done
 
 # meshd up without a token: one sentence, and the node key it made stays in /var/lib/mesh.
-check "meshd up without a token or registration: one sentence naming the state dir" bash -c \
-    "out=\$(in_root /usr/sbin/meshd up 2>&1); rc=\$?; echo \"exit \$rc: \$out\"; [[ \$rc != 0 ]] && grep -q 'no saved registration in /var/lib/mesh' <<< \"\$out\""
+check "meshd up --config /etc/mesh/meshd.toml (the shipped file) without a token or registration: one sentence naming the state dir" bash -c \
+    "out=\$(in_root /usr/sbin/meshd up --config /etc/mesh/meshd.toml 2>&1); rc=\$?; echo \"exit \$rc: \$out\"; [[ \$rc != 0 ]] && grep -q 'no saved registration in /var/lib/mesh' <<< \"\$out\""
 sed 's/^/    /' "$WORK/check.out"
 
 # meshcoord serve as the unit runs it (its user, the shipped config), in its own network
@@ -323,7 +328,7 @@ check "dpkg --remove mesh mesh-coordinator" in_root dpkg --remove mesh mesh-coor
 check "remove: the binaries and units are gone" bash -c \
     "[[ ! -e '$ROOT/usr/sbin/meshd' && ! -e '$ROOT/usr/bin/meshctl' && ! -e '$ROOT/usr/sbin/meshcoord' && ! -e '$ROOT/lib/systemd/system/meshd.service' ]]"
 check "remove: conffiles and state stay" bash -c \
-    "[[ -f '$ROOT/etc/default/mesh' && -f '$ROOT/etc/mesh/meshcoord.toml' && -d '$ROOT/var/lib/mesh' && -f '$ROOT/var/lib/meshcoord/coordinator.key' ]]"
+    "[[ -f '$ROOT/etc/default/mesh' && -f '$ROOT/etc/mesh/meshd.toml' && -f '$ROOT/etc/mesh/meshcoord.toml' && -d '$ROOT/var/lib/mesh' && -f '$ROOT/var/lib/meshcoord/coordinator.key' ]]"
 check "remove: both are in state config-files" bash -c \
     "[[ \$(in_root dpkg-query -W -f='\${Status}\n' mesh mesh-coordinator | sort -u) == 'deinstall ok config-files' ]]"
 check "dpkg --purge mesh mesh-coordinator" in_root dpkg --purge mesh mesh-coordinator
