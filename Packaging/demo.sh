@@ -41,8 +41,10 @@ natlab_up eim eim
 _natlab_host carol r2 10.2.0.30/24 10.2.0.1
 echo "    alice 10.1.0.10 behind router 1 (203.0.113.11); bob 10.2.0.10 and carol 10.2.0.30 behind router 2 (203.0.113.12)"
 
-say "Starting the coordinator on the public host"
-show "meshcoord serve --state-dir ... --listen 203.0.113.100:8080 --stun-ports 3478,3479"
+say "Starting the coordinator on the public host, named coord.lab.test by the lab's DNS, behind nginx (TLS)"
+natlab_public_host dns "$MESHLAB_DNS_IP"
+lab_dns dns "$MESHLAB_DNS_IP" "$MESHLAB_COORD_NAME=$MESHLAB_COORD"
+show "meshcoord serve --state-dir ... --listen 203.0.113.100:8080 --stun-ports 3478,3479 --public-url https://coord.lab.test"
 meshlab_coord_start coord
 show "meshcoord authkey create --reusable"
 MESHLAB_TOKEN=$("$MESH_BIN/meshcoord" authkey create --reusable --state-dir "$LAB_DIR/coord" 2>/dev/null)
@@ -51,7 +53,7 @@ echo "    join token: ${MESHLAB_TOKEN:0:40}..."
 say "Each machine joins with the token"
 for who in alice bob carol; do
     ns=$who; [[ $who == alice ]] && ns=a; [[ $who == bob ]] && ns=b
-    show "meshd up --join mesh1_... --hostname $who      (on $who)"
+    show "meshd up --join-file token --hostname $who --ca-file lab-ca.pem      (on $who)"
     meshlab_node_start "$who" "$ns"
 done
 lab_wait_until 5 "alice sees bob and carol" meshlab_status_has alice "len(j['peers']) == 2"
@@ -80,6 +82,14 @@ for who in alice bob; do
     show "meshctl status      (on $who)"
     lab_meshctl "$who" status | indent
 done
+
+say "meshctl ping, netcheck and metrics (on alice)"
+show "meshctl ping bob -c 3"
+lab_meshctl alice ping bob -c 3 | indent
+show "meshctl netcheck"
+lab_meshctl alice netcheck | indent
+show "meshctl metrics | grep -E 'peer_(received|sent)_bytes'"
+lab_meshctl alice metrics | grep -E 'peer_(received|sent)_bytes' | indent
 
 say "Cleaning up: stopping every process and deleting the namespaces"
 trap - EXIT
