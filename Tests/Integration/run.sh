@@ -43,6 +43,7 @@ for t in "${tests[@]}"; do
     t0=$EPOCHREALTIME
     # timeout sends TERM to the test only (its trap kills what it started and deletes its
     # namespaces), and KILL 60 s later if it is still there
+    : > "$log"   # before tail opens it: the background job creates it only once it runs
     timeout --foreground -k 60 "$TIMEOUT" bash "$t" > "$log" 2>&1 < /dev/null &
     CHILD=$!
     tail -s 0.2 -n +1 -f --pid="$CHILD" "$log" &      # live output; ends when the test does
