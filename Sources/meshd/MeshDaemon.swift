@@ -39,6 +39,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = DaemonStartup.begin(verbose: verbose)
+        let startup = StartupInterruptGuard { logger.info("meshd stopped during start-up") }
 
         let parsed: TunnelConfig
         do { parsed = try TunnelConfigParser.load(path: config) } catch {
@@ -54,6 +55,7 @@ struct Run: ParsableCommand {
             return
         }
         try node.start()
+        startup.finish()
         logger.info("meshd up: interface \(node.tun.name), listening on UDP \(node.udp.port), public key \(node.device.publicKey)")
         SignalWaiter.waitForTermination()
         node.stop()
