@@ -63,6 +63,7 @@ public final class ControlLoop: @unchecked Sendable {
         var onPeers: (@Sendable (PeerDiff, NetmapState) -> Void)?
         var onRemoved: (@Sendable (ControlError) -> Void)?
         var onNetmapChanged: (@Sendable (NetmapState) -> Void)?
+        var onPacketFilter: (@Sendable (PacketFilterMessage?) -> Void)?
         var endpoints: @Sendable () -> [String] = { [] }
         var homeRelay: @Sendable () -> String? = { nil }
     }
@@ -89,6 +90,13 @@ public final class ControlLoop: @unchecked Sendable {
     public var onNetmapChanged: (@Sendable (NetmapState) -> Void)? {
         get { lock.withLock { hooks.onNetmapChanged } }
         set { lock.withLock { hooks.onNetmapChanged = newValue } }
+    }
+    /// Called (from the loop's task, in order) when the netmap's packet filter changed: a new
+    /// filter, or nil when a full map says there is no policy. A removed node keeps its last
+    /// filter (it has no peers left to filter).
+    public var onPacketFilter: (@Sendable (PacketFilterMessage?) -> Void)? {
+        get { lock.withLock { hooks.onPacketFilter } }
+        set { lock.withLock { hooks.onPacketFilter = newValue } }
     }
     /// The node's current candidate endpoints.
     public var endpoints: @Sendable () -> [String] {
@@ -192,19 +200,21 @@ public final class ControlLoop: @unchecked Sendable {
                                          homeRelay: paths.homeRelay == sent?.homeRelay ? nil : paths.homeRelay,
                                          wait: connected ? nil : false)
                 let response = try await client.map(request, timeout: options.mapTimeout)
-                let (diff, snapshot, wasConnected, changed) = lock.withLock {
+                let (diff, snapshot, wasConnected, changed, filterChanged) = lock.withLock {
                     published = paths
                     let was = phase == .connected
                     phase = .connected
                     lastError = nil
                     let before = state
                     let d = state.apply(response)
-                    return (d, state, was, !state.sameContent(as: before))
+                    return (d, state, was, !state.sameContent(as: before), state.packetFilter != before.packetFilter)
                 }
                 if !wasConnected {
                     logger.info("following the netmap of \(client.coordinatorURL): version \(snapshot.version), \(snapshot.peers.count) peers; endpoints \(eps)")
                 }
                 backoff.reset()
+                // The filter before the peers: a peer the new policy admits is reached under it.
+                if filterChanged { onPacketFilter?(snapshot.packetFilter) }
                 if !diff.isEmpty { onPeers?(diff, snapshot) }
                 if changed { onNetmapChanged?(snapshot) }
             } catch is CancellationError {

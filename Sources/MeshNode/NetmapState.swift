@@ -33,6 +33,10 @@ public struct NetmapState: Sendable, Equatable, Codable {
     public private(set) var peers: [Int64: NodeInfo] = [:]
     public private(set) var relays: [RelayInfo] = []
     public private(set) var domain: String?
+    /// This node's packet filter (issue 11). nil: no policy (a full map without one, or a
+    /// coordinator that predates policies); a delta without one leaves it as it was. Kept with
+    /// the saved netmap, so a node restarted while the coordinator is away still enforces it.
+    public private(set) var packetFilter: PacketFilterMessage?
     /// True once a full map arrived (deltas before it are applied but cannot be complete).
     public private(set) var hasFullMap = false
 
@@ -56,6 +60,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
             if let me = response.selfNode { selfNode = me }
             if let r = response.relays { relays = r }
             if let d = response.domain { domain = d }
+            packetFilter = response.packetFilter
             let selfID = selfNode?.id
             var next: [Int64: NodeInfo] = [:]
             for p in response.peers ?? [] where p.id != selfID { next[p.id] = p }
@@ -76,6 +81,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
             if let me = response.selfNode { selfNode = me }
             if let r = response.relays { relays = r }
             if let d = response.domain { domain = d }
+            if let f = response.packetFilter { packetFilter = f }
             let selfID = selfNode?.id
             var diff = PeerDiff()
             let removedIDs = Set(response.peersRemoved ?? [])
@@ -104,10 +110,11 @@ public struct NetmapState: Sendable, Equatable, Codable {
         return next
     }
 
-    /// Whether `other` holds the same peers, relays, own entry and domain (the version aside):
-    /// keepalives move only the version, which is not worth writing down.
+    /// Whether `other` holds the same peers, relays, own entry, domain and packet filter (the
+    /// version aside): keepalives move only the version, which is not worth writing down.
     public func sameContent(as other: NetmapState) -> Bool {
         peers == other.peers && relays == other.relays && selfNode == other.selfNode && domain == other.domain
+            && packetFilter == other.packetFilter
     }
 
     /// Forgets everything (the node was removed or logged out); every known peer is removed.

@@ -1,3 +1,4 @@
+import Foundation
 import MeshCrypto
 import MeshNode
 import MeshWire
@@ -105,6 +106,35 @@ func node(_ id: Int64, _ name: String, key: String? = nil, endpoints: [String] =
         #expect(d.removed.map(\.id) == [2, 3])
         #expect(s.peers.isEmpty && s.sinceVersion == nil)
     }
+    /// The packet filter: a full map sets it (nil: no policy), a delta without one keeps it,
+    /// it counts as content (saved), and a saved map that predates it still decodes.
+    @Test func packetFilterFollowsFullMapsAndDeltas() throws {
+        let filter = PacketFilterMessage(enforced: true, rules: [
+            .init(sources: ["100.64.0.2/32"], destinations: ["100.64.0.1"], protocols: [6], ports: [.init(first: 22, last: 22)]),
+        ], policyVersion: 3)
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 1, self: me, peers: [node(2, "b")], packetFilter: filter))
+        #expect(s.packetFilter == filter)
+        let before = s
+        s.apply(MapResponse(kind: .delta, version: 2, peersChanged: [node(3, "c")]))
+        #expect(s.packetFilter == filter)
+        let other = PacketFilterMessage(enforced: true, rules: [], policyVersion: 4)
+        s.apply(MapResponse(kind: .delta, version: 3, packetFilter: other))
+        #expect(s.packetFilter == other)
+        #expect(!s.sameContent(as: before))
+        #expect(s.resumed().packetFilter == other)
+        s.apply(MapResponse(kind: .full, version: 4, self: me, peers: [node(2, "b")]))
+        #expect(s.packetFilter == nil)
+
+        var withFilter = NetmapState()
+        withFilter.apply(MapResponse(kind: .full, version: 1, self: me, peers: [node(2, "b")], packetFilter: filter))
+        let data = try JSONEncoder().encode(withFilter)
+        #expect(try JSONDecoder().decode(NetmapState.self, from: data) == withFilter)
+        var json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        json.removeValue(forKey: "packetFilter")
+        let old = try JSONDecoder().decode(NetmapState.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.packetFilter == nil && old.peers == withFilter.peers)
+    }
 }
 
 @Suite struct PeerPlanTests {
@@ -138,4 +168,5 @@ func node(_ id: Int64, _ name: String, key: String? = nil, endpoints: [String] =
         #expect(actions == [.remove(publicKey: c.nodeKey)])
         #expect(Set(table.keys) == [2])
     }
+
 }
