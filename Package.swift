@@ -40,7 +40,7 @@ let package = Package(
 
         // Thin I/O drivers.
         .target(name: "MeshIO", dependencies: [
-            "CMeshShim", "CSodium", "WireGuard", "MeshCrypto",
+            "CMeshShim", "CSodium", "WireGuard", "MeshCrypto", "MeshPolicy",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -48,7 +48,7 @@ let package = Package(
         // following the coordinator; meshd is its command line.
         .target(name: "MeshEngine", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI", "MeshBase",
+            "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI", "MeshBase", "MeshPolicy",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,7 +60,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "MeshEngineTests", dependencies: ["MeshEngine", "Netcheck", "MeshWire", "MeshCrypto", "MeshStatus", "MeshIO",
-            "MeshLocalAPI", "MeshBase",
+            "MeshLocalAPI", "MeshBase", "MeshPolicy",
             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "meshd", dependencies: [
             "MeshEngine", "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
@@ -146,6 +146,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Benchmarks/RelayAllocations"),
+        // The packet filter's cost per packet, alone and as the data plane shares it.
+        .executableTarget(name: "packet-filter-cost", dependencies: [
+            "CAllocationCounter", "MeshPolicy", "MeshIO", "MeshBase",
+        ], path: "Benchmarks/PacketFilterCost"),
 
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
@@ -153,7 +157,7 @@ let package = Package(
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio")]),
-        .testTarget(name: "MeshIOTests", dependencies: ["MeshIO", "WireGuard", "MeshCrypto", "MeshTestSupport",
+        .testTarget(name: "MeshIOTests", dependencies: ["MeshIO", "WireGuard", "MeshCrypto", "MeshTestSupport", "MeshPolicy", "MeshBase",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MagicSockTests", dependencies: ["MagicSock", "Disco", "MeshIO", "WireGuard", "MeshCrypto"]),
         .testTarget(name: "NetcheckTests", dependencies: ["Netcheck", "MeshWire", "MeshBase", "MeshCrypto"]),

@@ -140,6 +140,11 @@ public final class JoinedNode: Sendable {
             onPeers(PeerDiff(added: restored.peers.values.sorted { $0.id < $1.id }), restored)
             logger.info("restored \(restored.peers.count) peers from the saved netmap (version \(restored.version))")
         }
+        // The access policy the netmap carries, from the saved netmap before the data plane
+        // starts (so a restart never opens a window of allow-all), then each change.
+        let packetFilter = NetmapPacketFilter(filter: dataPlane.filter, logger: logger)
+        packetFilter.follow(restored.packetFilter)
+        control.onPacketFilter = { packetFilter.follow($0) }
         runtime.api.serve(localAPIServices())
         try runtime.start(steering: paths.magic) { [self] in self.status() }
         control.start()

@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import CMeshShim
 import Logging
+import MeshPolicy
 import WireGuard
 
 /// Moves packets between the TUN device and the UDP socket through the WireGuard `Device`.
@@ -12,14 +13,20 @@ import WireGuard
 /// and timers. Buffers are allocated once per thread; the steady-state path allocates nothing.
 /// `stop()` ends the threads, so a node can be started and stopped within one process.
 ///
+/// Every decrypted packet, from the socket or a relay, passes the packet filter (`filter`,
+/// issue 11) before the TUN write, and every packet read from the TUN is noted by it first;
+/// without an enforced policy that is one atomic read per batch.
+///
 /// Sendable by hand: each worker's buffers belong to its own thread; the relayed-receive
 /// scratch buffer and entropy are used only under `relayLock`; `steering` is written before
-/// the threads start; `running` is atomic.
+/// the threads start; `running` is atomic; `filter` guards itself.
 public final class DataPlane: @unchecked Sendable {
     public let device: Device
     public let tun: TunDevice
     public let udp: UDPTransport
     public let counters = DataPlaneCounters()
+    /// The receiving side's access policy; the netmap follower installs its rules.
+    public let filter = DataPlaneFilter()
     /// Mesh mode's path selection; nil in standalone mode. Written only by `start(steering:)`
     /// before the threads that read it exist, so it needs no lock.
     public private(set) var steering: OverlaySteering?
@@ -117,7 +124,12 @@ public final class DataPlane: @unchecked Sendable {
         counters.receivedDatagrams.add(1, ordering: .relaxed)
         switch device.decapsulate(datagram: datagram, from: nil, now: now, wallClock: SystemClock.wallClock(),
                                   entropy: &relayEntropy, reply: relayScratch) {
-        case .packet(_, let offset, let len):
+        case .packet(let peer, let offset, let len):
+            if filter.isEnforcing {
+                let packet = UnsafeRawBufferPointer(start: datagram.baseAddress! + offset, count: len)
+                let decision = filter.withFilter { $0.inbound(packet, now: now) } ?? .accept
+                guard admits(decision, from: peer, scratch: relayScratch, now: now) else { break }
+            }
             tun.write(datagram.baseAddress! + offset, length: len)
             counters.packetsToTunnel.add(1, ordering: .relaxed)
         case .reply(let len, _, let peer):
@@ -135,6 +147,39 @@ public final class DataPlane: @unchecked Sendable {
         }
     }
 
+    /// Carries out a filter decision on a packet from `peer`: true to deliver it; a drop is
+    /// counted by reason and a reject is sealed back to `peer` at once (in `scratch`).
+    @inline(__always)
+    func admits(_ decision: FilterDecision, from peer: Peer, scratch: UnsafeMutableRawBufferPointer, now: MonotonicTime) -> Bool {
+        switch decision {
+        case .accept:
+            return true
+        case .drop(let reason):
+            counters.filtered(reason)
+        case .dropAndReject(let reason, let reply):
+            counters.filtered(reason)
+            sendThroughTunnel(reply, to: peer, buffer: scratch, now: now)
+        }
+        return false
+    }
+
+    /// Seals an IP packet this node makes (a filter's reject) to `peer` and sends it along the
+    /// peer's path, as if it had been read from the TUN. Rejects are rate-limited by the
+    /// filter, so this path may allocate (the reply, the send closure).
+    func sendThroughTunnel(_ packet: [UInt8], to peer: Peer, buffer: UnsafeMutableRawBufferPointer, now: MonotonicTime) {
+        guard packet.count + 16 + 64 <= buffer.count else { return }
+        packet.withUnsafeBytes { buffer.baseAddress!.advanced(by: 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        switch device.encapsulate(peer: peer, buffer: buffer, packetLength: packet.count, now: now) {
+        case .send(let length, let to):
+            sendOne(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), to, peer)
+            counters.filterRejectsSent.add(1, ordering: .relaxed)
+        case .staged:
+            counters.filterRejectsSent.add(1, ordering: .relaxed)
+        case .dropped(let reason):
+            counters.drop(reason)
+        }
+    }
+
     /// What one worker thread owns for its whole life: `count` datagram slots of `stride`
     /// bytes (sendmmsg/recvmmsg work on them in place), their lengths and addresses, and one
     /// scratch slot for handshake replies and follow-ups. Allocated once per thread.
@@ -143,20 +188,36 @@ public final class DataPlane: @unchecked Sendable {
         let scratch: UnsafeMutableRawBufferPointer
         let lengths: UnsafeMutablePointer<Int32>
         let addresses: UnsafeMutablePointer<mesh_addr>
+        /// Per slot, the packet in it: outbound its length as read from the TUN; inbound the
+        /// decrypted packet's offset and length in the datagram, the peer it came from and
+        /// whether the filter lets it through. Kept between the passes of one batch, so the
+        /// filter's lock is taken once per batch.
+        let packetLengths: UnsafeMutablePointer<Int>
+        let packetOffsets: UnsafeMutablePointer<Int>
+        let packetAdmitted: UnsafeMutablePointer<Bool>
+        var packetPeers: [Peer?]
 
         init(stride: Int, count: Int) {
             arena = .allocate(byteCount: stride * count, alignment: 64)
             scratch = .allocate(byteCount: stride, alignment: 64)
             lengths = .allocate(capacity: count)
             addresses = .allocate(capacity: count)
+            packetLengths = .allocate(capacity: count)
+            packetOffsets = .allocate(capacity: count)
+            packetAdmitted = .allocate(capacity: count)
+            packetPeers = [Peer?](repeating: nil, count: count)
         }
 
         deinit {
             arena.deallocate(); scratch.deallocate(); lengths.deallocate(); addresses.deallocate()
+            packetLengths.deallocate(); packetOffsets.deallocate(); packetAdmitted.deallocate()
         }
     }
 
-    /// TUN → UDP: read a burst of packets, route and seal each in place, send them in one sendmmsg.
+    /// TUN → UDP: read a burst of packets, let the filter note them (one lock for the burst),
+    /// route and seal each in place, send them in one sendmmsg. The filter notes a packet
+    /// before it is sealed, and so before any copy of it leaves (directly or by a relay): a
+    /// reply cannot arrive before its flow exists.
     /// The batch body is a separate, non-inlined function: it keeps the optimizer's loop passes
     /// from chewing on an endless loop with the whole data path inlined into it.
     final class OutboundWorker {
@@ -175,14 +236,28 @@ public final class DataPlane: @unchecked Sendable {
             let arena = batch.arena
             guard mesh_poll_readable(tun.fd, 1000) > 0 else { return }
             let now = SystemClock.now()
-            var count = 0
+            let packetLengths = batch.packetLengths
             var reads = 0
             while reads < plane.batchSize {
-                let slot = UnsafeMutableRawBufferPointer(rebasing: arena[count * stride..<(count + 1) * stride])
-                let n = tun.read(into: slot.baseAddress! + 16, capacity: stride - 64)
+                let n = tun.read(into: arena.baseAddress! + reads * stride + 16, capacity: stride - 64)
                 if n <= 0 { break }
+                packetLengths[reads] = n
                 reads += 1
-                counters.packetsFromTunnel.add(1, ordering: .relaxed)
+            }
+            if reads == 0 { return }
+            counters.packetsFromTunnel.add(reads, ordering: .relaxed)
+            if plane.filter.isEnforcing {
+                _ = plane.filter.withFilter { f in
+                    for i in 0..<reads {
+                        f.outbound(UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i]), now: now)
+                    }
+                    return true
+                }
+            }
+            var count = 0
+            for i in 0..<reads {
+                let n = packetLengths[i]
+                let slot = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<(i + 1) * stride])
                 guard let peer = device.route(packet: UnsafeRawBufferPointer(rebasing: slot[16..<16 + n])) else {
                     counters.drop(.noRoute)
                     continue
@@ -195,6 +270,11 @@ public final class DataPlane: @unchecked Sendable {
                                                       peer: peer, steering: steering, now: now)
                     }
                     if let destination {
+                        // sendmmsg takes consecutive slots: close the gap an earlier packet
+                        // (relayed, staged, without a route) left.
+                        if count != i {
+                            (arena.baseAddress! + count * stride).copyMemory(from: slot.baseAddress!, byteCount: length)
+                        }
                         batch.lengths[count] = Int32(length)
                         batch.addresses[count] = mesh_addr(destination)
                         count += 1
@@ -241,17 +321,60 @@ public final class DataPlane: @unchecked Sendable {
             let now = SystemClock.now()
             var wall: TAI64N? = nil
             counters.receivedDatagrams.add(Int(n), ordering: .relaxed)
+            var packets = 0
             for i in 0..<Int(n) {
-                handle(index: i, now: now, wall: &wall)
+                handle(index: i, now: now, wall: &wall, packets: &packets)
             }
+            if packets > 0 { deliver(packets, now: now) }
             if plane.device.hasFollowUps {
                 plane.device.serviceFollowUps(now: now, wallClock: wall ?? SystemClock.wallClock(), entropy: &entropy,
                                               buffer: batch.scratch, send: plane.sendOne)
             }
         }
 
+        /// The batch's decrypted packets (`count`, each in its datagram's slot) to the TUN,
+        /// those the filter admits; one lock for the whole batch.
         @inline(__always)
-        private func handle(index i: Int, now: MonotonicTime, wall: inout TAI64N?) {
+        private func deliver(_ count: Int, now: MonotonicTime) {
+            let counters = plane.counters, arena = batch.arena
+            let offsets = batch.packetOffsets, lengths = batch.packetLengths, admitted = batch.packetAdmitted
+            var judged = false
+            if plane.filter.isEnforcing {
+                var rejects: [(Int, [UInt8])] = []
+                // nil: the policy went away since `isEnforcing` was read; deliver everything.
+                judged = plane.filter.withFilter { f in
+                    for k in 0..<count {
+                        let packet = UnsafeRawBufferPointer(start: arena.baseAddress! + offsets[k], count: lengths[k])
+                        switch f.inbound(packet, now: now) {
+                        case .accept:
+                            admitted[k] = true
+                        case .drop(let reason):
+                            admitted[k] = false
+                            counters.filtered(reason)
+                        case .dropAndReject(let reason, let reply):
+                            admitted[k] = false
+                            counters.filtered(reason)
+                            rejects.append((k, reply))
+                        }
+                    }
+                    return true
+                } != nil
+                for (k, reply) in rejects {
+                    if let peer = batch.packetPeers[k] {
+                        plane.sendThroughTunnel(reply, to: peer, buffer: batch.scratch, now: now)
+                    }
+                }
+            }
+            for k in 0..<count where !judged || admitted[k] {
+                plane.tun.write(arena.baseAddress! + offsets[k], length: lengths[k])
+                counters.packetsToTunnel.add(1, ordering: .relaxed)
+            }
+            // The peers were kept only for rejects; do not hold them past the batch.
+            if judged { for k in 0..<count { batch.packetPeers[k] = nil } }
+        }
+
+        @inline(__always)
+        private func handle(index i: Int, now: MonotonicTime, wall: inout TAI64N?, packets: inout Int) {
             let stride = plane.stride, counters = plane.counters
             let arena = batch.arena, reply = batch.scratch, sources = batch.addresses
             let length = Int(batch.lengths[i])
@@ -270,8 +393,11 @@ public final class DataPlane: @unchecked Sendable {
             switch plane.device.decapsulate(datagram: datagram, from: sources[i].udpAddress, now: now,
                                             wallClock: wall ?? .zero, entropy: &entropy, reply: reply) {
             case .packet(let peer, let offset, let len):
-                plane.tun.write(datagram.baseAddress! + offset, length: len)
-                counters.packetsToTunnel.add(1, ordering: .relaxed)
+                // Delivered after the batch, through the filter (`deliver`).
+                batch.packetOffsets[packets] = i * stride + offset
+                batch.packetLengths[packets] = len
+                if plane.filter.isEnforcing { batch.packetPeers[packets] = peer }
+                packets += 1
                 plane.steering?.noteReceived(from: peer, source: sources[i].udpAddress, now: now)
             case .reply(let len, let to, _):
                 // From the socket, so there is a source to answer.

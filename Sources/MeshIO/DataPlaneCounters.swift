@@ -1,3 +1,4 @@
+import MeshPolicy
 import Synchronization
 import WireGuard
 
@@ -10,15 +11,37 @@ public final class DataPlaneCounters: Sendable {
     public let packetsToTunnel = Atomic<Int>(0)
     public let packetsFromTunnel = Atomic<Int>(0)
     private let droppedByReason: [Counter]
+    /// Decrypted packets the packet filter refused, by `FilterDropReason` (issue 11).
+    private let filteredByReason: [Counter]
+    /// Rejects (TCP RST, ICMP prohibited) sealed back to the sender of a refused packet.
+    public let filterRejectsSent = Atomic<Int>(0)
 
     /// Boxes an atomic so several can live in one array (atomics cannot be copied).
     final class Counter: Sendable { let value = Atomic<Int>(0) }
 
     /// Cached: `allCases` builds a new array on every call, and drops can come by the hundred thousand.
     private static let reasons = DropReason.allCases
+    private static let filterReasons = FilterDropReason.allCases
 
     public init() {
         droppedByReason = DropReason.allCases.map { _ in Counter() }
+        filteredByReason = FilterDropReason.allCases.map { _ in Counter() }
+    }
+
+    @inline(__always)
+    public func filtered(_ reason: FilterDropReason) {
+        filteredByReason[Self.filterReasons.firstIndex(of: reason)!].value.add(1, ordering: .relaxed)
+    }
+
+    public func filteredCount(_ reason: FilterDropReason) -> Int {
+        filteredByReason[Self.filterReasons.firstIndex(of: reason)!].value.load(ordering: .relaxed)
+    }
+
+    /// The name a filter drop has in `dropsByReason` (the status's `drops`, meshctl metrics'
+    /// `mesh_drops_total{reason=…}`): `acl`, `noFlow`, `flowCut`, and `filterMalformed`, which
+    /// is not WireGuard's `malformed` (an undecryptable datagram).
+    public static func dropName(_ reason: FilterDropReason) -> String {
+        reason == .malformed ? "filterMalformed" : reason.rawValue
     }
 
     @inline(__always)
@@ -35,6 +58,7 @@ public final class DataPlaneCounters: Sendable {
         let receiveSide: [DropReason] = DropReason.allCases.filter { ![.noRoute, .noEndpoint, .stagingFull, .packetTooLarge].contains($0) }
         return notWireGuard.load(ordering: .relaxed) + oversized.load(ordering: .relaxed)
             + receiveSide.reduce(0) { $0 + dropped($1) }
+            + FilterDropReason.allCases.reduce(0) { $0 + filteredCount($1) }
     }
 
     public var dropsByReason: [String: Int] {
@@ -44,6 +68,7 @@ public final class DataPlaneCounters: Sendable {
         if nw > 0 { out["notWireGuard"] = nw }
         let ov = oversized.load(ordering: .relaxed)
         if ov > 0 { out["oversized"] = ov }
+        for r in FilterDropReason.allCases { let n = filteredCount(r); if n > 0 { out[Self.dropName(r)] = n } }
         return out
     }
 }

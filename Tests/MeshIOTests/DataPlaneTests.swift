@@ -2,8 +2,10 @@
 import Glibc
 #endif
 import Logging
+import MeshBase
 import MeshCrypto
 import MeshIO
+import MeshPolicy
 import MeshTestSupport
 import Testing
 import WireGuard
@@ -61,6 +63,30 @@ final class LoopbackPlanes {
         p.replaceSubrange(16..<20, with: [10, 0, 0, 2])
         let udpLength = 8 + body.count
         p[24] = UInt8(udpLength >> 8); p[25] = UInt8(udpLength & 0xff)
+        return p + body
+    }
+
+    /// An IPv4 UDP (17) or TCP (6, `tcpFlags`) packet between overlay addresses, with ports.
+    static func packet(from: [UInt8] = [10, 0, 0, 1], to: [UInt8] = [10, 0, 0, 2], proto: UInt8 = 17,
+                       sourcePort: UInt16, destinationPort: UInt16, tcpFlags: UInt8 = 0x02, payload: String = "x") -> [UInt8] {
+        let body = Array(payload.utf8)
+        let transport = proto == 6 ? 20 : 8
+        var p = [UInt8](repeating: 0, count: 20 + transport)
+        p[0] = 0x45
+        let total = p.count + body.count
+        p[2] = UInt8(total >> 8); p[3] = UInt8(total & 0xff)
+        p[8] = 64; p[9] = proto
+        p.replaceSubrange(12..<16, with: from)
+        p.replaceSubrange(16..<20, with: to)
+        p[20] = UInt8(sourcePort >> 8); p[21] = UInt8(sourcePort & 0xff)
+        p[22] = UInt8(destinationPort >> 8); p[23] = UInt8(destinationPort & 0xff)
+        if proto == 6 {
+            p[32] = 5 << 4
+            p[33] = tcpFlags
+        } else {
+            let udpLength = 8 + body.count
+            p[24] = UInt8(udpLength >> 8); p[25] = UInt8(udpLength & 0xff)
+        }
         return p + body
     }
 
@@ -131,5 +157,99 @@ final class LoopbackPlanes {
         planes.a.start()
         #expect(planes.a.stop())
         #expect(planes.a.stop())
+    }
+
+    /// A rule set on B: 10.0.0.1 may reach 10.0.0.2 on UDP and TCP `port`.
+    static func rules(port: UInt16) -> [FilterRule] {
+        [FilterRule(sourcePrefixes: [IPPrefix(host: .v4(0x0A00_0001))], destinations: [.v4(0x0A00_0002)],
+                    protocols: [6, 17], ports: [PortRange(single: port)])]
+    }
+
+    /// B enforces a policy: allowed packets pass; refused ones are counted by reason and
+    /// answered at once through the tunnel (ICMP prohibited for UDP, RST for a SYN); replies to
+    /// B's own flows pass; a policy change cuts the flow it no longer allows.
+    @Test func aPolicyAtTheReceiverDropsCountsAndAnswers() async throws {
+        let planes = try LoopbackPlanes()
+        planes.b.filter.install(Self.rules(port: 53))
+        planes.a.start()
+        planes.b.start()
+        defer { planes.a.stop(); planes.b.stop() }
+        let allowed = LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 53, payload: "allowed")
+        #expect(await planes.carries(allowed))
+
+        // A refused datagram: dropped, counted as acl, answered with ICMP prohibited (3/13).
+        _ = planes.drain(planes.hostA)
+        planes.write(LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 54, payload: "refused"), to: planes.hostA)
+        var answers: [[UInt8]] = []
+        #expect(await eventually(within: .seconds(5)) {
+            answers += planes.drain(planes.hostA)
+            return answers.contains { $0.count >= 22 && $0[9] == 1 && $0[20] == 3 && $0[21] == 13 }
+        })
+        #expect(planes.b.counters.filteredCount(.acl) == 1)
+        #expect(planes.b.counters.dropsByReason["acl"] == 1)
+        #expect(planes.b.counters.filterRejectsSent.load(ordering: .relaxed) == 1)
+        #expect(planes.drain(planes.hostB).isEmpty)
+
+        // A refused SYN is answered with a RST from 10.0.0.2:5432.
+        planes.write(LoopbackPlanes.packet(proto: 6, sourcePort: 41000, destinationPort: 5432, tcpFlags: 0x02, payload: ""), to: planes.hostA)
+        answers = []
+        #expect(await eventually(within: .seconds(5)) {
+            answers += planes.drain(planes.hostA)
+            return answers.contains { $0.count >= 40 && $0[9] == 6 && $0[33] & 0x04 != 0 && $0[20] == 0x15 && $0[21] == 0x38 }
+        })
+        #expect(planes.b.counters.filteredCount(.acl) == 2)
+
+        // B's own datagram to A's port 8000 opens a flow: A's reply to it passes although no
+        // rule allows port 7000 at B.
+        let fromB = LoopbackPlanes.packet(from: [10, 0, 0, 2], to: [10, 0, 0, 1], sourcePort: 7000, destinationPort: 8000, payload: "ours")
+        planes.write(fromB, to: planes.hostB)
+        #expect(await eventually(within: .seconds(5)) { planes.drain(planes.hostA).contains(fromB) })
+        let reply = LoopbackPlanes.packet(sourcePort: 8000, destinationPort: 7000, payload: "reply")
+        planes.write(reply, to: planes.hostA)
+        #expect(await eventually(within: .seconds(5)) { planes.drain(planes.hostB).contains(reply) })
+
+        // The policy moves to port 54: A's established flow to port 53 is cut, port 54 opens.
+        planes.b.filter.install(Self.rules(port: 54))
+        #expect(planes.b.filter.snapshot?.counters.flowsCut == 1)
+        planes.write(LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 53, payload: "after"), to: planes.hostA)
+        #expect(await eventually(within: .seconds(5)) { planes.b.counters.filteredCount(.flowCut) == 1 })
+        let now54 = LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 54, payload: "now allowed")
+        planes.write(now54, to: planes.hostA)
+        #expect(await eventually(within: .seconds(5)) { planes.drain(planes.hostB).contains(now54) })
+
+        // No policy: everything passes again, the filter and its flows are gone.
+        planes.b.filter.install(nil)
+        #expect(planes.b.filter.snapshot == nil)
+        let any = LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 999, payload: "any")
+        #expect(await planes.carries(any))
+    }
+
+    /// A datagram that came through a relay is judged like one from the socket.
+    @Test func relayedPacketsPassTheFilterToo() async throws {
+        let planes = try LoopbackPlanes()
+        planes.b.filter.install(Self.rules(port: 53))
+        planes.a.start()
+        planes.b.start()
+        defer { planes.a.stop(); planes.b.stop() }
+        #expect(await planes.carries(LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 53, payload: "handshake")))
+        // Sealed by A's device as the data plane would, then handed to B as the relay does.
+        func relay(_ packet: [UInt8]) throws {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 64)
+            defer { buffer.deallocate() }
+            packet.withUnsafeBytes { buffer.baseAddress!.advanced(by: 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let peer = try #require(planes.a.device.peers.first)
+            guard case .send(let length, _) = planes.a.device.encapsulate(peer: peer, buffer: buffer, packetLength: packet.count,
+                                                                          now: SystemClock.now()) else {
+                Issue.record("no session to seal with"); return
+            }
+            planes.b.receiveFromRelay(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
+        }
+        let allowed = LoopbackPlanes.packet(sourcePort: 40001, destinationPort: 53, payload: "relayed allowed")
+        try relay(allowed)
+        #expect(await eventually(within: .seconds(5)) { planes.drain(planes.hostB).contains(allowed) })
+        try relay(LoopbackPlanes.packet(sourcePort: 40001, destinationPort: 55, payload: "relayed refused"))
+        #expect(planes.b.counters.filteredCount(.acl) == 1)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(planes.drain(planes.hostB).isEmpty)
     }
 }

@@ -1,0 +1,63 @@
+import MeshBase
+import MeshEngine
+import MeshPolicy
+import MeshWire
+import Testing
+
+@Suite struct NetmapFilterRulesTests {
+    typealias Rule = PacketFilterMessage.Rule
+    static let ssh = Rule(sources: ["100.64.0.0/24", "fd7a:115c:a1e0::2/128"], destinations: ["100.64.0.1", "fd7a:115c:a1e0::1"],
+                          protocols: [6], ports: [.init(first: 22, last: 22), .init(first: 80, last: 81)])
+
+    @Test func notEnforcedOrAbsentMeansNoFiltering() throws {
+        #expect(try NetmapFilterRules.rules(from: nil) == nil)
+        #expect(try NetmapFilterRules.rules(from: .allowAll) == nil)
+        #expect(try NetmapFilterRules.rules(from: PacketFilterMessage(enforced: false, rules: [Self.ssh])) == nil)
+        // Enforced without rules: nothing is allowed in (not "no filter").
+        #expect(try NetmapFilterRules.rules(from: PacketFilterMessage(enforced: true, rules: [])) == [])
+    }
+
+    @Test func rulesKeepTheirMeaning() throws {
+        let rules = try #require(try NetmapFilterRules.rules(from: PacketFilterMessage(enforced: true, rules: [Self.ssh])))
+        #expect(rules.count == 1)
+        let r = rules[0]
+        #expect(r.sources.contains(try IPAddress("100.64.0.77")))
+        #expect(r.sources.contains(try IPAddress("fd7a:115c:a1e0::2")))
+        #expect(!r.sources.contains(try IPAddress("100.64.1.1")))
+        #expect(r.destinations == [try IPAddress("100.64.0.1"), try IPAddress("fd7a:115c:a1e0::1")])
+        #expect(r.protocols.contains(6) && !r.protocols.contains(17))
+        #expect(r.ports == [PortRange(22, 22), PortRange(80, 81)])
+    }
+
+    @Test func oneMalformedFieldRefusesTheWholeFilter() {
+        func refused(_ rule: Rule) -> String? {
+            do {
+                _ = try NetmapFilterRules.rules(from: PacketFilterMessage(enforced: true, rules: [Self.ssh, rule]))
+                return nil
+            } catch { return error.reason }
+        }
+        var bad = Self.ssh
+        bad.sources = ["100.64.0.0/33"]
+        #expect(refused(bad)?.hasPrefix("rule 2: source '100.64.0.0/33'") == true)
+        bad = Self.ssh
+        bad.sources = ["not\u{1b}[31man address"]
+        #expect(refused(bad)?.contains("'not?[31man address'") == true)
+        bad = Self.ssh
+        bad.destinations = ["100.64.0.1/32"]
+        #expect(refused(bad)?.hasPrefix("rule 2: destination") == true)
+        bad = Self.ssh
+        bad.ports = [.init(first: 90, last: 80)]
+        #expect(refused(bad) == "rule 2: port range 90-80 ends before it starts")
+    }
+
+    @Test func boundsAreCheckedBeforeAnyText() {
+        let tooMany = PacketFilterMessage(enforced: true, rules: Array(repeating: Rule(sources: ["x"], destinations: [], protocols: [], ports: []),
+                                                                       count: PacketFilterMessage.maxRules + 1))
+        #expect(throws: NetmapFilterError.self) { try NetmapFilterRules.rules(from: tooMany) }
+        do {
+            _ = try NetmapFilterRules.rules(from: tooMany)
+        } catch {
+            #expect(error.reason.hasPrefix("more than 10000 rules"))
+        }
+    }
+}
