@@ -31,13 +31,14 @@ public final class JoinedNode: Sendable {
     /// before it registers: a node that cannot have them must fail before it spends a
     /// single-use auth key and leaves a node on the coordinator that never comes up.
     public static func openRuntime(nodeKeyBytes: [UInt8], interfaceName: String, socketPath: String,
-                                   listenPort: UInt16, logger: Logger) throws -> NodeRuntime {
+                                   listenPort: UInt16, wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory,
+                                   logger: Logger) throws -> NodeRuntime {
         let device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: 1280)
         // MagicSock is the one authority on where a peer is: the device neither roams nor
         // needs an endpoint for a peer.
         device.pathsChosenByTransport = true
         return try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: listenPort,
-                               socketPath: socketPath, logger: logger)
+                               socketPath: socketPath, wireGuardSocketDirectory: wireGuardSocketDirectory, logger: logger)
     }
 
     /// Configures `runtime` (from `openRuntime`) with the registration's addresses and routes.
@@ -146,6 +147,7 @@ public final class JoinedNode: Sendable {
         packetFilter.follow(restored.packetFilter)
         control.onPacketFilter = { packetFilter.follow($0) }
         runtime.api.serve(localAPIServices())
+        serveWireGuardUAPI()
         try runtime.start(steering: paths.magic) { [self] in self.status() }
         control.start()
     }

@@ -13,19 +13,28 @@ public final class NodeRuntime: Sendable {
     public let udp: UDPTransport
     public let dataPlane: DataPlane
     public let api: LocalAPI
+    /// `wg show` reads the node here (`/var/run/wireguard/<interface>.sock`).
+    public let wireGuardUAPI: WireGuardUAPIServer
 
     /// Opens the UDP socket, the TUN device and the local API socket, in that order; each
     /// failure is one sentence (`StartupFailure`, `LocalAPIError`).
-    public init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String, logger: Logger) throws {
+    /// - Parameter wireGuardSocketDirectory: where the WireGuard UAPI socket goes (`wg` looks in
+    ///   the default only); empty: no socket.
+    public init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String,
+                wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory, logger: Logger) throws {
         self.device = device
         udp = try UDPTransport(port: listenPort)
         tun = try TunDevice(name: interfaceName)
         try tun.setMTU(device.mtu)
         dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
         api = LocalAPI(socketPath: socketPath, logger: logger)
+        wireGuardUAPI = WireGuardUAPIServer(directory: wireGuardSocketDirectory, interfaceName: tun.name, logger: logger)
         // Taken now, with the port and the device: a socket path another meshd answers on is
         // an error here, not a takeover later. Until `start`, meshctl hears "starting".
         try api.claim()
+        // Until the mode adds what it knows (allowed IPs, endpoints), the device's own view.
+        wireGuardUAPI.serve { [weak self] in self?.wireGuardState { .init(endpoint: $0.endpoint) } }
+        if !wireGuardSocketDirectory.isEmpty { wireGuardUAPI.start() }
     }
 
     public func start(steering: OverlaySteering? = nil, status: @escaping @Sendable () -> NodeStatus) throws {
@@ -34,6 +43,7 @@ public final class NodeRuntime: Sendable {
     }
 
     public func stop() {
+        wireGuardUAPI.stop()
         api.stop()
         // The process exits next: signal the data plane's threads, do not wait for them.
         dataPlane.stop(timeout: .zero)

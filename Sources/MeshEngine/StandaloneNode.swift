@@ -16,7 +16,8 @@ public final class StandaloneNode: Sendable {
 
     /// - Parameter interrupted: polled while a large config loads, so SIGTERM during the load
     ///   stops start-up at once (throws `Interrupted`).
-    public init(config: TunnelConfig, interfaceName: String, socketPath: String, logger: Logger,
+    public init(config: TunnelConfig, interfaceName: String, socketPath: String,
+                wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory, logger: Logger,
                 interrupted: () -> Bool = { false }) throws {
         self.logger = logger
         let device = Device(privateKey: config.interface.privateKey, mtu: config.interface.mtu ?? 1280)
@@ -33,7 +34,7 @@ public final class StandaloneNode: Sendable {
                 now: now)
         }
         runtime = try NodeRuntime(device: device, interfaceName: interfaceName, listenPort: config.interface.listenPort ?? 0,
-                                  socketPath: socketPath, logger: logger)
+                                  socketPath: socketPath, wireGuardSocketDirectory: wireGuardSocketDirectory, logger: logger)
         let tun = runtime.tun
         for address in config.interface.addresses {
             try tun.addAddress(address.address.networkBytes, prefixLength: address.length)
@@ -47,6 +48,7 @@ public final class StandaloneNode: Sendable {
                 try tun.addRoute(prefix.masked.address.networkBytes, prefixLength: prefix.length)
             }
         }
+        serveWireGuardUAPI(config: config)
     }
 
     public func start() throws {

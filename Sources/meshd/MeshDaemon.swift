@@ -34,6 +34,10 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Unix socket for meshctl.")
     var socket: String = LocalAPI.defaultSocketPath
 
+    @Option(name: .customLong("wireguard-socket-dir"),
+            help: "Directory of the WireGuard UAPI socket <interface>.sock that `wg show` reads (read-only; \"\": none).")
+    var wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory
+
     @Flag(name: .long, help: "Log handshakes and other details.")
     var verbose = false
 
@@ -48,7 +52,8 @@ struct Run: ParsableCommand {
         for warning in parsed.warnings { logger.warning("\(warning)") }
         let node: StandaloneNode
         do {
-            node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket, logger: logger,
+            node = try StandaloneNode(config: parsed, interfaceName: interface, socketPath: socket,
+                                      wireGuardSocketDirectory: wireGuardSocketDirectory, logger: logger,
                                   interrupted: SignalWaiter.terminationPending)
         } catch is Interrupted {
             logger.info("meshd stopped during start-up")

@@ -48,6 +48,10 @@ struct Up: ParsableCommand {
             help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator (or the proxy in front of it) and TLS relays.")
     var caFile: String?
 
+    @Option(name: .customLong("wireguard-socket-dir"),
+            help: "Directory of the WireGuard UAPI socket <interface>.sock that `wg show` reads (read-only; \"\": none).")
+    var wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory
+
     @Flag(name: .long, help: "Log handshakes and other details (log level debug).")
     var verbose = false
 
@@ -106,7 +110,8 @@ struct Up: ParsableCommand {
         let runtime: NodeRuntime
         do {
             runtime = try JoinedNode.openRuntime(nodeKeyBytes: nodeKey, interfaceName: interface, socketPath: socket,
-                                                 listenPort: port, logger: logger)
+                                                 listenPort: port, wireGuardSocketDirectory: wireGuardSocketDirectory,
+                                                 logger: logger)
         } catch { throw CommandFailure("\(error)") }
 
         let tls: TLSClient
