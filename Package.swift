@@ -114,6 +114,7 @@ let package = Package(
         ], path: "Coordinator/Sources/CoordinatorStore"),
         .target(name: "CoordinatorServer", dependencies: [
             "CoordinatorStore", "MeshConfig", "MeshWire", "MeshCrypto", "CSodium", "MeshHTTP", "MeshTLS", "Relay", "RelayIO",
+            "MeshPolicy", "MeshBase",
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -166,6 +167,7 @@ let package = Package(
                     path: "Coordinator/Tests/CoordinatorStoreTests"),
         .testTarget(name: "CoordinatorServerTests", dependencies: [
             "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshCrypto", "MeshHTTP", "MeshTLS", "Relay", "RelayIO", "MeshTestSupport",
+            "MeshPolicy", "MeshBase",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -52,6 +52,7 @@ struct AdminAPI: Sendable {
             coordinator.logger.notice("node removed", metadata: ["id": "\(id)", "name": "\(node.name)"])
             return try jsonResponse(AdminNode(node), pretty: true)
         }
+        registerPolicyRoutes(on: router)
     }
 
     static func id(_ context: BasicRequestContext) throws -> Int64 {
@@ -110,6 +111,8 @@ struct AdminAPI: Sendable {
     func createAuthKey(_ req: AdminCreateAuthKeyRequest) async throws -> Response {
         let tags = req.tags ?? []
         for t in tags { try Self.checkTag(t) }
+        if let user = req.user { try UserName.check(user) }
+        try coordinator.checkTagsAllowed(tags, user: req.user)
         if let e = req.expirySeconds, !(0...AdminCreateAuthKeyRequest.maxExpirySeconds).contains(e) {
             throw CoordinatorError(.badRequest, "expirySeconds must be 0 (never) to \(AdminCreateAuthKeyRequest.maxExpirySeconds) (100 years)")
         }
@@ -119,7 +122,7 @@ struct AdminAPI: Sendable {
         let token = coordinator.makeJoinToken(secret: secret)
         let key = try await coordinator.store.createAuthKey(secret: token.authSecret, reusable: req.reusable ?? false,
                                                             expiresAt: expiresAt, tags: tags, description: req.description,
-                                                            now: now)
+                                                            now: now, user: req.user)
         coordinator.logger.notice("auth key created", metadata: ["id": "\(key.id)", "reusable": "\(key.reusable)"])
         return try jsonResponse(AdminCreateAuthKeyResponse(authKey: AdminAuthKey(key, now: now), token: token.encoded),
                                 status: .created, pretty: true)

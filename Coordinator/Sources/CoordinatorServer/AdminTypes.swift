@@ -28,11 +28,15 @@ public struct AdminCreateAuthKeyRequest: Codable, Sendable {
     public static let maxExpirySeconds: Int64 = 100 * 365 * 86400
     public var tags: [String]?
     public var description: String?
-    public init(reusable: Bool? = nil, expirySeconds: Int64? = nil, tags: [String]? = nil, description: String? = nil) {
+    /// The user nodes joining with the key belong to (it must exist).
+    public var user: String?
+    public init(reusable: Bool? = nil, expirySeconds: Int64? = nil, tags: [String]? = nil, description: String? = nil,
+                user: String? = nil) {
         self.reusable = reusable
         self.expirySeconds = expirySeconds
         self.tags = tags
         self.description = description
+        self.user = user
     }
 }
 
@@ -48,9 +52,11 @@ public struct AdminAuthKey: Codable, Sendable, Equatable {
     public var lastUsedAt: String?
     /// "valid", "expired", "revoked" or "used".
     public var state: String
+    public var user: String?
 
     init(_ r: AuthKeyRecord, now: Int64) {
         id = r.id
+        user = r.user
         reusable = r.reusable
         tags = r.tags
         description = r.description
@@ -88,9 +94,11 @@ public struct AdminNode: Codable, Sendable, Equatable {
     public var state: String
     public var expiredAt: String?
     public var authKeyID: Int64?
+    public var user: String?
 
     init(_ n: NodeRecord) {
         id = n.id
+        user = n.user
         name = n.name
         hostname = n.hostname
         os = n.os

@@ -139,6 +139,7 @@ public final class Coordinator: Sendable {
             }
             store = try CoordinatorStore(directory: dir, options: options, randomBytes: SodiumEntropy.bytes)
             hub = NetworkHub(nodes: try store.allNodes(), version: try store.currentVersion())
+            try Self.loadPolicy(store: store, hub: hub)
         } catch {
             close(fd)
             throw error

@@ -1,4 +1,5 @@
 import CoordinatorStore
+import MeshPolicy
 import MeshWire
 import Synchronization
 
@@ -13,6 +14,11 @@ import Synchronization
 ///
 /// The log is compacted to "latest entry per node" when it grows; that keeps every delta
 /// correct, because a delta since V is exactly the nodes whose last change is newer than V.
+///
+/// With an access policy (`setPolicy`), each node's map lists only the peers its compiled
+/// filter makes visible and carries its packet filter. A policy change, or a node change that
+/// can change filters (join, leave, tags, user), recompiles and stamps the nodes whose view
+/// changed with the new version; waking the polls is the same fan-out as for any change.
 public final class NetworkHub: Sendable {
     struct Waiter {
         var continuation: CheckedContinuation<Void, Never>
@@ -39,6 +45,8 @@ public final class NetworkHub: Sendable {
         /// active or inactive, or an active node's key changed). At start: the loaded version,
         /// since when the set last changed before is not known.
         var activeKeysVersion: UInt64 = 0
+        /// The running access policy compiled per node (see `HubPolicy`).
+        var policy = HubPolicy()
     }
 
     let state = Mutex(State())
@@ -68,6 +76,7 @@ public final class NetworkHub: Sendable {
             if let old = s.nodes[node.id], old.nodeKey != node.nodeKey || node.removedAt != nil {
                 if s.byKey[old.nodeKey] == node.id { s.byKey[old.nodeKey] = nil }
             }
+            let affectsPolicy = s.policy.isSet && HubPolicy.affectsPolicy(old: s.nodes[node.id], new: node)
             var n = node
             // last seen is tracked here between persisted updates; never go backwards.
             if let old = s.nodes[node.id], let a = old.lastSeen, a > (n.lastSeen ?? 0) { n.lastSeen = a }
@@ -77,6 +86,7 @@ public final class NetworkHub: Sendable {
             s.logVersions.append(node.version)
             s.logIDs.append(node.id)
             if s.logVersions.count > 2 * s.nodes.count + 1024 { Self.compact(&s) }
+            if affectsPolicy { s.policy.recompile(nodes: s.nodes, at: node.version) }
             let w = Array(s.waiters.values)
             s.waiters.removeAll(keepingCapacity: true)
             return w
@@ -121,24 +131,46 @@ public final class NetworkHub: Sendable {
         public var selfNode: NodeRecord?
         public var peers: [NodeRecord]
         public var removed: [Int64]
-        public var isEmpty: Bool { !full && selfNode == nil && peers.isEmpty && removed.isEmpty }
+        /// Full map: the node's filter (nil: no policy). Delta: only when it changed.
+        public var packetFilter: PacketFilterMessage? = nil
+        public var isEmpty: Bool { !full && selfNode == nil && peers.isEmpty && removed.isEmpty && packetFilter == nil }
     }
 
-    /// Everything an active node sees: all other active nodes.
+    /// Everything an active node sees: all other active nodes (with a policy: those it may
+    /// talk to or that may talk to it) and its packet filter.
     public func fullMap(for nodeID: Int64) -> MapData {
-        state.withLock { s in
-            var peers: [NodeRecord] = []
+        state.withLock { s in Self.fullMap(&s, nodeID) }
+    }
+
+    private static func fullMap(_ s: inout State, _ nodeID: Int64) -> MapData {
+        let view = s.policy.entry(nodeID).current
+        var peers: [NodeRecord] = []
+        if let visible = view.visible {
+            peers.reserveCapacity(visible.count)
+            for id in visible where id != nodeID { if let n = s.nodes[id], n.isActive { peers.append(n) } }
+        } else {
             peers.reserveCapacity(s.nodes.count)
             for n in s.nodes.values where n.id != nodeID && n.isActive { peers.append(n) }
             peers.sort { $0.id < $1.id }
-            return MapData(full: true, version: s.version, selfNode: s.nodes[nodeID], peers: peers, removed: [])
         }
+        return MapData(full: true, version: s.version, selfNode: s.nodes[nodeID], peers: peers, removed: [],
+                       packetFilter: view.message)
     }
 
     /// What changed for `nodeID` since `since`: peers changed or added, peers gone (expired,
-    /// logged out or removed), and the node's own entry when it changed after `selfSince`.
+    /// logged out or removed, or no longer visible under the policy), the node's own entry when
+    /// it changed after `selfSince`, and its packet filter when that changed. A node whose view
+    /// changed twice since `since`, or that moves between "no policy" and a policy, gets a
+    /// full map instead.
     public func delta(for nodeID: Int64, since: UInt64, selfSince: UInt64) -> MapData {
         state.withLock { s in
+            let entry = s.policy.entry(nodeID)
+            let viewChanged = entry.changedAt > since
+            if viewChanged, entry.previousChangedAt > since || entry.previous.visible == nil || entry.current.visible == nil {
+                return Self.fullMap(&s, nodeID)
+            }
+            let then = viewChanged ? entry.previous : entry.current
+            let now = entry.current
             var lo = 0, hi = s.logVersions.count
             while lo < hi {
                 let mid = (lo + hi) / 2
@@ -153,15 +185,34 @@ public final class NetworkHub: Sendable {
                 guard seen.insert(id).inserted, let n = s.nodes[id] else { continue }
                 if id == nodeID {
                     if n.version > selfSince { selfNode = n }
-                } else if n.isActive {
+                } else if n.isActive && now.visible.admits(id) {
                     changed.append(n)
-                } else {
+                } else if then.visible.admits(id) || now.visible.admits(id) {
                     removed.append(id)
                 }
             }
+            var packetFilter: PacketFilterMessage?
+            if viewChanged, let before = then.visible, let after = now.visible {
+                // Both sorted: one merge walk finds who appeared and who went.
+                var i = 0, j = 0
+                while i < before.count || j < after.count {
+                    if j == after.count || (i < before.count && before[i] < after[j]) {
+                        if before[i] != nodeID, seen.insert(before[i]).inserted { removed.append(before[i]) }
+                        i += 1
+                    } else if i == before.count || after[j] < before[i] {
+                        if after[j] != nodeID, seen.insert(after[j]).inserted, let n = s.nodes[after[j]], n.isActive { changed.append(n) }
+                        j += 1
+                    } else {
+                        i += 1
+                        j += 1
+                    }
+                }
+                if then.message != now.message { packetFilter = now.message ?? .allowAll }
+            }
             changed.sort { $0.id < $1.id }
             removed.sort()
-            return MapData(full: false, version: s.version, selfNode: selfNode, peers: changed, removed: removed)
+            return MapData(full: false, version: s.version, selfNode: selfNode, peers: changed, removed: removed,
+                           packetFilter: packetFilter)
         }
     }
 
@@ -215,6 +266,50 @@ public final class NetworkHub: Sendable {
     }
 
     public var isShutDown: Bool { state.withLock { $0.shutDown } }
+
+    // MARK: Policy
+
+    /// Puts an accepted policy in force as of netmap version `version` (the store's bump for
+    /// it; called inside the store's writer, so in version order with node changes), and wakes
+    /// every waiting poll: the nodes whose view changed get it in their next answer, the
+    /// others wait on. `version` 0: the policy was already in force (loaded at start).
+    /// Returns the nodes whose filter or visibility changed (nil: it does not bind).
+    @discardableResult
+    public func setPolicy(_ document: PolicyDocument, policyVersion: Int64, users: Set<String>, version: UInt64) -> Set<Int64>? {
+        let (changed, toResume): (Set<Int64>?, [CheckedContinuation<Void, Never>]) = state.withLock { s in
+            var next = s.policy
+            next.document = document
+            next.policyVersion = policyVersion
+            next.users = users
+            guard let changed = next.recompile(nodes: s.nodes, at: version, previouslySet: s.policy.isSet) else { return (nil, []) }
+            s.policy = next
+            guard version > 0 else { return (changed, []) }
+            if version > s.version { s.version = version }
+            let w = Array(s.waiters.values)
+            s.waiters.removeAll(keepingCapacity: true)
+            return (changed, w)
+        }
+        for c in toResume { c.resume() }
+        return changed
+    }
+
+    /// The users table changed (a policy may name only existing users).
+    public func setUsers(_ users: Set<String>) {
+        state.withLock { $0.policy.users = users }
+    }
+
+    /// The running policy's version (nil: none set, the mesh allows all).
+    public var policyVersion: Int64? { state.withLock { $0.policy.policyVersion } }
+
+    /// What a new policy is checked against: the active nodes and the users.
+    public func policyDirectory() -> PolicyDirectory {
+        state.withLock { s in HubPolicy.directory(nodes: s.nodes, users: s.policy.users) }
+    }
+
+    /// The compiled filter of a node under the running policy (nil: none, or not compiled).
+    public func compiledFilter(for nodeID: Int64) -> NodeFilter? {
+        state.withLock { $0.policy.compilation?.filters[nodeID] }
+    }
 
     // MARK: Presence
 

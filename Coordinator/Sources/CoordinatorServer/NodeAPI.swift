@@ -207,11 +207,11 @@ struct NodeAPI: Sendable {
     func makeResponse(_ d: NetworkHub.MapData) -> MapResponse {
         if d.full {
             return MapResponse(kind: .full, version: d.version, self: d.selfNode?.nodeInfo, peers: d.peers.map(\.nodeInfo),
-                               relays: coordinator.relays, domain: coordinator.config.domain)
+                               relays: coordinator.relays, domain: coordinator.config.domain, packetFilter: d.packetFilter)
         }
         return MapResponse(kind: .delta, version: d.version, self: d.selfNode?.nodeInfo,
                            peersChanged: d.peers.isEmpty ? nil : d.peers.map(\.nodeInfo),
-                           peersRemoved: d.removed.isEmpty ? nil : d.removed)
+                           peersRemoved: d.removed.isEmpty ? nil : d.removed, packetFilter: d.packetFilter)
     }
 
     func endpoints(_ opened: OpenedRequest, _ req: EndpointsRequest) async throws -> EndpointsResponse {

@@ -22,6 +22,33 @@ public struct NodeRecord: Sendable, Equatable {
     public var removedAt: Int64?
     /// The netmap version of this node's last change.
     public var version: UInt64
+    /// The user the node belongs to (from its auth key); nil for nodes made before users.
+    public var user: String? = nil
+
+    public init(id: Int64, nodeKey: String, discoKey: String, name: String, hostname: String, os: String,
+                ipv4: String, ipv6: String, endpoints: [String], homeRelay: String?, tags: [String], authKeyID: Int64?,
+                createdAt: Int64, lastSeen: Int64?, online: Bool, expiredAt: Int64?, removedAt: Int64?,
+                version: UInt64, user: String? = nil) {
+        self.id = id
+        self.nodeKey = nodeKey
+        self.discoKey = discoKey
+        self.name = name
+        self.hostname = hostname
+        self.os = os
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.endpoints = endpoints
+        self.homeRelay = homeRelay
+        self.tags = tags
+        self.authKeyID = authKeyID
+        self.createdAt = createdAt
+        self.lastSeen = lastSeen
+        self.online = online
+        self.expiredAt = expiredAt
+        self.removedAt = removedAt
+        self.version = version
+        self.user = user
+    }
 
     /// In the netmap (neither expired nor removed).
     public var isActive: Bool { expiredAt == nil && removedAt == nil }
@@ -29,7 +56,7 @@ public struct NodeRecord: Sendable, Equatable {
     public var nodeInfo: NodeInfo {
         NodeInfo(id: id, name: name, nodeKey: nodeKey, discoKey: discoKey, ipv4: ipv4, ipv6: ipv6,
                  endpoints: endpoints, homeRelay: homeRelay, online: online, lastSeen: lastSeen,
-                 tags: tags, os: os)
+                 tags: tags, os: os, user: tags.isEmpty ? user : nil)
     }
 }
 
@@ -43,6 +70,8 @@ public struct AuthKeyRecord: Sendable, Equatable {
     public var usedCount: Int64
     public var lastUsedAt: Int64?
     public var description: String?
+    /// The user nodes joining with this key belong to.
+    public var user: String? = nil
 
     /// "valid", "expired", "revoked" or "used".
     public func state(now: Int64) -> String {

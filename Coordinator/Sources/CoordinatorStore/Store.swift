@@ -166,6 +166,25 @@ public final class CoordinatorStore: Sendable {
             // (inside the writer's transaction) instead. The index keeps that check cheap.
             try db.execute(sql: "CREATE INDEX nodes_active_disco_key ON nodes(disco_key) WHERE removed_at IS NULL AND expired_at IS NULL")
         }
+        m.registerMigration("v3-users-policy") { db in
+            // Users own auth keys and, through them, nodes (issue 11). Keys and nodes name their
+            // user (NULL: tagged or made before users existed). Every accepted policy is kept
+            // with when it was accepted; the highest version is the running one.
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL
+                );
+                ALTER TABLE auth_keys ADD COLUMN user TEXT;
+                ALTER TABLE nodes ADD COLUMN user TEXT;
+                CREATE TABLE policies (
+                    version INTEGER PRIMARY KEY AUTOINCREMENT,
+                    text TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
         return m
     }
 
@@ -199,13 +218,17 @@ public final class CoordinatorStore: Sendable {
 
     // MARK: Auth keys
 
+    /// `user`: the user nodes joining with this key belong to (it must exist).
     public func createAuthKey(secret: String, reusable: Bool, expiresAt: Int64?, tags: [String],
-                              description: String?, now: Int64) async throws -> AuthKeyRecord {
+                              description: String?, now: Int64, user: String? = nil) async throws -> AuthKeyRecord {
         try await guarded { try await self.pool.write { db in
+            if let user, try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user]) == nil {
+                throw CoordinatorError(.notFound, "no user \"\(user)\" (make it with `meshcoord user create \(user)`)")
+            }
             try db.execute(sql: """
-                INSERT INTO auth_keys(secret_hash, reusable, tags, description, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [Data(Self.hashSecret(secret)), reusable, Self.json(tags), description, now, expiresAt])
+                INSERT INTO auth_keys(secret_hash, reusable, tags, description, created_at, expires_at, user)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [Data(Self.hashSecret(secret)), reusable, Self.json(tags), description, now, expiresAt, user])
             let id = db.lastInsertedRowID
             return try Row.fetchOne(db, sql: "SELECT * FROM auth_keys WHERE id = ?", arguments: [id]).map(Self.authKey)!
         } }
@@ -225,7 +248,7 @@ public final class CoordinatorStore: Sendable {
 
     /// Runs `body` in one immediate transaction; after commit, while still holding the writer,
     /// passes the changed nodes to the observer (in version order).
-    private func mutate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [NodeRecord])) async throws -> T {
+    func mutate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [NodeRecord])) async throws -> T {
         try await guarded { try await self.pool.writeWithoutTransaction { db in
             var result: (T, [NodeRecord])?
             try db.inTransaction(.immediate) {
@@ -278,7 +301,7 @@ public final class CoordinatorStore: Sendable {
     }
 
     /// Bumps the version, stamps the node, logs the change, and returns the fresh row.
-    private static func bump(_ db: Database, nodeID: Int64, kind: String, now: Int64) throws -> NodeRecord {
+    static func bump(_ db: Database, nodeID: Int64, kind: String, now: Int64) throws -> NodeRecord {
         try db.execute(sql: "UPDATE counters SET value = value + 1 WHERE name = 'version'")
         let v = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'version'")!
         try db.execute(sql: "UPDATE nodes SET version = ? WHERE id = ?", arguments: [v, nodeID])
@@ -319,8 +342,8 @@ public final class CoordinatorStore: Sendable {
             if let node = existing {
                 try db.execute(sql: """
                     UPDATE nodes SET disco_key = ?, os = ?, hostname = ?, last_seen = ?, online = 1,
-                        expired_at = NULL, tags = ?, auth_key_id = ? WHERE id = ?
-                    """, arguments: [request.discoKey, request.os, request.hostname, now, Self.json(key.tags), key.id, node.id])
+                        expired_at = NULL, tags = ?, auth_key_id = ?, user = ? WHERE id = ?
+                    """, arguments: [request.discoKey, request.os, request.hostname, now, Self.json(key.tags), key.id, key.user, node.id])
                 let fresh = try Self.bump(db, nodeID: node.id, kind: "reauthenticate", now: now)
                 return (fresh, [fresh])
             }
@@ -333,10 +356,10 @@ public final class CoordinatorStore: Sendable {
             let name = NodeName.unique(base, taken: taken)
             try db.execute(sql: """
                 INSERT INTO nodes(node_key, disco_key, name, hostname, os, ipv4, ipv6, tags, auth_key_id,
-                                  created_at, last_seen, online, version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)
+                                  created_at, last_seen, online, version, user)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?)
                 """, arguments: [nodeKey, request.discoKey, name, request.hostname, request.os, ipv4, ipv6,
-                                 Self.json(key.tags), key.id, now, now])
+                                 Self.json(key.tags), key.id, now, now, key.user])
             let fresh = try Self.bump(db, nodeID: db.lastInsertedRowID, kind: "join", now: now)
             return (fresh, [fresh])
         }
@@ -360,6 +383,9 @@ public final class CoordinatorStore: Sendable {
         }
         if let e = key.expiresAt, e <= now {
             throw CoordinatorError(.authKeyExpired, "auth key \(key.id) expired at \(formatTime(e))")
+        }
+        if let user = key.user, try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user]) == nil {
+            throw CoordinatorError(.authKeyRevoked, "auth key \(key.id) belongs to the user \"\(user)\", who has been removed")
         }
         try db.execute(sql: "UPDATE auth_keys SET used_count = used_count + 1, last_used_at = ? WHERE id = ?",
                        arguments: [now, key.id])
@@ -506,13 +532,13 @@ public final class CoordinatorStore: Sendable {
                    endpoints: strings(row["endpoints"]), homeRelay: row["home_relay"], tags: strings(row["tags"]),
                    authKeyID: row["auth_key_id"], createdAt: row["created_at"], lastSeen: row["last_seen"],
                    online: row["online"], expiredAt: row["expired_at"], removedAt: row["removed_at"],
-                   version: UInt64(row["version"] as Int64))
+                   version: UInt64(row["version"] as Int64), user: row["user"])
     }
 
     static func authKey(_ row: Row) -> AuthKeyRecord {
         AuthKeyRecord(id: row["id"], reusable: row["reusable"], tags: strings(row["tags"]), createdAt: row["created_at"],
                       expiresAt: row["expires_at"], revokedAt: row["revoked_at"], usedCount: row["used_count"],
-                      lastUsedAt: row["last_used_at"], description: row["description"])
+                      lastUsedAt: row["last_used_at"], description: row["description"], user: row["user"])
     }
 
     static func json(_ a: [String]) -> String {

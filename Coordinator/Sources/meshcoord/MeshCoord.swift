@@ -20,7 +20,7 @@ struct MeshCoord: AsyncParsableCommand {
             `meshd up --join TOKEN`. The authkey and node subcommands talk to the running server over its \
             admin socket (<state dir>/admin.sock, mode 0600). `meshcoord relay` runs an extra relay on another host.
             """,
-        subcommands: [Serve.self, AuthKeyCommand.self, NodeCommand.self, RelayCommand.self]
+        subcommands: [Serve.self, AuthKeyCommand.self, NodeCommand.self, UserCommand.self, PolicyCommand.self, RelayCommand.self]
     )
 }
 
@@ -261,6 +261,10 @@ struct AuthKeyCommand: AsyncParsableCommand {
         var expiry: String = "24h"
         @Option(name: .long, help: "A tag for nodes joining with this key (repeatable).")
         var tag: [String] = []
+        @Option(name: .long, help: "Tags for nodes joining with this key, comma-separated (tag:db,tag:web).")
+        var tags: String?
+        @Option(name: .long, help: "The user nodes joining with this key belong to (see `meshcoord user`).")
+        var user: String?
         @Option(name: .long, help: "A note for `authkey list`.")
         var description: String?
         @Flag(name: .long, help: "Print the whole answer as JSON.")
@@ -269,8 +273,10 @@ struct AuthKeyCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let seconds = try parseDuration(expiry)
-                let req = AdminCreateAuthKeyRequest(reusable: reusable, expirySeconds: seconds ?? 0, tags: tag,
-                                                    description: description)
+                let allTags = tag + (tags ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+                let req = AdminCreateAuthKeyRequest(reusable: reusable, expirySeconds: seconds ?? 0, tags: allTags,
+                                                    description: description, user: user)
                 if json {
                     print(String(decoding: try await admin.callRaw("POST", "/v1/authkeys", body: req), as: UTF8.self), terminator: "")
                     return
@@ -279,6 +285,7 @@ struct AuthKeyCommand: AsyncParsableCommand {
                 let k = r.authKey
                 var summary = "auth key \(k.id): \(k.reusable ? "reusable" : "single-use"), "
                 summary += k.expiresAt.map { "expires \($0)" } ?? "never expires"
+                if let u = k.user { summary += ", user \(u)" }
                 if !k.tags.isEmpty { summary += ", tags \(k.tags.joined(separator: ","))" }
                 FileHandle.standardError.write(Data("\(summary)\njoin with: meshd up --join <token below>\n".utf8))
                 print(r.token)
@@ -328,7 +335,7 @@ struct AuthKeyCommand: AsyncParsableCommand {
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "List, rename, expire and remove nodes.",
-        subcommands: [List.self, Rename.self, Expire.self, Remove.self])
+        subcommands: [List.self, Rename.self, Tag.self, Expire.self, Remove.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List nodes.")
@@ -345,9 +352,9 @@ struct NodeCommand: AsyncParsableCommand {
                 let nodes = try await admin.call("GET", "/v1/nodes", as: [AdminNode].self)
                 let rows = nodes.map { n in
                     [String(n.id), n.name, n.ipv4, n.ipv6, n.state, n.online ? "yes" : "no", n.lastSeen ?? "never",
-                     n.os, n.tags.joined(separator: ",")]
+                     n.os, n.user ?? "", n.tags.joined(separator: ",")]
                 }
-                print(renderTable(["ID", "NAME", "IPV4", "IPV6", "STATE", "ONLINE", "LAST SEEN", "OS", "TAGS"], rows))
+                print(renderTable(["ID", "NAME", "IPV4", "IPV6", "STATE", "ONLINE", "LAST SEEN", "OS", "USER", "TAGS"], rows))
             }
         }
     }
@@ -362,6 +369,25 @@ struct NodeCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let n = try await admin.call("POST", "/v1/nodes/\(id)/rename", body: AdminRenameRequest(name: name), as: AdminNode.self)
                 print("node \(n.id) is now \(n.name)")
+            }
+        }
+    }
+
+    struct Tag: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a node's tags (comma-separated, e.g. tag:db,tag:web), or clear them with --clear.",
+            discussion: "With a policy set, each tag must be defined in its tagOwners. A tagged node is its tags only: it no longer acts as its user's node.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Node id.") var id: Int64
+        @Argument(help: "Tags, comma-separated.") var tags: String?
+        @Flag(name: .long, help: "Remove every tag.") var clear = false
+
+        func run() async throws {
+            try await reportingErrors {
+                guard clear != (tags != nil) else { throw CommandFailure("give either tags (tag:a,tag:b) or --clear") }
+                let list = (tags ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                let n = try await admin.call("POST", "/v1/nodes/\(id)/tags", body: AdminSetTagsRequest(tags: list), as: AdminNode.self)
+                print("node \(n.id) (\(n.name)) tags: \(n.tags.isEmpty ? "none" : n.tags.joined(separator: ","))")
             }
         }
     }
