@@ -149,7 +149,8 @@ let package = Package(
         ], path: "Benchmarks/RelayAllocations"),
         // The packet filter's cost per packet, alone and as the data plane shares it.
         .executableTarget(name: "packet-filter-cost", dependencies: [
-            "CAllocationCounter", "MeshPolicy", "MeshIO", "MeshBase",
+            "CAllocationCounter", "MeshPolicy", "MeshIO", "MeshBase", "MeshCrypto", "WireGuard",
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/PacketFilterCost"),
 
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
