@@ -11,6 +11,9 @@
 #     that can have passed between the two readings);
 #   - `wg set` is refused ("Operation not permitted": the coordinator owns the config);
 #   - a stopped meshd removes its socket.
+# Then two standalone meshd (--config) with a preshared key: each dump shows the peer's key,
+# the preshared key, the endpoint (configured on s1, learned from the handshake on s2), the
+# allowed IPs, keepalive 25 on s1, a handshake and the pings' transfer.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lab.sh"; source "$HERE/natlab.sh"; source "$HERE/meshlab.sh"
@@ -106,4 +109,47 @@ grep -rqF "$(wg show "$WG_IF_a" private-key 2>/dev/null || echo no-key-read)" "$
 lab_stop a
 [[ ! -e $sock ]] || lab_fail "$sock is still there after meshd a stopped"
 lab_pass "meshd a removed $sock on exit"
-lab_done "wg show reads meshd: peer, endpoint $direct, handshake, transfer; dump = status; set refused"
+
+# ---- standalone mode (meshd --config): the config file's preshared key, allowed IPs and
+# keepalive, the endpoint the device uses (configured on s1, learned from s1's handshake on s2)
+WG_IF_s1=mw$$s1
+WG_IF_s2=mw$$s2
+LAB_WG_IFS+=("$WG_IF_s1" "$WG_IF_s2")
+lab_ns_add s1 s2
+lab_veth s1 veth0 10.78.0.1/24 s2 veth0 10.78.0.2/24
+lab_genkey meshd "$LAB_DIR/s1"
+lab_genkey meshd "$LAB_DIR/s2"
+psk=$(wg genpsk)
+lab_meshd_conf "$LAB_DIR/s1.conf" "$LAB_DIR/s1.key" 10.101.0.1/24 51831 1280 "$LAB_DIR/s2.pub" 10.101.0.2/32 10.78.0.2:51832 25
+lab_meshd_conf "$LAB_DIR/s2.conf" "$LAB_DIR/s2.key" 10.101.0.2/24 51832 1280 "$LAB_DIR/s1.pub" 10.101.0.1/32
+echo "PresharedKey = $psk" >> "$LAB_DIR/s1.conf"
+echo "PresharedKey = $psk" >> "$LAB_DIR/s2.conf"
+lab_meshd_start s1 s1 "$LAB_DIR/s1.conf" "$WG_IF_s1"
+lab_meshd_start s2 s2 "$LAB_DIR/s2.conf" "$WG_IF_s2"
+lab_tunnel_ping s1 10.101.0.2 "standalone s1 -> s2"
+lab_check "5/5 standalone pings s1 -> s2" lab_ping_ok s1 10.101.0.2 5
+wg show "$WG_IF_s1" dump > "$LAB_DIR/s1-dump.txt" || lab_fail "wg show $WG_IF_s1 dump failed"
+wg show "$WG_IF_s2" dump > "$LAB_DIR/s2-dump.txt" || lab_fail "wg show $WG_IF_s2 dump failed"
+"$LAB_PY" - "$LAB_DIR" "$psk" <<'PY' || lab_fail "wg show dump of the standalone nodes is wrong"
+import sys
+lab, psk = sys.argv[1], sys.argv[2]
+def dump(n): return [l.split("\t") for l in open(f"{lab}/{n}-dump.txt").read().splitlines()]
+def key(n): return open(f"{lab}/{n}.pub").read().strip()
+for me, peer, port, endpoint, allowed, keepalive in (("s1", "s2", "51831", "10.78.0.2:51832", "10.101.0.2/32", "25"),
+                                                    ("s2", "s1", "51832", "10.78.0.1:51831", "10.101.0.1/32", "off")):
+    d = dump(me)
+    assert d[0][1] == key(me) and d[0][2] == port, (me, "interface", d[0][1:])
+    assert len(d) == 2, (me, "peers", len(d) - 1)
+    p = d[1]
+    assert p[0] == key(peer), (me, "peer key", p[0])
+    assert p[1] == psk, (me, "preshared key")
+    assert p[2] == endpoint, (me, "endpoint", p[2])
+    assert p[3] == allowed, (me, "allowed ips", p[3])
+    assert int(p[4]) > 0 and int(p[5]) >= 5 * 84 and int(p[6]) >= 5 * 84, (me, "handshake/transfer", p[4:7])
+    assert p[7] == keepalive, (me, "keepalive", p[7])
+    print(f"{me}: peer {peer} endpoint {p[2]} allowed {p[3]} rx {p[5]} tx {p[6]} keepalive {p[7]}, preshared key matches")
+PY
+lab_pass "standalone: wg show dump has the preshared key, endpoints (configured and learned), allowed IPs, keepalive 25, transfer"
+wg show "$WG_IF_s1" | grep -q "preshared key: (hidden)" || lab_fail "wg show $WG_IF_s1 does not show a (hidden) preshared key"
+lab_pass "standalone: wg show prints 'preshared key: (hidden)'"
+lab_done "wg show reads meshd: peer, endpoint $direct, handshake, transfer; dump = status; set refused; standalone too"
