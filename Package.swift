@@ -193,6 +193,11 @@ let package = Package(
         .target(name: "MeshPolicy", dependencies: ["MeshBase", "CheckedArithmetic"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshBase", "CAllocationCounter"]),
 
+        // MagicDNS (pure): DNS query parsing with bounded name compression, the name table
+        // built from the netmap, and the answer-or-forward decision.
+        .target(name: "MeshDNS", dependencies: ["MeshBase"]),
+        .testTarget(name: "MeshDNSTests", dependencies: ["MeshDNS", "MeshBase"]),
+
         // DERP-style relay: the pure client/server state machines, and their SwiftNIO drivers.
         .target(name: "Relay", dependencies: ["MeshWire", "MeshCrypto", "MeshBase"]),
         .target(name: "RelayIO", dependencies: [
