@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Access policy enforced at the receiving node (issue 11 item 4), reduced: a and b behind eim,
-# b tagged tag:db, policy "* -> tag:db:5432". Checks: without a policy every port is reachable;
-# once the policy is set (within 2 s) a reaches b:5432 and replies flow, a's connection to a
-# listening b:8022 is refused at once (RST from b's filter, not a timeout), the database host b
-# cannot open connections back to a, drops are counted as acl on both sides; a policy whose
-# tests contradict its rules is refused and the running one stays.
-# Then the policy moves to 5433: the established connection to 5432 is cut within 1 s.
-# Overlay IPv6 is checked for the allowed and a refused port with NATLAB_IPV6=dual. Not yet covered (see the
-# issue's Done-means): group:dev / autogroup:member / tag:web, a node behind the relay.
+# b tagged tag:db, policy "* -> tag:db:5432,5433". Checks: without a policy every port is
+# reachable; once the policy is set (within 2 s) a reaches b:5432 and replies flow, a's
+# connection to a listening b:8022 is refused at once (RST from b's filter, not a timeout), the
+# database host b cannot open connections back to a, drops are counted as acl on both sides; a
+# policy whose tests contradict its rules is refused and the running one stays. Then 5433 is
+# removed: an established connection to it is cut within 1 s.
+# NATLAB_IPV6=dual adds the overlay IPv6 checks; MESH_POLICY_NAT_A=block-udp puts a behind the
+# relay (its packets reach b through receiveFromRelay). Not yet covered (see the issue's
+# Done-means): group:dev / autogroup:member / tag:web.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lab.sh"; source "$HERE/natlab.sh"; source "$HERE/meshlab.sh"
-meshlab_up eim eim
+meshlab_up "${MESH_POLICY_NAT_A:-eim}" "${MESH_POLICY_NAT_B:-eim}"
 A=$MESHLAB_A4 B=$MESHLAB_B4
+if [[ ${MESH_POLICY_NAT_A:-eim} == block-udp ]]; then meshlab_wait_path b a relay 10; fi
 coord() { "$MESH_BIN/meshcoord" "$@" --state-dir "$LAB_DIR/coord"; }
 
 # Listeners: b:5432 (the database), b:8022 (anything else), a:5432 (for b to try).
@@ -120,4 +122,5 @@ awk -v t="$CUT_IN" 'BEGIN{exit !(t < 1)}' || lab_fail "the connection ended only
 lab_pass "established connection to b:5433 cut ${CUT_IN}s after the change ($(grep ended "$LAB_DIR/client.log" | cut -d' ' -f3))"
 lab_wait_until 2 "b counts the cut flow" meshlab_status_has b "j['drops'].get('flowCut', 0) >= 1"
 lab_check "a still reaches b:5432" reply a "$B" 5432
+lab_info "b's path to a at the end: $(meshlab_peer_field b a "p.get('path')")"
 lab_done "policy * -> tag:db:5432 in force at b ${IN_FORCE} s after set, refusal in ${REFUSED_IN}s, established 5433 cut in ${CUT_IN}s"
