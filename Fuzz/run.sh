@@ -33,11 +33,11 @@ SODIUM_INC=$REPO/Sources/CSodium
 
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
          control_envelope relay_server relay_client wireguard_device relay_url https_proxy
-         policy_document packet_filter daemon_config)
+         policy_document packet_filter daemon_config dns_message)
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
 # imports nothing but Foundation and MeshWire.
-MODULES=(CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig MeshPolicy)
+MODULES=(CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig MeshPolicy MeshDNS)
 declare -A MODSRC=(
     [CheckedArithmetic]="Sources/CheckedArithmetic"
     [MeshBase]="Sources/MeshBase"
@@ -50,6 +50,7 @@ declare -A MODSRC=(
     [Netcheck]="Sources/Netcheck"
     [CoordinatorConfig]="Coordinator/Sources/CoordinatorServer/Config.swift Coordinator/Sources/CoordinatorServer/TerminalText.swift"
     [MeshPolicy]="Sources/MeshPolicy"
+    [MeshDNS]="Sources/MeshDNS"
 )
 # The config parser is compiled under its real module name so the target can reach its internals.
 declare -A MODNAME=([CoordinatorConfig]=CoordinatorServer)
