@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(libsodium-dev pkg-config wireguard-go wireguard-tools iperf3 nftables conntrack
       iputils-ping iproute2 ethtool python3 libsqlite3-dev
+      dnsutils        # dig: the MagicDNS lab test asks meshd's DNS address with it
       dnsmasq-base    # the lab's DNS resolver (relays and the coordinator by name)
       nginx-light caddy openssl  # the lab's TLS reverse proxies in front of the coordinator, and its CA
       tinyproxy-bin   # the lab's HTTP CONNECT proxy (HTTPS_PROXY)

@@ -1,0 +1,45 @@
+/// /etc/resolv.conf as meshd reads it at start (the resolvers and search domains the host had,
+/// where everything that is not MagicDNS's goes) and as it writes it when the admin lets it
+/// manage the file: MagicDNS's address first and only, our domain searched first, the
+/// original search domains after it. Pure: text in, text out; the file I/O is the driver's.
+public struct ResolvConf: Sendable, Equatable {
+    public var nameservers: [String] = []
+    public var search: [String] = []
+    /// resolv.conf(5) reads at most 3 nameservers (MAXNS) and 6 search domains in glibc < 2.26;
+    /// more are kept up to these bounds so a hostile or huge file cannot grow the forwarder's list.
+    public static let maxNameservers = 8
+    public static let maxSearch = 32
+
+    public init(nameservers: [String] = [], search: [String] = []) {
+        self.nameservers = nameservers
+        self.search = search
+    }
+
+    /// `nameserver` and `search`/`domain` lines; comments (`#`, `;`) and other options are ignored.
+    /// The last `search` or `domain` line wins, as in glibc.
+    public init(parsing text: String) {
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let key = words.first, !key.hasPrefix("#"), !key.hasPrefix(";") else { continue }
+            let values = words.dropFirst().prefix { !$0.hasPrefix("#") && !$0.hasPrefix(";") }.map(String.init)
+            switch key {
+            case "nameserver":
+                if let v = values.first, nameservers.count < Self.maxNameservers { nameservers.append(v) }
+            case "search", "domain":
+                search = Array(values.prefix(Self.maxSearch))
+            default:
+                continue
+            }
+        }
+    }
+
+    /// The file meshd writes: MagicDNS's address as the only nameserver (it forwards the rest),
+    /// `domain` first in the search list, then the host's own domains without repeating it.
+    public static func managed(dnsAddress: String, domain: String, original: ResolvConf) -> String {
+        var search = [domain]
+        for s in original.search where s.lowercased() != domain.lowercased() && !search.contains(s) { search.append(s) }
+        return "# written by meshd (MagicDNS); the original is restored when meshd stops\n"
+            + "nameserver \(dnsAddress)\n"
+            + "search \(search.joined(separator: " "))\n"
+    }
+}
