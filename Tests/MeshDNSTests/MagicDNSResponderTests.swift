@@ -27,6 +27,16 @@ import Testing
         #expect(answer == .answer(expected))
     }
 
+    /// The bytes dig 9.18 (Debian 12) sent for `dig @127.0.0.1 -p 5399 b.mesh`, captured with a
+    /// Python UDP socket; dig printed `b.mesh. 1 IN A 100.64.0.2` for the answer `answersA` expects.
+    @Test func digsQuery() {
+        let dig: [UInt8] = [0x50, 0x55, 0x01, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x62, 0x04, 0x6D, 0x65, 0x73, 0x68, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x29, 0x04, 0xD0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x00, 0x0A, 0x00, 0x08, 0x3C, 0xF8, 0x4A, 0x80, 0xA8, 0x65, 0x26, 0x29]
+        let answer = responder.respond(to: dig, overTCP: false)
+        let expected: [UInt8] = [0x50, 0x55, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 1] + Self.bMesh + [0, 1, 0, 1]
+            + [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 100, 64, 0, 2] + Self.optAnswer
+        #expect(answer == .answer(expected))
+    }
+
     @Test func answersAAAAWithoutEDNSAndKeepsTheQuestionsCase() {
         let upper: [UInt8] = [1, 0x42, 4, 0x4D, 0x45, 0x53, 0x48, 0]  // "B.MESH"
         let answer = responder.respond(to: Self.query(upper, type: 28, edns: false, flags: 0), overTCP: true)
