@@ -44,25 +44,18 @@ public struct DaemonConfigFile: Sendable, Equatable {
         return try parse(text, file: path)
     }
 
-    public static func parse(_ rawText: String, file: String) throws -> DaemonConfigFile {
-        var text = rawText
-        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
+    public static func parse(_ text: String, file: String) throws -> DaemonConfigFile {
         var config = DaemonConfigFile()
-        var seen: [String: Int] = [:]
-        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
-            let lineNo = index + 1
-            let line = TOMLValue.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            let at = "\(file):\(lineNo)"
-            if line.hasPrefix("[") { throw Problem("\(at): meshd's config file has no sections (\(Self.shown(line)))") }
-            guard let eq = line.firstIndex(of: "=") else { throw Problem("\(at): expected key = value, got \(Self.shown(line))") }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let valueText = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+        do { try TOMLLines.read(text) { line in
+            let at = "\(file):\(line.lineNumber)"
+            let key: String, valueText: String
+            switch line {
+            case .table(_, let header): throw Problem("\(at): meshd's config file has no sections (\(Self.shown(header)))")
+            case .entry(_, let k, let v): (key, valueText) = (k, v)
+            }
             guard knownKeys.contains(key) else {
                 throw Problem("\(at): unknown key \(Self.shown(key)) (known: \(knownKeys.joined(separator: ", ")))")
             }
-            if let first = seen[key] { throw Problem("\(at): duplicate key \"\(key)\" (first set on line \(first))") }
-            seen[key] = lineNo
             let value: TOMLValue
             do { value = try TOMLValue.parse(valueText) } catch let e as TOMLValue.SyntaxError {
                 throw Problem("\(at): \(key): \(e.description)")
@@ -97,6 +90,8 @@ public struct DaemonConfigFile: Sendable, Equatable {
                 default: break
                 }
             }
+        } } catch let p as TOMLLines.Problem {
+            throw Problem("\(file):\(p.lineNumber): \(p.message)")
         }
         return config
     }
@@ -107,11 +102,5 @@ public struct DaemonConfigFile: Sendable, Equatable {
     }
 
     /// Text from the file, shortened and with control characters escaped, for an error message.
-    static func shown(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars.prefix(60) {
-            if u.value < 0x20 || u.value == 0x7F { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
-        }
-        return "\"" + out + (s.unicodeScalars.count > 60 ? "...\"" : "\"")
-    }
+    static func shown(_ s: String) -> String { TOMLLines.shown(s) }
 }

@@ -354,15 +354,12 @@ public struct CoordinatorConfig: Sendable, Equatable {
     static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports", "key"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
-    /// A key given twice in one table is an error (TOML says so, and a silent "last one wins"
-    /// hides typos); a UTF-8 byte order mark at the start (some editors write one) is skipped.
-    public mutating func apply(configText rawText: String, file: String) throws {
-        var configText = rawText
-        if configText.unicodeScalars.first == "\u{FEFF}" { configText.unicodeScalars.removeFirst() }
+    /// The lines are read by `TOMLLines` (as meshd's file is): a key given twice in one table
+    /// is an error, a UTF-8 byte order mark at the start is skipped.
+    public mutating func apply(configText: String, file: String) throws {
         var relay: [String: (TOMLValue, Int)]? = nil
         var relayLine = 0
         var relays: [RelayInfo] = []
-        var topLevel: [String: Int] = [:]
 
         func finishRelay() throws {
             guard let r = relay else { return }
@@ -400,42 +397,31 @@ public struct CoordinatorConfig: Sendable, Equatable {
             relays.append(RelayInfo(id: id, name: name, url: url, stunHost: stunHost, stunPorts: ports, key: key))
         }
 
-        for (index, rawLine) in configText.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
-            let lineNo = index + 1
-            let line = TOMLValue.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            if line.hasPrefix("[") {
-                if line == "[[relay]]" {
-                    try finishRelay()
-                    relay = [:]
-                    relayLine = lineNo
-                    continue
+        do { try TOMLLines.read(configText) { line in
+            let lineNo = line.lineNumber
+            let key: String, valueText: String
+            switch line {
+            case .table(_, let header):
+                guard header == "[[relay]]" else {
+                    throw ConfigError("\(file):\(lineNo): unknown section \(TOMLLines.shown(header)) (only [[relay]] tables are allowed)")
                 }
-                throw ConfigError("\(file):\(lineNo): unknown section \(line) (only [[relay]] tables are allowed)")
+                try finishRelay()
+                relay = [:]
+                relayLine = lineNo
+                return
+            case .entry(_, let k, let v): (key, valueText) = (k, v)
             }
-            guard let eq = line.firstIndex(of: "=") else {
-                throw ConfigError("\(file):\(lineNo): expected key = value, got \"\(line)\"")
-            }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let valueText = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             let value: TOMLValue
             do { value = try TOMLValue.parse(valueText) } catch let e as TOMLValue.SyntaxError {
                 throw ConfigError("\(file):\(lineNo): \(key): \(e.description)")
             }
             if relay != nil {
                 guard Self.relayKeys.contains(key) else {
-                    throw ConfigError("\(file):\(lineNo): unknown key \"\(key)\" in [[relay]] (known: \(Self.relayKeys.joined(separator: ", ")))")
-                }
-                if let (_, first) = relay![key] {
-                    throw ConfigError("\(file):\(lineNo): duplicate key \"\(key)\" in this [[relay]] table (first set on line \(first))")
+                    throw ConfigError("\(file):\(lineNo): unknown key \(TOMLLines.shown(key)) in [[relay]] (known: \(Self.relayKeys.joined(separator: ", ")))")
                 }
                 relay![key] = (value, lineNo)
-                continue
+                return
             }
-            if let first = topLevel[key] {
-                throw ConfigError("\(file):\(lineNo): duplicate key \"\(key)\" (first set on line \(first))")
-            }
-            topLevel[key] = lineNo
             switch key {
             case "state_dir": stateDirectory = try value.string(file, lineNo, key)
             case "listen":
@@ -473,8 +459,10 @@ public struct CoordinatorConfig: Sendable, Equatable {
                 case let other: throw ConfigError("\(file):\(lineNo): sync must be \"full\" or \"normal\", not \"\(other)\"")
                 }
             default:
-                throw ConfigError("\(file):\(lineNo): unknown key \"\(key)\" (known: \(Self.knownKeys.joined(separator: ", ")))")
+                throw ConfigError("\(file):\(lineNo): unknown key \(TOMLLines.shown(key)) (known: \(Self.knownKeys.joined(separator: ", ")))")
             }
+        } } catch let p as TOMLLines.Problem {
+            throw ConfigError("\(file):\(p.lineNumber): \(p.message)")
         }
         try finishRelay()
         if !relays.isEmpty { self.relays = relays }
