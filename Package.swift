@@ -64,7 +64,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "meshd", dependencies: [
             "MeshEngine", "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
-            "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI",
+            "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI", "MeshDNS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -178,12 +178,12 @@ let package = Package(
 
         // Mesh mode of meshd: state dir, control client, netmap following (no HTTP framework).
         .target(name: "MeshNode", dependencies: [
-            "MeshIO", "MeshWire", "MeshHTTP", "MeshTLS", "MeshConfig", "WireGuard", "MeshCrypto",
+            "MeshIO", "MeshWire", "MeshHTTP", "MeshTLS", "MeshConfig", "WireGuard", "MeshCrypto", "MeshDNS",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "MeshNodeTests", dependencies: [
-            "MeshNode", "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshHTTP", "MeshCrypto", "WireGuard", "MeshTestSupport",
+            "MeshNode", "CoordinatorServer", "CoordinatorStore", "MeshWire", "MeshHTTP", "MeshCrypto", "WireGuard", "MeshTestSupport", "MeshDNS",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

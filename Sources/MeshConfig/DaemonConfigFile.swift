@@ -15,6 +15,9 @@ public struct DaemonConfigFile: Sendable, Equatable {
     public var hostname: String?
     public var caFile: String?
     public var logLevel: LogLevel?
+    /// `manage_resolv_conf = true`: where systemd-resolved does not run, meshd may rewrite
+    /// /etc/resolv.conf to name MagicDNS (keeping a backup, restored at down and exit).
+    public var manageResolvConf: Bool?
 
     /// The levels an admin can ask for (swift-log's, by their usual names).
     public enum LogLevel: String, Sendable, CaseIterable {
@@ -26,7 +29,7 @@ public struct DaemonConfigFile: Sendable, Equatable {
         init(_ d: String) { description = d }
     }
 
-    public static let knownKeys = ["state_dir", "port", "interface", "socket", "join_file", "hostname", "ca_file", "log_level"]
+    public static let knownKeys = ["state_dir", "port", "interface", "socket", "join_file", "hostname", "ca_file", "log_level", "manage_resolv_conf"]
     /// Linux's interface names are at most 15 bytes (IFNAMSIZ - 1).
     static let maxInterfaceName = 15
 
@@ -66,6 +69,9 @@ public struct DaemonConfigFile: Sendable, Equatable {
                     throw Problem("\(at): port must be a whole number 0-65535 (0: any free port)")
                 }
                 config.port = port
+            case "manage_resolv_conf":
+                guard case .bool(let on) = value else { throw Problem("\(at): manage_resolv_conf must be true or false") }
+                config.manageResolvConf = on
             case "log_level":
                 let name = try string(value, at, key)
                 guard let level = LogLevel(rawValue: name) else {

@@ -5,18 +5,23 @@
 public struct ResolvConf: Sendable, Equatable {
     public var nameservers: [String] = []
     public var search: [String] = []
+    /// The words of the `options` lines (`timeout:1`, `use-vc`, ...), kept in the managed file:
+    /// they tune the host's stub resolver, whichever server it asks.
+    public var options: [String] = []
     /// resolv.conf(5) reads at most 3 nameservers (MAXNS) and 6 search domains in glibc < 2.26;
     /// more are kept up to these bounds so a hostile or huge file cannot grow the forwarder's list.
     public static let maxNameservers = 8
     public static let maxSearch = 32
+    public static let maxOptions = 32
 
-    public init(nameservers: [String] = [], search: [String] = []) {
+    public init(nameservers: [String] = [], search: [String] = [], options: [String] = []) {
         self.nameservers = nameservers
         self.search = search
+        self.options = options
     }
 
-    /// `nameserver` and `search`/`domain` lines; comments (`#`, `;`) and other options are ignored.
-    /// The last `search` or `domain` line wins, as in glibc.
+    /// `nameserver`, `search`/`domain` and `options` lines; comments (`#`, `;`) and other lines
+    /// are ignored. The last `search` or `domain` line wins, as in glibc; `options` lines add up.
     public init(parsing text: String) {
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -27,6 +32,8 @@ public struct ResolvConf: Sendable, Equatable {
                 if let v = values.first, nameservers.count < Self.maxNameservers { nameservers.append(v) }
             case "search", "domain":
                 search = Array(values.prefix(Self.maxSearch))
+            case "options":
+                options += values.prefix(max(0, Self.maxOptions - options.count))
             default:
                 continue
             }
@@ -34,12 +41,14 @@ public struct ResolvConf: Sendable, Equatable {
     }
 
     /// The file meshd writes: MagicDNS's address as the only nameserver (it forwards the rest),
-    /// `domain` first in the search list, then the host's own domains without repeating it.
+    /// `domain` first in the search list, then the host's own domains without repeating it; the
+    /// host's options as they were.
     public static func managed(dnsAddress: String, domain: String, original: ResolvConf) -> String {
         var search = [domain]
         for s in original.search where s.lowercased() != domain.lowercased() && !search.contains(s) { search.append(s) }
         return "# written by meshd (MagicDNS); the original is restored when meshd stops\n"
             + "nameserver \(dnsAddress)\n"
             + "search \(search.joined(separator: " "))\n"
+            + (original.options.isEmpty ? "" : "options \(original.options.joined(separator: " "))\n")
     }
 }

@@ -26,6 +26,8 @@ public final class JoinedNode: Sendable {
     public var dataPlane: DataPlane { runtime.dataPlane }
 
     public let paths: NodePaths
+    /// Run after `meshctl down` / `up` changed the link (meshd's host DNS follows it).
+    public let tunnelHooks = TunnelSwitchHooks()
 
     /// Everything local a mesh-mode node needs (UDP port, TUN device, local API socket), taken
     /// before it registers: a node that cannot have them must fail before it spends a

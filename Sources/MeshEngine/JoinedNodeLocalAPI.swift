@@ -35,11 +35,17 @@ extension JoinedNode {
         }
         services.down = { [weak self] in
             guard let self else { return .failure(LocalAPIError(error: "meshd is stopping")) }
-            return tunnel.set(down: true) { try self.setTunnel(up: false) }
+            return tunnel.set(down: true) {
+                try self.setTunnel(up: false)
+                self.tunnelHooks.switched(up: false)
+            }
         }
         services.up = { [weak self] in
             guard let self else { return .failure(LocalAPIError(error: "meshd is stopping")) }
-            return tunnel.set(down: false) { try self.setTunnel(up: true) }
+            return tunnel.set(down: false) {
+                try self.setTunnel(up: true)
+                self.tunnelHooks.switched(up: true)
+            }
         }
         services.logout = { [weak self] done in
             guard let self else { return done(.failure(LocalAPIError(error: "meshd is stopping"))) }

@@ -17,3 +17,12 @@ import Testing
             == "# written by meshd (MagicDNS); the original is restored when meshd stops\nnameserver 100.100.100.100\nsearch mesh lab.test\n")
     }
 }
+
+@Suite struct ResolvConfOptionsTests {
+    @Test func optionsLinesAddUpAndAreKept() {
+        let r = ResolvConf(parsing: "nameserver 192.0.2.53\noptions timeout:1\noptions attempts:2 use-vc # tcp\n")
+        #expect(r.options == ["timeout:1", "attempts:2", "use-vc"])
+        #expect(ResolvConf.managed(dnsAddress: "100.100.100.100", domain: "mesh", original: r)
+            .hasSuffix("search mesh\noptions timeout:1 attempts:2 use-vc\n"))
+    }
+}

@@ -1,0 +1,83 @@
+import Logging
+import MeshDNS
+import Synchronization
+
+/// Points the host's resolver at MagicDNS while the tunnel is up, in the way `mode` chose
+/// (systemd-resolved per link, /etc/resolv.conf when the admin opted in, or not at all), and
+/// takes it back at `meshctl down` and at exit. It also knows the host's own resolvers, which
+/// MagicDNS forwards the other names to: from the backup when meshd manages resolv.conf, else
+/// from the file as it is.
+public final class HostDNS: Sendable {
+    public let mode: HostDNSMode
+    public let dnsAddress: String
+    let resolvConf: ResolvConfManager
+    let resolved: ResolvedLink
+    let logger: Logger
+    private let applied = Mutex(false)
+    private let resolversHook = Mutex<(@Sendable (HostResolvers) -> Void)?>(nil)
+
+    /// Called with the host's resolvers each time `apply` runs (start, `meshctl up`): the seam
+    /// MagicDNS's forwarder takes its upstream list from.
+    public var onResolvers: (@Sendable (HostResolvers) -> Void)? {
+        get { resolversHook.withLock { $0 } }
+        set { resolversHook.withLock { $0 = newValue } }
+    }
+
+    public init(mode: HostDNSMode, interface: String, resolvConf: ResolvConfManager, logger: Logger) {
+        self.mode = mode
+        dnsAddress = resolvConf.dnsAddress
+        self.resolvConf = resolvConf
+        resolved = ResolvedLink(interface: interface, logger: logger)
+        self.logger = logger
+    }
+
+    /// The resolvers /etc/resolv.conf names now (without MagicDNS's address).
+    public func currentResolvers() -> HostResolvers {
+        let bytes = (try? ResolvConfManager.readBytes(resolvConf.path)) ?? nil
+        let text = bytes.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return HostResolvers(original: ResolvConf(parsing: text), excluding: dnsAddress)
+    }
+
+    /// The tunnel is up: make the host ask MagicDNS for `domain`. Returns the resolvers to
+    /// forward everything else to.
+    @discardableResult
+    public func apply(domain: String) -> HostResolvers {
+        let resolvers = applyLocked(domain: domain)
+        onResolvers?(resolvers)
+        return resolvers
+    }
+
+    private func applyLocked(domain: String) -> HostResolvers {
+        applied.withLock { on in
+            switch mode {
+            case .systemdResolved:
+                let upstreams = currentResolvers()
+                if !on { resolved.configure(dnsAddress: dnsAddress, domain: domain) }
+                on = true
+                return upstreams
+            case .resolvConf:
+                if let upstreams = resolvConf.manage(domain: domain) {
+                    on = true
+                    return upstreams
+                }
+                return currentResolvers()
+            case .none:
+                on = true
+                return currentResolvers()
+            }
+        }
+    }
+
+    /// The tunnel goes down or meshd stops: the host's resolver as it was.
+    public func remove() {
+        applied.withLock { on in
+            guard on else { return }
+            switch mode {
+            case .systemdResolved: resolved.revert()
+            case .resolvConf: resolvConf.release()
+            case .none: break
+            }
+            on = false
+        }
+    }
+}
