@@ -4,6 +4,7 @@ import Synchronization
 import Logging
 import MeshConfig
 import MeshCrypto
+import MeshDNS
 import MeshEngine
 import MeshHTTP
 import MeshIO
@@ -52,11 +53,19 @@ struct Up: ParsableCommand {
             help: "Directory of the WireGuard UAPI socket <interface>.sock that `wg show` reads (read-only; \"\": none).")
     var wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory
 
+    @Flag(name: .customLong("manage-resolv-conf"),
+          help: "Where systemd-resolved does not run, point /etc/resolv.conf at MagicDNS while the tunnel is up (a backup in the state dir; the original comes back at down, at exit, and at the next start after a crash). Config key: manage_resolv_conf.")
+    var manageResolvConf = false
+
     @Flag(name: .long, help: "Log handshakes and other details (log level debug).")
     var verbose = false
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info (default), notice, warning, error or critical.")
     var logLevelFlag: String?
+
+    /// Where the host's resolver is pointed until meshd serves MagicDNS (and its address
+    /// becomes a setting).
+    static let hostDNSAddress = "100.100.100.100"
 
     /// The port firewall rules and the packages' documentation name.
     static let defaultPort: UInt16 = 41641
@@ -82,6 +91,11 @@ struct Up: ParsableCommand {
         // directory's lock, then, below, the UDP port, the TUN device and the socket path.
         let lock: StateDirectoryLock
         do { lock = try StateDirectoryLock(directory: dir) } catch { throw CommandFailure("\(error)") }
+        // A resolv.conf a run that did not stop (SIGKILL, a crash) left pointing at MagicDNS is
+        // put back first, opted in or not: until MagicDNS answers again it would send every
+        // lookup, the coordinator's name among them, nowhere.
+        let resolvConf = ResolvConfManager(stateDirectory: dir, dnsAddress: Self.hostDNSAddress, logger: logger)
+        resolvConf.recoverAfterCrash()
         let nodeKey: [UInt8]
         let discoPrivate: PrivateKey
         var saved: SavedRegistration?
@@ -192,6 +206,15 @@ struct Up: ParsableCommand {
         } catch { throw CommandFailure("\(error)") }
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
         let upLine = "\(registration.name) \(registration.ipv4) on \(node.tun.name), UDP \(node.udp.port)"
+        let dnsFacts = ResolvedLink.probe()
+        let dnsMode = HostDNSMode.choose(dnsFacts, manageResolvConf: manageResolvConf || file.manageResolvConf == true)
+        logger.info("host DNS: \(HostDNSMode.summary(dnsFacts, dnsMode))")
+        let hostDNS = HostDNS(mode: dnsMode, interface: node.tun.name, resolvConf: resolvConf, logger: logger)
+        let domain: @Sendable () -> String = { control.status.netmap.domain ?? "mesh" }
+        hostDNS.apply(domain: domain())
+        node.tunnelHooks.onSwitched = { up in
+            if up { hostDNS.apply(domain: domain()) } else { hostDNS.remove() }
+        }
         notifier.ready(status: upLine)
         while SignalWaiter.next() == .reload {
             notifier.reloading()
@@ -199,6 +222,7 @@ struct Up: ParsableCommand {
             notifier.ready(status: upLine)
         }
         notifier.stopping()
+        hostDNS.remove()
         node.stop()
         withExtendedLifetime(lock) {}
         logger.info("meshd stopped")
