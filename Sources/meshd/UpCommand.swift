@@ -30,7 +30,7 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Name to register under (default: this machine's hostname).")
     var hostname: String?
 
-    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level); flags win over it. SIGHUP re-reads it.")
+    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level, manage_resolv_conf); flags win over it. SIGHUP re-reads it.")
     var config: String?
 
     @Option(name: .customLong("state-dir"), help: "Where the node key and registration are kept (default: \(StateDirectory.defaultPath)).")
