@@ -194,6 +194,9 @@ public final class JoinedNode: Sendable {
         status.relay = relayStatus.first(where: \.home) ?? relayStatus.first
         status.relays = relayStatus
         status.discoDrops = paths.discoDrops
+        status.user = me?.user
+        status.tags = me.map { Array($0.tags.prefix(NodeStatus.maxTagsPerNode)) }
+        status.absentPeers = control.netmap.sortedHiddenPeers.map(NodeStatus.AbsentPeer.init(hidden:))
         return status
     }
 

@@ -15,7 +15,7 @@ extension NodeStatus.PeerStatus {
     }
 
     /// What mesh mode knows of the peer besides WireGuard: the netmap's entry (name,
-    /// addresses, presence), the path layer's view (path, latency, idle) and, while relayed,
+    /// addresses, user, tags, presence), the path layer's view (path, latency, idle) and, while relayed,
     /// through which relay and why (`RelayReason`).
     /// - Parameters:
     ///   - relays: the node's relay connections in the coordinator's order.
@@ -27,6 +27,8 @@ extension NodeStatus.PeerStatus {
         ipv6 = info?.ipv6
         online = info?.online
         homeRelay = info?.homeRelay
+        user = info?.user
+        tags = info.map { Array($0.tags.prefix(NodeStatus.maxTagsPerNode)) }
         if info?.online == false, let seen = info?.lastSeen {
             lastSeenSecondsAgo = Int(clamping: max(0, wallClock.subtractingReportingOverflow(seen).partialValue))
         }
@@ -48,5 +50,13 @@ extension NodeStatus.PeerStatus {
     static func milliseconds(_ d: Duration) -> Double {
         let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
         return (ms * 100).rounded() / 100
+    }
+}
+
+extension NodeStatus.AbsentPeer {
+    /// A peer the policy hides from this node, from the netmap entry the node last had.
+    init(hidden info: NodeInfo) {
+        self.init(reason: Self.hiddenByPolicy, publicKey: info.nodeKey, name: info.name, ipv4: info.ipv4, ipv6: info.ipv6,
+                  user: info.user, tags: Array(info.tags.prefix(NodeStatus.maxTagsPerNode)))
     }
 }

@@ -147,10 +147,12 @@ public final class DataPlane: @unchecked Sendable {
         }
     }
 
-    /// Carries out a filter decision on a packet from `peer`: true to deliver it; a drop is
-    /// counted by reason and a reject is sealed back to `peer` at once (in `scratch`).
+    /// Carries out a filter decision on a packet from `peer`, after the filter's lock is
+    /// released (a reject is sealed and sent, which must not happen under it): true to deliver
+    /// the packet; a drop is counted by reason and a reject is sealed back to `peer` at once
+    /// (in `scratch`). The one place both receive paths (relay and socket batch) act on a decision.
     @inline(__always)
-    func admits(_ decision: FilterDecision, from peer: Peer, scratch: UnsafeMutableRawBufferPointer, now: MonotonicTime) -> Bool {
+    func admits(_ decision: FilterDecision, from peer: Peer?, scratch: UnsafeMutableRawBufferPointer, now: MonotonicTime) -> Bool {
         switch decision {
         case .accept:
             return true
@@ -158,7 +160,7 @@ public final class DataPlane: @unchecked Sendable {
             counters.filtered(reason)
         case .dropAndReject(let reason, let reply):
             counters.filtered(reason)
-            sendThroughTunnel(reply, to: peer, buffer: scratch, now: now)
+            if let peer { sendThroughTunnel(reply, to: peer, buffer: scratch, now: now) }
         }
         return false
     }
@@ -189,13 +191,15 @@ public final class DataPlane: @unchecked Sendable {
         let lengths: UnsafeMutablePointer<Int32>
         let addresses: UnsafeMutablePointer<mesh_addr>
         /// Per slot, the packet in it: outbound its length as read from the TUN; inbound the
-        /// decrypted packet's offset and length in the datagram, the peer it came from and
-        /// whether the filter lets it through. Kept between the passes of one batch, so the
-        /// filter's lock is taken once per batch.
+        /// decrypted packet's offset and length in the datagram, the peer it came from, the
+        /// filter's decision (taken under its lock, once per batch) and whether it is delivered
+        /// (that decision carried out after the lock). Kept between the passes of one batch.
         let packetLengths: UnsafeMutablePointer<Int>
         let packetOffsets: UnsafeMutablePointer<Int>
+        let packetDecisions: UnsafeMutablePointer<FilterDecision>
         let packetAdmitted: UnsafeMutablePointer<Bool>
         var packetPeers: [Peer?]
+        let count: Int
 
         init(stride: Int, count: Int) {
             arena = .allocate(byteCount: stride * count, alignment: 64)
@@ -204,6 +208,9 @@ public final class DataPlane: @unchecked Sendable {
             addresses = .allocate(capacity: count)
             packetLengths = .allocate(capacity: count)
             packetOffsets = .allocate(capacity: count)
+            packetDecisions = .allocate(capacity: count)
+            packetDecisions.initialize(repeating: .accept, count: count)
+            self.count = count
             packetAdmitted = .allocate(capacity: count)
             packetPeers = [Peer?](repeating: nil, count: count)
         }
@@ -211,6 +218,7 @@ public final class DataPlane: @unchecked Sendable {
         deinit {
             arena.deallocate(); scratch.deallocate(); lengths.deallocate(); addresses.deallocate()
             packetLengths.deallocate(); packetOffsets.deallocate(); packetAdmitted.deallocate()
+            packetDecisions.deinitialize(count: count); packetDecisions.deallocate()
         }
     }
 
@@ -338,30 +346,21 @@ public final class DataPlane: @unchecked Sendable {
         private func deliver(_ count: Int, now: MonotonicTime) {
             let counters = plane.counters, arena = batch.arena
             let offsets = batch.packetOffsets, lengths = batch.packetLengths, admitted = batch.packetAdmitted
+            let decisions = batch.packetDecisions
             var judged = false
             if plane.filter.isEnforcing {
-                var rejects: [(Int, [UInt8])] = []
                 // nil: the policy went away since `isEnforcing` was read; deliver everything.
                 judged = plane.filter.withFilter { f in
                     for k in 0..<count {
-                        let packet = UnsafeRawBufferPointer(start: arena.baseAddress! + offsets[k], count: lengths[k])
-                        switch f.inbound(packet, now: now) {
-                        case .accept:
-                            admitted[k] = true
-                        case .drop(let reason):
-                            admitted[k] = false
-                            counters.filtered(reason)
-                        case .dropAndReject(let reason, let reply):
-                            admitted[k] = false
-                            counters.filtered(reason)
-                            rejects.append((k, reply))
-                        }
+                        decisions[k] = f.inbound(UnsafeRawBufferPointer(start: arena.baseAddress! + offsets[k], count: lengths[k]), now: now)
                     }
                     return true
                 } != nil
-                for (k, reply) in rejects {
-                    if let peer = batch.packetPeers[k] {
-                        plane.sendThroughTunnel(reply, to: peer, buffer: batch.scratch, now: now)
+                if judged {
+                    for k in 0..<count {
+                        let decision = decisions[k]
+                        decisions[k] = .accept  // a reject's reply is not kept past the batch
+                        admitted[k] = plane.admits(decision, from: batch.packetPeers[k], scratch: batch.scratch, now: now)
                     }
                 }
             }

@@ -23,6 +23,7 @@ public enum PeerLookup {
             if let p = status.peers.first(where: { p in [p.ipv4, p.ipv6].contains { $0.map { same($0, address) } ?? false } }) {
                 return .peer(p)
             }
+            if let a = absent(query, in: status) { throw hidden(a) }
             throw PeerLookupError("no node of this network has the overlay address \(address)")
         }
         if let name = status.name, name.lowercased() == query.lowercased() { return .this }
@@ -37,10 +38,33 @@ public enum PeerLookup {
             if byKey.count == 1 { return .peer(byKey[0]) }
             if byKey.count > 1 { throw PeerLookupError("the key prefix '\(query)' matches \(byKey.count) peers; give more of it") }
         }
+        if let a = absent(query, in: status) { throw hidden(a) }
         let names = status.peers.compactMap(\.name).sorted()
         let known = names.isEmpty ? "this node has no peers"
             : "peers: " + names.prefix(namesListed).joined(separator: ", ") + (names.count > namesListed ? ", …" : "")
         throw PeerLookupError("no peer named '\(query)' in this node's netmap (\(known))")
+    }
+
+    /// The absent peer (hidden by the access policy) a query names, by the same rules as
+    /// `find`: address, name, or key. nil when none (or when the query names a listed peer).
+    public static func absent(_ query: String, in status: NodeStatus) -> NodeStatus.AbsentPeer? {
+        let absent = status.absentPeers ?? []
+        guard !absent.isEmpty else { return nil }
+        if let address = try? IPAddress(query) {
+            return absent.first { a in [a.ipv4, a.ipv6].contains { $0.map { same($0, address) } ?? false } }
+        }
+        let byName = absent.filter { $0.name.lowercased() == query.lowercased() }
+        if byName.count == 1 { return byName[0] }
+        guard byName.isEmpty, query.count >= minKeyPrefix else { return nil }
+        let byKey = absent.filter { $0.publicKey == query || (query.count < 44 && $0.publicKey.hasPrefix(query)) }
+        return byKey.count == 1 ? byKey[0] : nil
+    }
+
+    /// "b (100.64.0.2) is hidden from this node by the access policy": what ping and ip say.
+    static func hidden(_ a: NodeStatus.AbsentPeer) -> PeerLookupError {
+        let address = a.ipv4 ?? a.ipv6
+        let why = a.reason == NodeStatus.AbsentPeer.hiddenByPolicy ? "hidden from this node by the access policy" : "absent (\(a.reason))"
+        return PeerLookupError("\(a.name)\(address.map { " (\($0))" } ?? "") is \(why)")
     }
 
     static func same(_ text: String, _ address: IPAddress) -> Bool {

@@ -39,8 +39,37 @@ public struct NetmapState: Sendable, Equatable, Codable {
     public private(set) var packetFilter: PacketFilterMessage?
     /// True once a full map arrived (deltas before it are applied but cannot be complete).
     public private(set) var hasFullMap = false
+    /// Peers the coordinator says still exist but the access policy now hides from this node
+    /// (`MapResponse.peersHidden`), with the entry the node last had for each: `meshctl
+    /// status` lists them as absent instead of forgetting them. Never configured as peers;
+    /// at most `MapResponse.maxHiddenPeers`; ids the node never saw are ignored (it learns
+    /// nothing new about them).
+    public private(set) var hiddenPeers: [Int64: NodeInfo] = [:]
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case version, selfNode, peers, relays, domain, packetFilter, hasFullMap, hiddenPeers
+    }
+
+    /// Reads netmaps saved before `hiddenPeers` existed too.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(UInt64.self, forKey: .version)
+        selfNode = try c.decodeIfPresent(NodeInfo.self, forKey: .selfNode)
+        peers = try c.decode([Int64: NodeInfo].self, forKey: .peers)
+        relays = try c.decode([RelayInfo].self, forKey: .relays)
+        domain = try c.decodeIfPresent(String.self, forKey: .domain)
+        packetFilter = try c.decodeIfPresent(PacketFilterMessage.self, forKey: .packetFilter)
+        hasFullMap = try c.decode(Bool.self, forKey: .hasFullMap)
+        let hidden = try c.decodeIfPresent([Int64: NodeInfo].self, forKey: .hiddenPeers) ?? [:]
+        hiddenPeers = hidden.count <= MapResponse.maxHiddenPeers ? hidden : [:]
+    }
+
+    /// Hidden peers sorted by name (then id), for display.
+    public var sortedHiddenPeers: [NodeInfo] {
+        hiddenPeers.values.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+    }
 
     /// Peers sorted by name (then id), for display.
     public var sortedPeers: [NodeInfo] {
@@ -73,6 +102,11 @@ public struct NetmapState: Sendable, Equatable, Codable {
                 }
             }
             for (id, old) in peers where next[id] == nil { diff.removed.append(old) }
+            var hidden: [Int64: NodeInfo] = [:]
+            for id in (response.peersHidden ?? []).prefix(MapResponse.maxHiddenPeers) where next[id] == nil && id != selfID {
+                if let known = peers[id] ?? hiddenPeers[id] { hidden[id] = known }
+            }
+            hiddenPeers = hidden
             peers = next
             version = response.version
             hasFullMap = true
@@ -84,7 +118,8 @@ public struct NetmapState: Sendable, Equatable, Codable {
             if let f = response.packetFilter { packetFilter = f }
             let selfID = selfNode?.id
             var diff = PeerDiff()
-            let removedIDs = Set(response.peersRemoved ?? [])
+            let hiddenIDs = Set((response.peersHidden ?? []).prefix(MapResponse.maxHiddenPeers))
+            let removedIDs = Set(response.peersRemoved ?? []).union(hiddenIDs)
             for p in response.peersChanged ?? [] where p.id != selfID && !removedIDs.contains(p.id) {
                 if let old = peers[p.id] {
                     if old != p { diff.changed.append(PeerChange(old: old, new: p)) }
@@ -92,9 +127,18 @@ public struct NetmapState: Sendable, Equatable, Codable {
                     diff.added.append(p)
                 }
                 peers[p.id] = p
+                hiddenPeers[p.id] = nil
             }
-            for id in removedIDs {
-                if let old = peers.removeValue(forKey: id) { diff.removed.append(old) }
+            // In id order, so which ones the bound keeps does not depend on hashing.
+            for id in removedIDs.sorted() {
+                let old = peers.removeValue(forKey: id)
+                if let old { diff.removed.append(old) }
+                if hiddenIDs.contains(id), id != selfID, let known = old ?? hiddenPeers[id],
+                   hiddenPeers[id] != nil || hiddenPeers.count < MapResponse.maxHiddenPeers {
+                    hiddenPeers[id] = known
+                } else {
+                    hiddenPeers[id] = nil
+                }
             }
             version = max(version, response.version)
             return diff.sorted()
@@ -110,11 +154,11 @@ public struct NetmapState: Sendable, Equatable, Codable {
         return next
     }
 
-    /// Whether `other` holds the same peers, relays, own entry, domain and packet filter (the
+    /// Whether `other` holds the same peers, hidden peers, relays, own entry, domain and packet filter (the
     /// version aside): keepalives move only the version, which is not worth writing down.
     public func sameContent(as other: NetmapState) -> Bool {
         peers == other.peers && relays == other.relays && selfNode == other.selfNode && domain == other.domain
-            && packetFilter == other.packetFilter
+            && packetFilter == other.packetFilter && hiddenPeers == other.hiddenPeers
     }
 
     /// Forgets everything (the node was removed or logged out); every known peer is removed.

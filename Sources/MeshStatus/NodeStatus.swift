@@ -32,12 +32,19 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         /// While relayed: why there is no direct path, in a few words ("hard NAT on this
         /// side", "UDP blocked on this side", "no answer yet on direct candidates", ...).
         public var relayReason: String?
+        /// The user the peer belongs to, as the netmap says (nil for tagged nodes).
+        public var user: String?
+        /// The peer's tags, as the netmap says (nil or empty: none).
+        public var tags: [String]?
 
         public init(publicKey: String, endpoint: String? = nil, lastHandshakeSecondsAgo: Int? = nil,
                     rxBytes: UInt64 = 0, txBytes: UInt64 = 0, persistentKeepalive: Int? = nil,
                     name: String? = nil, ipv4: String? = nil, ipv6: String? = nil, online: Bool? = nil,
                     path: String? = nil, homeRelay: String? = nil, lastSeenSecondsAgo: Int? = nil, idle: Bool? = nil,
-                    latencyMs: Double? = nil, relayRegion: String? = nil, relayReason: String? = nil) {
+                    latencyMs: Double? = nil, relayRegion: String? = nil, relayReason: String? = nil,
+                    user: String? = nil, tags: [String]? = nil) {
+            self.user = user
+            self.tags = tags
             self.homeRelay = homeRelay
             self.lastSeenSecondsAgo = lastSeenSecondsAgo
             self.idle = idle
@@ -55,6 +62,34 @@ public struct NodeStatus: Codable, Sendable, Equatable {
             self.ipv6 = ipv6
             self.online = online
             self.path = path
+        }
+    }
+
+    /// A peer this node was shown before that the coordinator says still exists but the
+    /// access policy now hides from us: not configured, no traffic either way. Name, key,
+    /// addresses, user and tags are as this node last had them (the coordinator sends nothing
+    /// new about a hidden peer).
+    public struct AbsentPeer: Codable, Sendable, Equatable {
+        /// Why the peer is absent; "policy" (the only reason so far).
+        public var reason: String
+        public var publicKey: String
+        public var name: String
+        public var ipv4: String?
+        public var ipv6: String?
+        public var user: String?
+        public var tags: [String]?
+
+        public static let hiddenByPolicy = "policy"
+
+        public init(reason: String = AbsentPeer.hiddenByPolicy, publicKey: String, name: String, ipv4: String? = nil,
+                    ipv6: String? = nil, user: String? = nil, tags: [String]? = nil) {
+            self.reason = reason
+            self.publicKey = publicKey
+            self.name = name
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+            self.user = user
+            self.tags = tags
         }
     }
 
@@ -113,12 +148,26 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// Disco datagrams the path layer refused, by reason: unknownSender, badSeal, malformed,
     /// rateLimited, tooManyCandidates, wrongPeer. Every reason is present.
     public var discoDrops: [String: Int]?
+    /// This node's user and tags, as its netmap entry says (mesh mode).
+    public var user: String?
+    public var tags: [String]?
+    /// Mesh mode: peers the access policy now hides from this node (see `AbsentPeer`);
+    /// empty when none.
+    public var absentPeers: [AbsentPeer]?
+
+    /// Tags listed per node at most (the coordinator's list is cut there, against a netmap
+    /// that would make every status answer large).
+    public static let maxTagsPerNode = 64
 
     public init(interface: String, publicKey: String, listenPort: Int, droppedDatagrams: Int,
                 drops: [String: Int], peers: [PeerStatus], name: String? = nil, ipv4: String? = nil,
                 ipv6: String? = nil, coordinator: String? = nil, control: String? = nil,
                 controlError: String? = nil, netmapVersion: UInt64? = nil, relay: RelayStatus? = nil,
-                relays: [RelayStatus]? = nil, discoDrops: [String: Int]? = nil) {
+                relays: [RelayStatus]? = nil, discoDrops: [String: Int]? = nil, user: String? = nil,
+                tags: [String]? = nil, absentPeers: [AbsentPeer]? = nil) {
+        self.user = user
+        self.tags = tags
+        self.absentPeers = absentPeers
         self.interface = interface
         self.publicKey = publicKey
         self.listenPort = listenPort

@@ -13,6 +13,11 @@ public enum StatusTable {
         if let name = s.name {
             // Mesh mode: the node's name, overlay addresses and its control connection.
             var line = "node \(clean(name))  \(s.ipv4 ?? "-")  \(s.ipv6 ?? "-")"
+            if let tags = s.tags, !tags.isEmpty {
+                line += "  tags \(tags.map(clean).joined(separator: ","))"
+            } else if let user = s.user {
+                line += "  user \(clean(user))"
+            }
             if let c = s.coordinator { line += "  coordinator \(c) (\(s.control ?? "?"))" }
             lines.append(line)
             if let e = s.controlError { lines.append("control: \(e)") }
@@ -29,17 +34,26 @@ public enum StatusTable {
             let nonzero = disco.filter { $0.value > 0 }.map { "\($0.key) \($0.value)" }.sorted()
             lines.append("disco drops: " + (nonzero.isEmpty ? "none" : nonzero.joined(separator: ", ")))
         }
-        guard !s.peers.isEmpty else {
+        let absent = s.absentPeers ?? []
+        guard !s.peers.isEmpty || !absent.isEmpty else {
             lines.append("no peers yet")
             return lines.map(trimmingTrailingSpaces).joined(separator: "\n")
         }
-        let mesh = s.peers.contains { $0.name != nil }
+        let mesh = !absent.isEmpty || s.peers.contains { $0.name != nil }
         // In mesh mode the path column says how packets travel: direct (and where) or through
         // which relay, and why not direct. (There the WireGuard endpoint says little.)
         var rows: [[String]] = [mesh
             ? ["NAME", "ADDRESS", "STATUS", "PATH", "LATENCY", "HANDSHAKE", "RX", "TX", "KEY"]
             : ["PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX"]]
-        for p in sortedPeers(s.peers) {
+        // Absent peers sort in among the others by name: a peer hidden by the policy is where
+        // the admin last saw it, marked, not gone.
+        let listed = s.peers.map { (peer: $0, absent: nil as NodeStatus.AbsentPeer?) }
+            + absent.map { a in (peer: NodeStatus.PeerStatus(publicKey: a.publicKey, name: a.name, ipv4: a.ipv4), absent: a) }
+        for (p, a) in listed.sorted(by: { precedes($0.peer, $1.peer) }) {
+            if let a {
+                rows.append([clean(a.name), a.ipv4 ?? "-", absence(a), "-", "-", "-", "-", "-", key(a.publicKey)])
+                continue
+            }
             let hs = p.lastHandshakeSecondsAgo.map(age) ?? "never"
             if mesh {
                 rows.append([clean(p.name ?? "?"), p.ipv4 ?? "-", presence(p), path(p),
@@ -59,14 +73,22 @@ public enum StatusTable {
 
     /// By name, then key (byte order: the same on every machine); nameless peers last.
     static func sortedPeers(_ peers: [NodeStatus.PeerStatus]) -> [NodeStatus.PeerStatus] {
-        peers.sorted { a, b in
-            switch (a.name, b.name) {
-            case let (x?, y?) where x != y: return Array(x.utf8).lexicographicallyPrecedes(y.utf8)
-            case (.some, nil): return true
-            case (nil, .some): return false
-            default: return Array(a.publicKey.utf8).lexicographicallyPrecedes(b.publicKey.utf8)
-            }
+        peers.sorted(by: precedes)
+    }
+
+    static func precedes(_ a: NodeStatus.PeerStatus, _ b: NodeStatus.PeerStatus) -> Bool {
+        switch (a.name, b.name) {
+        case let (x?, y?) where x != y: return Array(x.utf8).lexicographicallyPrecedes(y.utf8)
+        case (.some, nil): return true
+        case (nil, .some): return false
+        default: return Array(a.publicKey.utf8).lexicographicallyPrecedes(b.publicKey.utf8)
         }
+    }
+
+    /// "absent (policy)": the access policy hides the peer from this node; other reasons a
+    /// newer meshd may give are shown as they come.
+    static func absence(_ a: NodeStatus.AbsentPeer) -> String {
+        "absent (\(clean(a.reason)))"
     }
 
     /// "online", "online, idle", "offline, last seen 3m ago" (or "offline" when never seen).

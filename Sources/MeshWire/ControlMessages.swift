@@ -90,6 +90,14 @@ public struct MapResponse: Codable, Sendable, Equatable {
     public var peers: [NodeInfo]?
     public var peersChanged: [NodeInfo]?
     public var peersRemoved: [Int64]?
+    /// Peers this node saw before that still exist but that the access policy now hides from
+    /// it (issue 11): ids only, and only of peers the node was shown, so nothing is told that
+    /// the node did not already know besides "still there, hidden by policy". In a delta they
+    /// are also in `peersRemoved` (a node that predates this field simply drops them); in a
+    /// full map they are the peers the coordinator still counts as hidden from this node.
+    /// A node keeps the entry it last had for each (shown as "absent") and takes at most
+    /// `maxHiddenPeers` of them. nil: none, or a coordinator that predates this field.
+    public var peersHidden: [Int64]?
     public var relays: [RelayInfo]?
     /// DNS suffix for peer names (e.g. "mesh": `laptop.mesh`).
     public var domain: String?
@@ -98,7 +106,7 @@ public struct MapResponse: Codable, Sendable, Equatable {
     public var packetFilter: PacketFilterMessage?
 
     public init(kind: Kind, version: UInt64, self selfNode: NodeInfo? = nil, peers: [NodeInfo]? = nil,
-                peersChanged: [NodeInfo]? = nil, peersRemoved: [Int64]? = nil,
+                peersChanged: [NodeInfo]? = nil, peersRemoved: [Int64]? = nil, peersHidden: [Int64]? = nil,
                 relays: [RelayInfo]? = nil, domain: String? = nil, packetFilter: PacketFilterMessage? = nil) {
         self.kind = kind
         self.version = version
@@ -106,6 +114,7 @@ public struct MapResponse: Codable, Sendable, Equatable {
         self.peers = peers
         self.peersChanged = peersChanged
         self.peersRemoved = peersRemoved
+        self.peersHidden = peersHidden
         self.relays = relays
         self.domain = domain
         self.packetFilter = packetFilter
@@ -113,8 +122,12 @@ public struct MapResponse: Codable, Sendable, Equatable {
 
     public static func keepAlive(version: UInt64) -> MapResponse { MapResponse(kind: .keepAlive, version: version) }
 
+    /// Hidden peers a node keeps at most (and a coordinator lists at most, per node): enough
+    /// for the peers an admin expects to see marked, bounded against a broken or hostile map.
+    public static let maxHiddenPeers = 128
+
     enum CodingKeys: String, CodingKey {
-        case kind, version, selfNode = "self", peers, peersChanged, peersRemoved, relays, domain, packetFilter
+        case kind, version, selfNode = "self", peers, peersChanged, peersRemoved, peersHidden, relays, domain, packetFilter
     }
 }
 

@@ -3,7 +3,8 @@ import MeshBase
 import MeshLocalAPI
 import MeshStatus
 
-/// `meshctl whois IP`: the node that holds an overlay address.
+/// `meshctl whois IP`: the node that holds an overlay address, with its user and tags; a peer
+/// the access policy hides from this node is named as hidden (with what this node last knew).
 struct WhoIs: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "whois", abstract: "Show which node has an overlay address.")
     @OptionGroup var options: SocketOption
@@ -16,7 +17,8 @@ struct WhoIs: ParsableCommand {
         let status = try options.client.call(.status, as: NodeStatus.self)
         let answer: WhoIsAnswer
         do { answer = WhoIsAnswer(try PeerLookup.find(ip, in: status), in: status) } catch {
-            throw CommandFailure("\(error)")
+            guard let absent = PeerLookup.absent(ip, in: status) else { throw CommandFailure("\(error)") }
+            answer = WhoIsAnswer(absent: absent)
         }
         if output.json { return try JSONOutput.print(answer) }
         for line in answer.lines { print(line) }

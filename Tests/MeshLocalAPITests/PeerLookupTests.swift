@@ -40,4 +40,18 @@ import Testing
         // Too short a key prefix is not taken as a key.
         #expect(throws: PeerLookupError.self) { try PeerLookup.find("CCCC", in: status) }
     }
+
+    /// A peer the policy hides from this node is never a match (ping and ip cannot use it),
+    /// but the miss says why, by any of the names `find` takes.
+    @Test func aPeerHiddenByThePolicySaysSo() {
+        let hidden = PeerLookupError("d (100.64.0.4) is hidden from this node by the access policy")
+        for query in ["d", "D", "100.64.0.4", "fd7a:115c:a1e0:0::4", Fixtures.keyD, "DDDDdddd"] {
+            #expect(throws: hidden, "\(query)") { try PeerLookup.find(query, in: status) }
+            #expect(PeerLookup.absent(query, in: status)?.name == "d", "\(query)")
+        }
+        #expect(PeerLookup.absent("b", in: status) == nil && PeerLookup.absent("100.64.0.9", in: status) == nil)
+        var none = status
+        none.absentPeers = nil
+        #expect(PeerLookup.absent("d", in: none) == nil)
+    }
 }

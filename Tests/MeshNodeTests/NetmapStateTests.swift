@@ -137,6 +137,104 @@ func node(_ id: Int64, _ name: String, key: String? = nil, endpoints: [String] =
     }
 }
 
+/// Peers the policy hides from this node (`MapResponse.peersHidden`): kept with the entry the
+/// node last had, shown again when the coordinator lists them again, forgotten when it says
+/// they are gone; ids the node never saw teach it nothing; bounded.
+@Suite struct NetmapStateHiddenPeersTests {
+    let me = node(1, "me")
+
+    func mapWithPeers(_ ids: ClosedRange<Int64>) -> NetmapState {
+        var s = NetmapState()
+        s.apply(MapResponse(kind: .full, version: 5, self: me, peers: ids.map { node($0, "n\($0)") }))
+        return s
+    }
+
+    @Test func aDeltaHidingAPeerKeepsItsLastEntryOutOfThePeers() {
+        var s = mapWithPeers(2...4)
+        let d = s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: [2, 3], peersHidden: [2]))
+        #expect(d.removed.map(\.id) == [2, 3])
+        #expect(s.peers.keys.sorted() == [4])
+        #expect(s.hiddenPeers == [2: node(2, "n2")])
+        #expect(s.sortedHiddenPeers.map(\.name) == ["n2"])
+    }
+
+    /// A coordinator may list a hidden id only in `peersHidden`: it is removed all the same.
+    @Test func aHiddenIdOutsidePeersRemovedIsRemovedToo() {
+        var s = mapWithPeers(2...3)
+        let d = s.apply(MapResponse(kind: .delta, version: 6, peersHidden: [3]))
+        #expect(d.removed.map(\.id) == [3] && s.peers.keys.sorted() == [2] && s.hiddenPeers.keys.sorted() == [3])
+    }
+
+    @Test func aHiddenPeerShownAgainLeavesTheHiddenList() {
+        var s = mapWithPeers(2...3)
+        s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: [2], peersHidden: [2]))
+        var b = node(2, "n2")
+        b.endpoints = ["198.51.100.7:41641"]
+        let d = s.apply(MapResponse(kind: .delta, version: 7, peersChanged: [b]))
+        #expect(d.added == [b] && s.peers[2] == b && s.hiddenPeers.isEmpty)
+    }
+
+    @Test func aHiddenPeerRemovedForGoodIsForgotten() {
+        var s = mapWithPeers(2...3)
+        s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: [2], peersHidden: [2]))
+        let d = s.apply(MapResponse(kind: .delta, version: 7, peersRemoved: [2]))
+        #expect(d.isEmpty && s.hiddenPeers.isEmpty)
+        // And a plain removal of a listed peer is no hiding.
+        s.apply(MapResponse(kind: .delta, version: 8, peersRemoved: [3]))
+        #expect(s.peers.isEmpty && s.hiddenPeers.isEmpty)
+    }
+
+    @Test func idsThisNodeNeverSawAreIgnored() {
+        var s = mapWithPeers(2...3)
+        s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: [9], peersHidden: [9, 1]))
+        #expect(s.hiddenPeers.isEmpty && s.peers.count == 2)
+        s.apply(MapResponse(kind: .full, version: 7, self: me, peers: [node(2, "n2")], peersHidden: [3, 8, 1, 2]))
+        // 3 was a peer: hidden now; 8 never seen, 1 is this node, 2 is listed: none of them.
+        #expect(s.hiddenPeers.keys.sorted() == [3] && s.peers.keys.sorted() == [2])
+    }
+
+    /// A full map says the whole truth: hidden peers it no longer lists are forgotten, the
+    /// ones it lists keep the entry the node had (from its peers or its hidden list).
+    @Test func aFullMapReplacesTheHiddenList() {
+        var s = mapWithPeers(2...4)
+        s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: [2, 3], peersHidden: [2, 3]))
+        let d = s.apply(MapResponse(kind: .full, version: 9, self: me, peers: [], peersHidden: [2, 4]))
+        #expect(d.removed.map(\.id) == [4])
+        #expect(s.hiddenPeers == [2: node(2, "n2"), 4: node(4, "n4")])
+        s.apply(MapResponse(kind: .full, version: 10, self: me, peers: [node(2, "n2")]))
+        #expect(s.hiddenPeers.isEmpty)
+    }
+
+    @Test func theHiddenListIsBounded() {
+        let bound = MapResponse.maxHiddenPeers
+        var s = mapWithPeers(2...Int64(bound + 50))
+        let all = Array(2...Int64(bound + 50))
+        s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: all, peersHidden: all.reversed()))
+        #expect(s.peers.isEmpty)
+        #expect(s.hiddenPeers.count == bound)
+        var full = mapWithPeers(2...Int64(bound + 50))
+        full.apply(MapResponse(kind: .full, version: 6, self: me, peers: [], peersHidden: all))
+        #expect(full.hiddenPeers.count == bound && full.hiddenPeers.keys.sorted() == Array(all.prefix(bound)))
+    }
+
+    @Test func hiddenPeersAreContentAndSurviveASaveButNotAReset() throws {
+        var s = mapWithPeers(2...3)
+        let before = s
+        s.apply(MapResponse(kind: .delta, version: 6, peersRemoved: [2], peersHidden: [2]))
+        #expect(!s.sameContent(as: before))
+        #expect(s.resumed().hiddenPeers == s.hiddenPeers)
+        let data = try JSONEncoder().encode(s)
+        #expect(try JSONDecoder().decode(NetmapState.self, from: data) == s)
+        // A netmap saved before hidden peers existed still loads.
+        var json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        json.removeValue(forKey: "hiddenPeers")
+        let old = try JSONDecoder().decode(NetmapState.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.hiddenPeers.isEmpty && old.peers == s.peers)
+        let d = s.reset()
+        #expect(d.removed.map(\.id) == [3] && s.hiddenPeers.isEmpty)
+    }
+}
+
 @Suite struct PeerPlanTests {
     @Test func configFromNode() throws {
         let c = try #require(PeerConfig(node(2, "b", endpoints: ["bogus", "192.0.2.2:41641", "192.0.2.3:1"])))

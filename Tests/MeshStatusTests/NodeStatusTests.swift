@@ -45,6 +45,28 @@ import Testing
         #expect(try JSONDecoder().decode(NodeStatus.PeerStatus.self, from: JSONEncoder().encode(p)) == p)
     }
 
+    /// User, tags and absent peers (issue 11): round trip, their JSON names, and a status
+    /// from a meshd before them still decodes.
+    @Test func userTagsAndAbsentPeersRoundTrip() throws {
+        var s = mesh
+        s.user = "alice"
+        s.tags = []
+        s.peers[0].user = nil
+        s.peers[0].tags = ["tag:db"]
+        s.absentPeers = [.init(publicKey: "C=", name: "c", ipv4: "100.64.0.3", ipv6: "fd00::3", user: "bob", tags: [])]
+        let data = try JSONEncoder().encode(s)
+        #expect(try JSONDecoder().decode(NodeStatus.self, from: data) == s)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["user"] as? String == "alice")
+        let absent = try #require((object["absentPeers"] as? [[String: Any]])?.first)
+        #expect(Set(absent.keys) == ["reason", "publicKey", "name", "ipv4", "ipv6", "user", "tags"])
+        #expect(absent["reason"] as? String == "policy")
+        let peer = try #require((object["peers"] as? [[String: Any]])?.first)
+        #expect(peer["tags"] as? [String] == ["tag:db"] && peer["user"] == nil)
+        let old = try JSONDecoder().decode(NodeStatus.self, from: JSONEncoder().encode(mesh))
+        #expect(old.absentPeers == nil && old.user == nil && old.peers[0].tags == nil)
+    }
+
     @Test func standaloneStatusDecodesWithoutMeshFields() throws {
         let json = #"{"interface":"wg0","publicKey":"A=","listenPort":51820,"droppedDatagrams":0,"drops":{},"peers":[{"publicKey":"B=","rxBytes":0,"txBytes":0}]}"#
         let s = try JSONDecoder().decode(NodeStatus.self, from: Data(json.utf8))

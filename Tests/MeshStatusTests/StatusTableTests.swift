@@ -122,4 +122,47 @@ import Testing
         #expect(!out.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
         #expect(out.contains("evil?[2J") && out.contains("relay r? (x?y)"))
     }
+
+    /// A peer the policy hides from this node is listed as absent, in its place by name, with
+    /// its address and key and nothing that would look like presence or a path.
+    @Test func aPeerHiddenByThePolicyIsAbsentNotOffline() throws {
+        var s = Self.status()
+        s.absentPeers = [.init(publicKey: Self.keyA.replacingOccurrences(of: "a", with: "e"), name: "echo",
+                               ipv4: "100.64.0.5", ipv6: "fd7a::5", user: "bob"),
+                         .init(publicKey: Self.keyB.replacingOccurrences(of: "Y", with: "Z"), name: "alder", ipv4: "100.64.0.6")]
+        let rows = peerLines(s)
+        #expect(rows.map { String($0.prefix { $0 != " " }) } == ["alder", "bravo", "charlie", "delta", "echo"])
+        let echo = try #require(rows.first { $0.hasPrefix("echo") })
+        #expect(echo.contains("100.64.0.5") && echo.contains("absent (policy)") && !echo.contains("offline"))
+        #expect(echo.hasSuffix(StatusTable.shortKey(s.absentPeers![0].publicKey)))
+        let cells = echo.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(cells == ["echo", "100.64.0.5", "absent", "(policy)", "-", "-", "-", "-", "-",
+                          Substring(StatusTable.shortKey(s.absentPeers![0].publicKey))])
+        for line in lines(s) { #expect(line.last != " ", "'\(line)'") }
+        // Only absent peers: still the mesh table, not "no peers yet".
+        var alone = Self.status(peers: [])
+        alone.absentPeers = s.absentPeers
+        let out = lines(alone)
+        #expect(!out.contains("no peers yet") && out.contains { $0.hasPrefix("NAME") })
+        #expect(peerLines(alone).count == 2)
+        // An empty list changes nothing.
+        var none = Self.status(peers: [])
+        none.absentPeers = []
+        #expect(lines(none).last == "no peers yet")
+    }
+
+    @Test func theNodeLineShowsItsUserOrItsTags() {
+        var s = Self.status()
+        s.user = "alice"
+        #expect(lines(s)[1].hasPrefix("node alpha  100.64.0.1  fd7a::1  user alice  coordinator"))
+        s.tags = ["tag:db", "tag:eu"]
+        #expect(lines(s)[1].hasPrefix("node alpha  100.64.0.1  fd7a::1  tags tag:db,tag:eu  coordinator"))
+    }
+
+    @Test func anAbsentPeersReasonFromTheNetworkIsCleaned() {
+        var s = Self.status(peers: [])
+        s.absentPeers = [.init(reason: "x\u{1B}y", publicKey: Self.keyB, name: "n\u{7}")]
+        let out = StatusTable.render(s)
+        #expect(out.contains("absent (x?y)") && out.contains("n?") && !out.unicodeScalars.contains { $0.value == 0x1B })
+    }
 }

@@ -42,6 +42,31 @@ import Testing
         #expect(try Self.json(full)["self"] != nil)
     }
 
+    /// `peersHidden` (issue 11): optional both ways, so a map from an older coordinator (no
+    /// such key) decodes to nil, and an older node, which ignores the key, still removes the
+    /// ids through `peersRemoved`.
+    @Test func peersHiddenIsOptionalOnTheWire() throws {
+        let delta = MapResponse(kind: .delta, version: 6, peersRemoved: [3, 4], peersHidden: [3])
+        #expect(try JSONDecoder().decode(MapResponse.self, from: JSONEncoder().encode(delta)) == delta)
+        let obj = try Self.json(delta)
+        #expect(obj["peersHidden"] as? [Int] == [3] && obj["peersRemoved"] as? [Int] == [3, 4])
+        #expect(try Self.json(MapResponse(kind: .delta, version: 6, peersRemoved: [3]))["peersHidden"] == nil)
+        let old = #"{"kind":"delta","version":6,"peersRemoved":[3]}"#
+        #expect(try JSONDecoder().decode(MapResponse.self, from: Data(old.utf8)).peersHidden == nil)
+        #expect(MapResponse.maxHiddenPeers == 128)
+    }
+
+    /// What `meshctl whois` shows comes from here: the user (nil for tagged nodes and from
+    /// older coordinators) and the tags.
+    @Test func nodeInfoCarriesUserAndTags() throws {
+        var n = Self.node
+        n.user = "alice"
+        let obj = try Self.json(n)
+        #expect(obj["user"] as? String == "alice" && obj["tags"] as? [String] == ["tag:server"])
+        #expect(try JSONDecoder().decode(NodeInfo.self, from: JSONEncoder().encode(n)) == n)
+        #expect(try Self.json(Self.node)["user"] == nil)
+    }
+
     @Test func nodeInfoFields() throws {
         let obj = try Self.json(Self.node)
         for key in ["id", "name", "nodeKey", "discoKey", "ipv4", "ipv6", "endpoints", "homeRelay", "online", "lastSeen"] {

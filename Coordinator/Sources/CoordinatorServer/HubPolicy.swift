@@ -12,10 +12,14 @@ import MeshWire
 /// mesh's behaviour before policies. Lives inside `NetworkHub`'s lock.
 struct HubPolicy {
     /// One node's view: `visible` is the sorted peer ids its map may list (nil: every peer,
-    /// no policy then), `message` its packet filter (nil: none).
+    /// no policy then), `message` its packet filter (nil: none), `hidden` the sorted ids of
+    /// active peers the node was shown before that the policy now hides from it (its map says
+    /// so, and the node lists them as absent rather than forgetting them), at most
+    /// `MapResponse.maxHiddenPeers`.
     struct View: Equatable {
         var visible: [Int64]?
         var message: PacketFilterMessage?
+        var hidden: [Int64] = []
     }
 
     /// A node's current view, the one before it, and the netmap versions at which each began.
@@ -48,27 +52,88 @@ struct HubPolicy {
     /// visibility changed, its new view as of `version`. Returns the nodes that changed (nil:
     /// the document no longer binds, e.g. it names a user that is gone; the old compilation
     /// stays in force).
-    @discardableResult
     /// `previouslySet`: whether a policy was in force before this call (a node the old
-    /// compilation did not know saw every peer then if none was).
-    mutating func recompile(nodes: [Int64: NodeRecord], at version: UInt64, previouslySet: Bool? = nil) -> Set<Int64>? {
+    /// compilation did not know saw every peer then if none was). `departed`: the nodes that
+    /// stopped being active with this change, to be taken out of every hidden list (their
+    /// holders' maps then say they are gone); nil checks every hidden list (a policy change).
+    /// The returned set lists nodes whose filter or visibility changed; a node whose hidden
+    /// list only lost a departed peer gets a new view too but is not counted.
+    @discardableResult
+    mutating func recompile(nodes: [Int64: NodeRecord], at version: UInt64, previouslySet: Bool? = nil,
+                            departed: Set<Int64>? = nil) -> Set<Int64>? {
         guard let document else { return [] }
         let directory = Self.directory(nodes: nodes, users: users)
         guard let policy = try? Policy(document: document, directory: directory) else { return nil }
         let fresh = policy.compile()
         let changed = PolicyCompilation.changedNodes(from: compilation, to: fresh)
+        let activeIDs = directory.nodes.map(\.id)
         for id in changed {
             let old = entries[id] ?? defaultEntry(policySet: previouslySet ?? isSet)
-            let view: View
+            var view: View
             if let filter = fresh.filters[id] {
                 view = View(visible: filter.visiblePeers, message: Self.message(filter, policyVersion: policyVersion))
             } else {
                 view = View(visible: [], message: PacketFilterMessage(enforced: true, rules: [], policyVersion: policyVersion))
             }
+            view.hidden = Self.hidden(before: old.current, visible: view.visible ?? [], node: id, nodes: nodes,
+                                      activeIDs: activeIDs)
             entries[id] = Entry(changedAt: version, current: view, previousChangedAt: old.changedAt, previous: old.current)
+        }
+        if departed?.isEmpty != true {
+            for (id, entry) in entries where !changed.contains(id) && !entry.current.hidden.isEmpty {
+                let stale: Bool
+                if let departed {
+                    stale = departed.contains { entry.current.hidden.sortedContains($0) }
+                } else {
+                    stale = entry.current.hidden.contains { nodes[$0]?.isActive != true }
+                }
+                guard stale else { continue }
+                var view = entry.current
+                view.hidden.removeAll { nodes[$0]?.isActive != true }
+                entries[id] = Entry(changedAt: version, current: view, previousChangedAt: entry.changedAt,
+                                    previous: entry.current)
+            }
         }
         compilation = fresh
         return changed
+    }
+
+    /// The peers a node's new view hides that it was shown before (in `before.visible`, or in
+    /// `before.hidden`: still hidden), active ones only, sorted, at most
+    /// `MapResponse.maxHiddenPeers`. `before.visible` nil (no policy before) stands for every
+    /// active node; that walk stops at the bound, and is skipped when every active node stays
+    /// visible, so the first policy costs no more than the visible lists themselves.
+    static func hidden(before: View, visible: [Int64], node: Int64, nodes: [Int64: NodeRecord],
+                       activeIDs: [Int64]) -> [Int64] {
+        let bound = MapResponse.maxHiddenPeers
+        var out: [Int64] = []
+        func consider(_ id: Int64) {
+            if id != node, !visible.sortedContains(id), nodes[id]?.isActive == true { out.append(id) }
+        }
+        guard let seen = before.visible else {
+            let visibleOthers = visible.count - (visible.sortedContains(node) ? 1 : 0)
+            let activeOthers = activeIDs.count - (activeIDs.sortedContains(node) ? 1 : 0)
+            guard visibleOthers < activeOthers else { return [] }
+            // Both sorted: a merge walk instead of a search per node.
+            var j = 0
+            for id in activeIDs where out.count < bound {
+                while j < visible.count && visible[j] < id { j += 1 }
+                if id != node, j == visible.count || visible[j] != id { out.append(id) }
+            }
+            return out
+        }
+        var i = 0, j = 0
+        let held = before.hidden
+        while (i < seen.count || j < held.count) && out.count < bound {
+            if j == held.count || (i < seen.count && seen[i] < held[j]) {
+                consider(seen[i]); i += 1
+            } else if i == seen.count || held[j] < seen[i] {
+                consider(held[j]); j += 1
+            } else {
+                consider(seen[i]); i += 1; j += 1
+            }
+        }
+        return out
     }
 
     /// What the policy sees of the mesh: active nodes (by id) with their user, tags and

@@ -77,6 +77,7 @@ public final class NetworkHub: Sendable {
                 if s.byKey[old.nodeKey] == node.id { s.byKey[old.nodeKey] = nil }
             }
             let affectsPolicy = s.policy.isSet && HubPolicy.affectsPolicy(old: s.nodes[node.id], new: node)
+            let departed: Set<Int64> = s.nodes[node.id]?.isActive == true && !node.isActive ? [node.id] : []
             var n = node
             // last seen is tracked here between persisted updates; never go backwards.
             if let old = s.nodes[node.id], let a = old.lastSeen, a > (n.lastSeen ?? 0) { n.lastSeen = a }
@@ -86,7 +87,7 @@ public final class NetworkHub: Sendable {
             s.logVersions.append(node.version)
             s.logIDs.append(node.id)
             if s.logVersions.count > 2 * s.nodes.count + 1024 { Self.compact(&s) }
-            if affectsPolicy { s.policy.recompile(nodes: s.nodes, at: node.version) }
+            if affectsPolicy { s.policy.recompile(nodes: s.nodes, at: node.version, departed: departed) }
             let w = Array(s.waiters.values)
             s.waiters.removeAll(keepingCapacity: true)
             return w
@@ -133,6 +134,9 @@ public final class NetworkHub: Sendable {
         public var removed: [Int64]
         /// Full map: the node's filter (nil: no policy). Delta: only when it changed.
         public var packetFilter: PacketFilterMessage? = nil
+        /// Peers the node was shown that the policy now hides (`MapResponse.peersHidden`): in
+        /// a delta those of `removed` that were hidden, in a full map all the hub counts.
+        public var hidden: [Int64] = []
         public var isEmpty: Bool { !full && selfNode == nil && peers.isEmpty && removed.isEmpty && packetFilter == nil }
     }
 
@@ -154,7 +158,7 @@ public final class NetworkHub: Sendable {
             peers.sort { $0.id < $1.id }
         }
         return MapData(full: true, version: s.version, selfNode: s.nodes[nodeID], peers: peers, removed: [],
-                       packetFilter: view.message)
+                       packetFilter: view.message, hidden: view.hidden.filter { s.nodes[$0]?.isActive == true })
     }
 
     /// What changed for `nodeID` since `since`: peers changed or added, peers gone (expired,
@@ -187,7 +191,11 @@ public final class NetworkHub: Sendable {
                     if n.version > selfSince { selfNode = n }
                 } else if n.isActive && now.visible.admits(id) {
                     changed.append(n)
-                } else if then.visible.admits(id) || now.visible.admits(id) {
+                } else if now.hidden.sortedContains(id) {
+                    // Hidden now: news only if it was shown until this change (nothing of a
+                    // hidden peer's own changes).
+                    if then.visible.admits(id) { removed.append(id) }
+                } else if then.visible.admits(id) || now.visible.admits(id) || then.hidden.sortedContains(id) {
                     removed.append(id)
                 }
             }
@@ -209,10 +217,17 @@ public final class NetworkHub: Sendable {
                 }
                 if then.message != now.message { packetFilter = now.message ?? .allowAll }
             }
+            if viewChanged {
+                // Peers hidden until this change that are neither hidden nor shown now: gone.
+                for id in then.hidden where !now.hidden.sortedContains(id) && !now.visible.admits(id) {
+                    if seen.insert(id).inserted { removed.append(id) }
+                }
+            }
             changed.sort { $0.id < $1.id }
             removed.sort()
+            let hidden = now.hidden.isEmpty ? [] : removed.filter { now.hidden.sortedContains($0) }
             return MapData(full: false, version: s.version, selfNode: selfNode, peers: changed, removed: removed,
-                           packetFilter: packetFilter)
+                           packetFilter: packetFilter, hidden: hidden)
         }
     }
 

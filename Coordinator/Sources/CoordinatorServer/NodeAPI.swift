@@ -207,11 +207,13 @@ struct NodeAPI: Sendable {
     func makeResponse(_ d: NetworkHub.MapData) -> MapResponse {
         if d.full {
             return MapResponse(kind: .full, version: d.version, self: d.selfNode?.nodeInfo, peers: d.peers.map(\.nodeInfo),
+                               peersHidden: d.hidden.isEmpty ? nil : d.hidden,
                                relays: coordinator.relays, domain: coordinator.config.domain, packetFilter: d.packetFilter)
         }
         return MapResponse(kind: .delta, version: d.version, self: d.selfNode?.nodeInfo,
                            peersChanged: d.peers.isEmpty ? nil : d.peers.map(\.nodeInfo),
-                           peersRemoved: d.removed.isEmpty ? nil : d.removed, packetFilter: d.packetFilter)
+                           peersRemoved: d.removed.isEmpty ? nil : d.removed, peersHidden: d.hidden.isEmpty ? nil : d.hidden,
+                           packetFilter: d.packetFilter)
     }
 
     func endpoints(_ opened: OpenedRequest, _ req: EndpointsRequest) async throws -> EndpointsResponse {
