@@ -11,7 +11,8 @@ public enum MagicDNSDecision: Sendable, Equatable {
     case drop
 }
 
-/// MagicDNS's answers (pure): A/AAAA for `<name>.<domain>`, PTR for the overlay's addresses,
+/// MagicDNS's answers (pure): A/AAAA for `<name>.<domain>` and for the coordinator's extra
+/// records (any name; a node's own name cannot be taken by one), PTR for the overlay's addresses,
 /// NXDOMAIN for other names under the domain or addresses in the overlay, and "forward" for
 /// everything else. The TTL is short because the names follow the netmap: a cache that kept
 /// them for minutes would hide a rename the node itself learns within a second.
@@ -40,6 +41,18 @@ public struct MagicDNSResponder: Sendable {
             return .answer(message(for: query, rcode: .badVersion, answers: [], overTCP: overTCP))
         }
         let name = query.name
+        if let extra = table.extraAddresses(for: name) {
+            var answers: [[UInt8]] = []
+            if query.qclass == DNSRecordType.classIN || query.qclass == DNSRecordType.any {
+                for address in extra {
+                    let type = address.isV4 ? DNSRecordType.a : DNSRecordType.aaaa
+                    if query.type == type || query.type == DNSRecordType.any {
+                        answers.append(record(type: type, data: address.networkBytes))
+                    }
+                }
+            }
+            return .answer(message(for: query, rcode: .noError, answers: answers, overTCP: overTCP))
+        }
         if name.isSubdomain(of: table.domain) {
             guard let entry = table.entry(for: name) else {
                 // The domain's apex exists (it holds the nodes) but has no records of its own.
@@ -86,6 +99,17 @@ public struct MagicDNSResponder: Sendable {
     /// the client sent one. Over UDP, an answer beyond what the client takes loses its records
     /// and says TC so the client asks again over TCP.
     func message(for query: DNSQuery, rcode: DNSResponseCode, answers: [[UInt8]], overTCP: Bool) -> [UInt8] {
+        Self.compose(for: query, rcode: rcode, answers: answers, overTCP: overTCP, authoritative: true)
+    }
+
+    /// SERVFAIL for a query this node could not get forwarded (no upstream answered in time, or
+    /// too many queries in flight): not authoritative, the question echoed.
+    public static func serverFailure(for query: DNSQuery, overTCP: Bool) -> [UInt8] {
+        compose(for: query, rcode: .serverFailure, answers: [], overTCP: overTCP, authoritative: false)
+    }
+
+    static func compose(for query: DNSQuery, rcode: DNSResponseCode, answers: [[UInt8]], overTCP: Bool,
+                        authoritative: Bool) -> [UInt8] {
         let limit: Int
         if overTCP {
             limit = Int(UInt16.max)
@@ -118,7 +142,7 @@ public struct MagicDNSResponder: Sendable {
         var out: [UInt8] = []
         Self.append16(&out, query.id)
         // QR, opcode 0, AA; RD and CD copied; RA (we forward the rest).
-        var flags: UInt16 = 0x8000 | 0x0400 | 0x0080 | (query.flags & 0x0110)
+        var flags: UInt16 = 0x8000 | (authoritative ? 0x0400 : 0) | 0x0080 | (query.flags & 0x0110)
         if truncated { flags |= 0x0200 }
         flags |= rcode.rawValue & 0x0F
         Self.append16(&out, flags)

@@ -23,8 +23,26 @@ public struct MagicDNSTable: Sendable, Equatable {
     public let overlayPrefixes: [IPPrefix]
     private var byLabel: [[UInt8]: Entry] = [:]
     private var byAddress: [IPAddress: DNSName] = [:]
+    /// The coordinator's `extra_records`, by lower-case name (any name, in the domain or not).
+    private var extras: [[[UInt8]]: [IPAddress]] = [:]
 
-    public init(domain: String, entries: [Entry], overlayPrefixes: [IPPrefix]) {
+    /// One of the coordinator's `extra_records`: `name` answers A (or AAAA) `address`.
+    public struct ExtraRecord: Sendable, Equatable {
+        public var name: DNSName
+        public var address: IPAddress
+        public init(name: DNSName, address: IPAddress) {
+            self.name = name
+            self.address = address
+        }
+    }
+
+    /// At most this many extra records are kept (the coordinator's own bound).
+    public static let maxExtraRecords = 1024
+    /// Addresses per extra name at most (more would not fit a 512-byte UDP answer anyway).
+    public static let maxAddressesPerExtraName = 16
+
+    /// `extraRecords` for a node's name are left out: a node is always reached by its own name.
+    public init(domain: String, entries: [Entry], overlayPrefixes: [IPPrefix], extraRecords: [ExtraRecord] = []) {
         self.domain = (DNSName(domain) ?? DNSName("mesh")!).lowercased
         self.overlayPrefixes = overlayPrefixes
         for e in entries {
@@ -34,7 +52,20 @@ public struct MagicDNSTable: Sendable, Equatable {
             byLabel[label] = e
             for a in [e.ipv4, e.ipv6].compactMap({ $0 }) where byAddress[a] == nil { byAddress[a] = fqdn }
         }
+        for r in extraRecords.prefix(Self.maxExtraRecords) {
+            let name = r.name.lowercased
+            guard !name.labels.isEmpty, entry(for: name) == nil else { continue }
+            var list = extras[name.labels] ?? []
+            guard list.count < Self.maxAddressesPerExtraName, !list.contains(r.address) else { continue }
+            list.append(r.address)
+            extras[name.labels] = list
+        }
     }
+
+    /// The extra records' addresses for `name` (any case), nil when it has none.
+    public func extraAddresses(for name: DNSName) -> [IPAddress]? { extras[name.lowercased.labels] }
+
+    public var extraNameCount: Int { extras.count }
 
     /// A host name label: 1-63 letters, digits and hyphens, not starting or ending with a hyphen.
     static func isHostLabel(_ l: [UInt8]) -> Bool {

@@ -124,3 +124,44 @@ import Testing
         #expect(Array(d.suffix(11)) == [0, 0, 0x29, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0])
     }
 }
+
+@Suite struct MagicDNSExtraRecordTests {
+    static let table = MagicDNSTable(domain: "mesh", entries: [
+        .init(name: "b", ipv4: try! IPAddress("100.64.0.2"), ipv6: nil),
+    ], overlayPrefixes: [try! IPPrefix("100.64.0.0/10")], extraRecords: [
+        .init(name: DNSName("db.mesh")!, address: try! IPAddress("100.64.0.9")),
+        .init(name: DNSName("DB.mesh")!, address: try! IPAddress("fd7a:115c:a1e0::9")),
+        .init(name: DNSName("grafana.example.internal")!, address: try! IPAddress("10.1.2.3")),
+        // A node's own name cannot be taken over.
+        .init(name: DNSName("b.mesh")!, address: try! IPAddress("192.0.2.66")),
+    ])
+    let responder = MagicDNSResponder(table: table)
+
+    func answer(_ name: String, _ type: UInt16) -> [UInt8]? {
+        let q = MagicDNSResponderTests.query(DNSName(name)!.wire, type: type, edns: false, flags: 0x0100)
+        if case .answer(let a) = responder.respond(to: q, overTCP: false) { return a }
+        return nil
+    }
+
+    @Test func extraRecordsAnswerAAndAAAA() throws {
+        let a = try #require(answer("db.mesh", 1))
+        #expect(a[3] & 0x0F == 0 && a[7] == 1)
+        #expect(Array(a.suffix(4)) == [100, 64, 0, 9])
+        let aaaa = try #require(answer("Db.Mesh", 28))
+        let nine = try IPAddress("fd7a:115c:a1e0::9").networkBytes
+        #expect(aaaa[7] == 1 && Array(aaaa.suffix(16)) == nine)
+        let any = try #require(answer("db.mesh", 255))
+        #expect(any[7] == 2)
+        let outside = try #require(answer("grafana.example.internal", 1))
+        #expect(Array(outside.suffix(4)) == [10, 1, 2, 3])
+        // A type it has none of: NOERROR, no records (not NXDOMAIN).
+        let none = try #require(answer("grafana.example.internal", 28))
+        #expect(none[3] & 0x0F == 0 && none[7] == 0)
+        let node = try #require(answer("b.mesh", 1))
+        #expect(node[7] == 1 && Array(node.suffix(4)) == [100, 64, 0, 2])
+        #expect(Self.table.extraNameCount == 2)
+        // Other names outside the domain still go to the host's resolvers.
+        let q = MagicDNSResponderTests.query(DNSName("example.internal")!.wire, type: 1)
+        guard case .forward = responder.respond(to: q, overTCP: false) else { Issue.record("not forwarded"); return }
+    }
+}
