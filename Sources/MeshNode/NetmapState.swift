@@ -37,6 +37,9 @@ public struct NetmapState: Sendable, Equatable, Codable {
     /// coordinator that predates policies); a delta without one leaves it as it was. Kept with
     /// the saved netmap, so a node restarted while the coordinator is away still enforces it.
     public private(set) var packetFilter: PacketFilterMessage?
+    /// The coordinator's `extra_records` for MagicDNS (a full map sets them, nil = none; a
+    /// delta without them keeps them).
+    public private(set) var extraRecords: DNSExtraRecords?
     /// True once a full map arrived (deltas before it are applied but cannot be complete).
     public private(set) var hasFullMap = false
     /// Peers the coordinator says still exist but the access policy now hides from this node
@@ -49,7 +52,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case version, selfNode, peers, relays, domain, packetFilter, hasFullMap, hiddenPeers
+        case version, selfNode, peers, relays, domain, packetFilter, hasFullMap, hiddenPeers, extraRecords
     }
 
     /// Reads netmaps saved before `hiddenPeers` existed too.
@@ -61,6 +64,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
         relays = try c.decode([RelayInfo].self, forKey: .relays)
         domain = try c.decodeIfPresent(String.self, forKey: .domain)
         packetFilter = try c.decodeIfPresent(PacketFilterMessage.self, forKey: .packetFilter)
+        extraRecords = try c.decodeIfPresent(DNSExtraRecords.self, forKey: .extraRecords)
         hasFullMap = try c.decode(Bool.self, forKey: .hasFullMap)
         let hidden = try c.decodeIfPresent([Int64: NodeInfo].self, forKey: .hiddenPeers) ?? [:]
         hiddenPeers = hidden.count <= MapResponse.maxHiddenPeers ? hidden : [:]
@@ -90,6 +94,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
             if let r = response.relays { relays = r }
             if let d = response.domain { domain = d }
             packetFilter = response.packetFilter
+            extraRecords = response.extraRecords
             let selfID = selfNode?.id
             var next: [Int64: NodeInfo] = [:]
             for p in response.peers ?? [] where p.id != selfID { next[p.id] = p }
@@ -116,6 +121,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
             if let r = response.relays { relays = r }
             if let d = response.domain { domain = d }
             if let f = response.packetFilter { packetFilter = f }
+            if let e = response.extraRecords { extraRecords = e }
             let selfID = selfNode?.id
             var diff = PeerDiff()
             let hiddenIDs = Set((response.peersHidden ?? []).prefix(MapResponse.maxHiddenPeers))
@@ -159,6 +165,7 @@ public struct NetmapState: Sendable, Equatable, Codable {
     public func sameContent(as other: NetmapState) -> Bool {
         peers == other.peers && relays == other.relays && selfNode == other.selfNode && domain == other.domain
             && packetFilter == other.packetFilter && hiddenPeers == other.hiddenPeers
+            && extraRecords == other.extraRecords
     }
 
     /// Forgets everything (the node was removed or logged out); every known peer is removed.

@@ -104,10 +104,14 @@ public struct MapResponse: Codable, Sendable, Equatable {
     /// This node's packet filter. In a full map, nil means no policy (allow all, as from a
     /// coordinator that predates policies); in a delta, nil means unchanged.
     public var packetFilter: PacketFilterMessage?
+    /// The coordinator's `extra_records` for MagicDNS. In a full map, nil means none; in a
+    /// delta, nil means unchanged.
+    public var extraRecords: DNSExtraRecords?
 
     public init(kind: Kind, version: UInt64, self selfNode: NodeInfo? = nil, peers: [NodeInfo]? = nil,
                 peersChanged: [NodeInfo]? = nil, peersRemoved: [Int64]? = nil, peersHidden: [Int64]? = nil,
-                relays: [RelayInfo]? = nil, domain: String? = nil, packetFilter: PacketFilterMessage? = nil) {
+                relays: [RelayInfo]? = nil, domain: String? = nil, packetFilter: PacketFilterMessage? = nil,
+                extraRecords: DNSExtraRecords? = nil) {
         self.kind = kind
         self.version = version
         self.selfNode = selfNode
@@ -118,6 +122,7 @@ public struct MapResponse: Codable, Sendable, Equatable {
         self.relays = relays
         self.domain = domain
         self.packetFilter = packetFilter
+        self.extraRecords = extraRecords
     }
 
     public static func keepAlive(version: UInt64) -> MapResponse { MapResponse(kind: .keepAlive, version: version) }
@@ -127,7 +132,7 @@ public struct MapResponse: Codable, Sendable, Equatable {
     public static let maxHiddenPeers = 128
 
     enum CodingKeys: String, CodingKey {
-        case kind, version, selfNode = "self", peers, peersChanged, peersRemoved, peersHidden, relays, domain, packetFilter
+        case kind, version, selfNode = "self", peers, peersChanged, peersRemoved, peersHidden, relays, domain, packetFilter, extraRecords
     }
 }
 

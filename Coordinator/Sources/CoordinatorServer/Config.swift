@@ -84,6 +84,8 @@ public struct CoordinatorConfig: Sendable, Equatable {
     public var relayHandshakeTimeoutSeconds: Double = 4
     /// DNS suffix for node names.
     public var domain = "mesh"
+    /// MagicDNS names besides the nodes' (`extra_records`, see ExtraRecordsConfig.swift).
+    public var extraRecords: [DNSExtraRecord] = []
     /// SQLite `synchronous`: true = FULL (survives power loss), false = NORMAL.
     public var synchronousFull = true
     public var logLevel = "info"
@@ -274,6 +276,7 @@ public struct CoordinatorConfig: Sendable, Equatable {
         if let problem = Self.domainProblem(domain) {
             throw ConfigError("domain \"\(domain.prefix(80))\" is not a DNS name: \(problem)")
         }
+        _ = try Self.extraRecords(parsing: extraRecords.map { "\($0.name) \($0.type) \($0.value)" })
         try validateRelays()
         try Self.validateTLSFiles(certificate: tlsCertificateFile, key: tlsKeyFile, certificateName: "tls_cert (--tls-cert)",
                                   keyName: "tls_key (--tls-key)")
@@ -350,7 +353,8 @@ public struct CoordinatorConfig: Sendable, Equatable {
                             "admin_socket", "keepalive_seconds", "offline_after_seconds", "max_body_bytes",
                             "max_connections", "max_connections_per_source", "request_head_timeout_seconds",
                             "idle_timeout_seconds", "relay_handshake_timeout_seconds",
-                            "domain", "sync", "log_level", "relay_id", "trusted_proxies", "tls_cert", "tls_key", "stun_listen"]
+                            "domain", "sync", "log_level", "relay_id", "trusted_proxies", "tls_cert", "tls_key", "stun_listen",
+                            "extra_records"]
     static let relayKeys = ["id", "name", "url", "stun_host", "stun_ports", "key"]
 
     /// Applies a TOML config file on top of `self`. Errors name the file, line and key.
@@ -446,6 +450,10 @@ public struct CoordinatorConfig: Sendable, Equatable {
             case "idle_timeout_seconds": idleTimeoutSeconds = try value.seconds(file, lineNo, key)
             case "relay_handshake_timeout_seconds": relayHandshakeTimeoutSeconds = try value.seconds(file, lineNo, key)
             case "domain": domain = try value.string(file, lineNo, key)
+            case "extra_records":
+                do { extraRecords = try Self.extraRecords(parsing: try value.strings(file, lineNo, key)) } catch let e as ConfigError {
+                    throw ConfigError("\(file):\(lineNo): \(e.description)")
+                }
             case "log_level": logLevel = try value.string(file, lineNo, key)
             case "relay_id":
                 relayID = try value.string(file, lineNo, key)

@@ -208,7 +208,8 @@ struct NodeAPI: Sendable {
         if d.full {
             return MapResponse(kind: .full, version: d.version, self: d.selfNode?.nodeInfo, peers: d.peers.map(\.nodeInfo),
                                peersHidden: d.hidden.isEmpty ? nil : d.hidden,
-                               relays: coordinator.relays, domain: coordinator.config.domain, packetFilter: d.packetFilter)
+                               relays: coordinator.relays, domain: coordinator.config.domain, packetFilter: d.packetFilter,
+                               extraRecords: coordinator.config.extraRecordsForNetmap)
         }
         return MapResponse(kind: .delta, version: d.version, self: d.selfNode?.nodeInfo,
                            peersChanged: d.peers.isEmpty ? nil : d.peers.map(\.nodeInfo),
