@@ -27,6 +27,8 @@ public final class DataPlane: @unchecked Sendable {
     public let counters = DataPlaneCounters()
     /// The receiving side's access policy; the netmap follower installs its rules.
     public let filter = DataPlaneFilter()
+    /// What a peer's packet may be addressed to (mesh mode: this node's overlay addresses).
+    public let localDestinations = LocalDestinations()
     /// Mesh mode's path selection; nil in standalone mode. Written only by `start(steering:)`
     /// before the threads that read it exist, so it needs no lock.
     public private(set) var steering: OverlaySteering?
@@ -125,6 +127,10 @@ public final class DataPlane: @unchecked Sendable {
         switch device.decapsulate(datagram: datagram, from: nil, now: now, wallClock: SystemClock.wallClock(),
                                   entropy: &relayEntropy, reply: relayScratch) {
         case .packet(let peer, let offset, let len):
+            guard localDestinations.admits(UnsafeRawBufferPointer(start: datagram.baseAddress! + offset, count: len)) else {
+                counters.notForThisNode.add(1, ordering: .relaxed)
+                break
+            }
             if filter.isEnforcing {
                 let packet = UnsafeRawBufferPointer(start: datagram.baseAddress! + offset, count: len)
                 let decision = filter.withFilter { $0.inbound(packet, now: now) } ?? .accept
@@ -364,7 +370,12 @@ public final class DataPlane: @unchecked Sendable {
                     }
                 }
             }
+            let destinations = plane.localDestinations
             for k in 0..<count where !judged || admitted[k] {
+                guard destinations.admits(UnsafeRawBufferPointer(start: arena.baseAddress! + offsets[k], count: lengths[k])) else {
+                    counters.notForThisNode.add(1, ordering: .relaxed)
+                    continue
+                }
                 plane.tun.write(arena.baseAddress! + offsets[k], length: lengths[k])
                 counters.packetsToTunnel.add(1, ordering: .relaxed)
             }

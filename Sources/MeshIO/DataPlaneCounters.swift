@@ -10,6 +10,8 @@ public final class DataPlaneCounters: Sendable {
     public let oversized = Atomic<Int>(0)
     public let packetsToTunnel = Atomic<Int>(0)
     public let packetsFromTunnel = Atomic<Int>(0)
+    /// Decrypted packets addressed to none of this node's overlay addresses (`LocalDestinations`).
+    public let notForThisNode = Atomic<Int>(0)
     private let droppedByReason: [Counter]
     /// Decrypted packets the packet filter refused, by `FilterDropReason` (issue 11).
     private let filteredByReason: [Counter]
@@ -56,7 +58,7 @@ public final class DataPlaneCounters: Sendable {
     /// Every datagram that reached the socket and was not delivered or answered.
     public var droppedDatagrams: Int {
         let receiveSide: [DropReason] = DropReason.allCases.filter { ![.noRoute, .noEndpoint, .stagingFull, .packetTooLarge].contains($0) }
-        return notWireGuard.load(ordering: .relaxed) + oversized.load(ordering: .relaxed)
+        return notWireGuard.load(ordering: .relaxed) + oversized.load(ordering: .relaxed) + notForThisNode.load(ordering: .relaxed)
             + receiveSide.reduce(0) { $0 + dropped($1) }
             + FilterDropReason.allCases.reduce(0) { $0 + filteredCount($1) }
     }
@@ -68,6 +70,8 @@ public final class DataPlaneCounters: Sendable {
         if nw > 0 { out["notWireGuard"] = nw }
         let ov = oversized.load(ordering: .relaxed)
         if ov > 0 { out["oversized"] = ov }
+        let nf = notForThisNode.load(ordering: .relaxed)
+        if nf > 0 { out["notForThisNode"] = nf }
         for r in FilterDropReason.allCases { let n = filteredCount(r); if n > 0 { out[Self.dropName(r)] = n } }
         return out
     }
