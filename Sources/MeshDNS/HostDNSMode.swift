@@ -45,7 +45,7 @@ public enum HostDNSMode: Equatable, Sendable {
         switch mode {
         case .systemdResolved: return "\(found): MagicDNS goes on the TUN link with resolvectl"
         case .resolvConf: return "\(found): meshd manages /etc/resolv.conf (opted in)"
-        case .none: return "\(found): /etc/resolv.conf is left alone (opt in with --manage-resolv-conf or manage_resolv_conf = true)"
+        case .none(let reason): return "the host's resolver is left alone: \(reason)"
         }
     }
 

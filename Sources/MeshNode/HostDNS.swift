@@ -23,8 +23,14 @@ public final class HostDNS: Sendable {
         set { resolversHook.withLock { $0 = newValue } }
     }
 
-    public init(mode: HostDNSMode, interface: String, resolvConf: ResolvConfManager, logger: Logger) {
+    let reverseZones: [String]
+
+    /// `reverseZones`: the overlay prefixes' in-addr.arpa / ip6.arpa zones (systemd-resolved
+    /// sends PTR questions under them to MagicDNS).
+    public init(mode: HostDNSMode, interface: String, resolvConf: ResolvConfManager, reverseZones: [String] = [],
+                logger: Logger) {
         self.mode = mode
+        self.reverseZones = reverseZones
         dnsAddress = resolvConf.dnsAddress
         self.resolvConf = resolvConf
         resolved = ResolvedLink(interface: interface, logger: logger)
@@ -52,7 +58,7 @@ public final class HostDNS: Sendable {
             switch mode {
             case .systemdResolved:
                 let upstreams = currentResolvers()
-                if !on { resolved.configure(dnsAddress: dnsAddress, domain: domain) }
+                if !on { resolved.configure(dnsAddress: dnsAddress, domain: domain, reverseZones: reverseZones) }
                 on = true
                 return upstreams
             case .resolvConf:

@@ -31,8 +31,11 @@ public struct ResolvedLink: Sendable {
         return facts
     }
 
-    public func configure(dnsAddress: String, domain: String) {
-        for argv in ResolvedCommands.configure(interface: interface, dnsAddresses: [dnsAddress], domain: domain) {
+    /// `reverseZones`: the overlay's (`ReverseZones.covering`), so PTR questions for peers'
+    /// addresses reach MagicDNS too.
+    public func configure(dnsAddress: String, domain: String, reverseZones: [String]) {
+        for argv in ResolvedCommands.configure(interface: interface, dnsAddresses: [dnsAddress], domain: domain,
+                                               reverseZones: reverseZones) {
             runLogged(argv)
         }
         logger.notice("systemd-resolved: \(interface) has DNS server \(dnsAddress) for ~\(domain)")

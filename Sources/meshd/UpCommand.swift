@@ -209,7 +209,9 @@ struct Up: ParsableCommand {
         let dnsFacts = ResolvedLink.probe()
         let dnsMode = HostDNSMode.choose(dnsFacts, manageResolvConf: manageResolvConf || file.manageResolvConf == true)
         logger.info("host DNS: \(HostDNSMode.summary(dnsFacts, dnsMode))")
-        let hostDNS = HostDNS(mode: dnsMode, interface: node.tun.name, resolvConf: resolvConf, logger: logger)
+        let reverseZones = [registration.ipv4Prefix, registration.ipv6Prefix].flatMap(ReverseZones.covering(prefix:))
+        let hostDNS = HostDNS(mode: dnsMode, interface: node.tun.name, resolvConf: resolvConf, reverseZones: reverseZones,
+                              logger: logger)
         let domain: @Sendable () -> String = { control.status.netmap.domain ?? "mesh" }
         hostDNS.apply(domain: domain())
         node.tunnelHooks.onSwitched = { up in
