@@ -73,9 +73,13 @@ struct PolicyCommand: AsyncParsableCommand {
         return text
     }
 
-    /// The server's `line:column: reason`, with the file in front (as compilers write it).
-    static func refused(_ file: String, _ body: () async throws -> Void) async throws {
-        do { try await body() } catch let e as CommandFailure where e.description.first?.isNumber == true {
+    /// Sends a policy file's text (`set`: PUT /v1/policy, `check`: POST /v1/policy/check); a
+    /// refusal is the server's `line:column: reason` with the file in front (as compilers write it).
+    static func submit(_ file: String, _ method: String, _ path: String, via admin: AdminOptions) async throws -> AdminPolicyCheck {
+        let text = try read(file)
+        do {
+            return try await admin.call(method, path, body: AdminPolicyText(text: text), as: AdminPolicyCheck.self)
+        } catch let e as CommandFailure where e.description.first?.isNumber == true {
             throw CommandFailure("\(file):\(e.description)")
         }
     }
@@ -106,11 +110,8 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let text = try PolicyCommand.read(file)
-                try await PolicyCommand.refused(file) {
-                    let r = try await admin.call("PUT", "/v1/policy", body: AdminPolicyText(text: text), as: AdminPolicyCheck.self)
-                    print("policy version \(r.version ?? 0) in force: \(r.rules) rules, \(r.tests) tests passed, \(r.changedNodes ?? 0) of \(r.nodes) nodes changed")
-                }
+                let r = try await PolicyCommand.submit(file, "PUT", "/v1/policy", via: admin)
+                print("policy version \(r.version ?? 0) in force: \(r.rules) rules, \(r.tests) tests passed, \(r.changedNodes ?? 0) of \(r.nodes) nodes changed")
             }
         }
     }
@@ -122,11 +123,8 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let text = try PolicyCommand.read(file)
-                try await PolicyCommand.refused(file) {
-                    let r = try await admin.call("POST", "/v1/policy/check", body: AdminPolicyText(text: text), as: AdminPolicyCheck.self)
-                    print("\(file): ok: \(r.rules) rules, \(r.tests) tests passed against \(r.nodes) nodes")
-                }
+                let r = try await PolicyCommand.submit(file, "POST", "/v1/policy/check", via: admin)
+                print("\(file): ok: \(r.rules) rules, \(r.tests) tests passed against \(r.nodes) nodes")
             }
         }
     }
