@@ -20,12 +20,39 @@ enum DaemonStartup {
 }
 
 /// The one log level of the whole process: every logger asks it, so a reload reaches loggers
-/// that modules made long ago.
+/// that modules made long ago. Every log call reads it (also the data plane's, below the
+/// level), so it is one relaxed atomic load rather than a lock: a reload's new level is seen
+/// by each thread soon after, and no log line needs it sooner.
 final class DaemonLogLevel: Sendable {
-    private let level: Mutex<Logger.Level>
-    init(_ l: Logger.Level) { level = Mutex(l) }
-    var current: Logger.Level { level.withLock { $0 } }
-    func set(_ l: Logger.Level) { level.withLock { $0 = l } }
+    private let code: Atomic<UInt8>
+    init(_ l: Logger.Level) { code = Atomic(Self.code(l)) }
+    var current: Logger.Level { Self.level(code.load(ordering: .relaxed)) }
+    func set(_ l: Logger.Level) { code.store(Self.code(l), ordering: .relaxed) }
+
+    /// Spelled out (not `allCases`' index, which builds an array on every call).
+    static func code(_ l: Logger.Level) -> UInt8 {
+        switch l {
+        case .trace: return 0
+        case .debug: return 1
+        case .info: return 2
+        case .notice: return 3
+        case .warning: return 4
+        case .error: return 5
+        case .critical: return 6
+        }
+    }
+
+    static func level(_ c: UInt8) -> Logger.Level {
+        switch c {
+        case 0: return .trace
+        case 1: return .debug
+        case 2: return .info
+        case 3: return .notice
+        case 4: return .warning
+        case 5: return .error
+        default: return .critical
+        }
+    }
 }
 
 struct DaemonLogHandler: LogHandler {
