@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "MeshEngine", dependencies: [
             "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",
             "MagicSock", "Netcheck", "RelayIO", "MeshStatus", "MeshTLS", "MeshHTTP", "MeshLocalAPI", "MeshBase", "MeshPolicy",
+            "MeshDNS",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,7 +61,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "MeshEngineTests", dependencies: ["MeshEngine", "Netcheck", "MeshWire", "MeshCrypto", "MeshStatus", "MeshIO",
-            "MeshLocalAPI", "MeshBase", "MeshPolicy",
+            "MeshLocalAPI", "MeshBase", "MeshPolicy", "MeshDNS", "MeshNode",
             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "meshd", dependencies: [
             "MeshEngine", "MeshIO", "MeshConfig", "WireGuard", "MeshCrypto", "MeshNode", "MeshWire",

@@ -1,4 +1,5 @@
 import Foundation
+import MeshBase
 
 /// `meshd up --config /etc/mesh/meshd.toml`: what a service's unit should not have to spell out
 /// in flags. Every key is optional; a flag given on the command line wins over the file, and the
@@ -15,6 +16,8 @@ public struct DaemonConfigFile: Sendable, Equatable {
     public var hostname: String?
     public var caFile: String?
     public var logLevel: LogLevel?
+    /// `dns_address`: where MagicDNS answers (an IPv4 address; "off": no MagicDNS).
+    public var dnsAddress: String?
     /// `manage_resolv_conf = true`: where systemd-resolved does not run, meshd may rewrite
     /// /etc/resolv.conf to name MagicDNS (keeping a backup, restored at down and exit).
     public var manageResolvConf: Bool?
@@ -29,7 +32,8 @@ public struct DaemonConfigFile: Sendable, Equatable {
         init(_ d: String) { description = d }
     }
 
-    public static let knownKeys = ["state_dir", "port", "interface", "socket", "join_file", "hostname", "ca_file", "log_level", "manage_resolv_conf"]
+    public static let knownKeys = ["state_dir", "port", "interface", "socket", "join_file", "hostname", "ca_file", "log_level", "manage_resolv_conf",
+                                   "dns_address"]
     /// Linux's interface names are at most 15 bytes (IFNAMSIZ - 1).
     static let maxInterfaceName = 15
 
@@ -72,6 +76,12 @@ public struct DaemonConfigFile: Sendable, Equatable {
             case "manage_resolv_conf":
                 guard case .bool(let on) = value else { throw Problem("\(at): manage_resolv_conf must be true or false") }
                 config.manageResolvConf = on
+            case "dns_address":
+                let text = try string(value, at, key)
+                guard text == "off" || ((try? IPAddress(text))?.isV4 == true && text != "0.0.0.0") else {
+                    throw Problem("\(at): dns_address must be an IPv4 address (default 100.100.100.100) or \"off\", not \(Self.shown(text))")
+                }
+                config.dnsAddress = text
             case "log_level":
                 let name = try string(value, at, key)
                 guard let level = LogLevel(rawValue: name) else {

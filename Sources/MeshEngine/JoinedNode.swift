@@ -3,6 +3,7 @@ import Logging
 import MagicSock
 import MeshConfig
 import MeshCrypto
+import MeshDNS
 import MeshHTTP
 import MeshIO
 import MeshNode
@@ -26,6 +27,9 @@ public final class JoinedNode: Sendable {
     public var dataPlane: DataPlane { runtime.dataPlane }
 
     public let paths: NodePaths
+    /// MagicDNS (nil: `--dns-address off`). Its upstreams come from whoever owns the host's
+    /// resolver configuration: `magicDNS?.setUpstreams(_:)`.
+    public let magicDNS: MagicDNSServer?
     /// Run after `meshctl down` / `up` changed the link (meshd's host DNS follows it).
     public let tunnelHooks = TunnelSwitchHooks()
 
@@ -46,7 +50,7 @@ public final class JoinedNode: Sendable {
     /// Configures `runtime` (from `openRuntime`) with the registration's addresses and routes.
     public init(runtime: NodeRuntime, nodeKeyBytes: [UInt8], discoKey: PrivateKey, coordinatorKeyBytes: [UInt8],
                 registration: SavedRegistration, control: ControlLoop, tls: TLSClient? = nil, proxy: HTTPSProxy? = nil,
-                logger: Logger) throws {
+                dnsAddress: IPAddress? = nil, logger: Logger) throws {
         self.logger = logger
         self.registration = registration
         self.control = control
@@ -56,10 +60,12 @@ public final class JoinedNode: Sendable {
         let v4 = try Self.parse(registration.ipv4, "overlay IPv4")
         try tun.addAddress(v4.networkBytes, prefixLength: 32)
         var v6ok = false
+        var v6bytes: [UInt8]?
         do {
             let v6 = try Self.parse(registration.ipv6, "overlay IPv6")
             try tun.addAddress(v6.networkBytes, prefixLength: 128)
             v6ok = true
+            v6bytes = v6.networkBytes
         } catch {
             logger.warning("overlay IPv6 \(registration.ipv6) not configured: \(error)")
         }
@@ -74,6 +80,10 @@ public final class JoinedNode: Sendable {
                 logger.warning("route for overlay prefix \(registration.ipv6Prefix) not added: \(error)")
             }
         }
+        // Peers' packets reach the TUN only when addressed to us (not to MagicDNS, not to the host's other addresses).
+        runtime.dataPlane.localDestinations.set(ipv4: v4.networkBytes, ipv6: v6bytes)
+        magicDNS = dnsAddress.flatMap { Self.magicDNSServer(at: $0, tun: tun, ipv6: v6ok, registration: registration,
+                                                            netmap: control.status.netmap, logger: logger) }
         coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)
         paths = NodePaths(nodeKey: try PrivateKey(rawBytes: nodeKeyBytes), discoKey: discoKey,
                           dataPlane: runtime.dataPlane, udp: runtime.udp, tls: tls, proxy: proxy, logger: logger)
@@ -150,11 +160,13 @@ public final class JoinedNode: Sendable {
         control.onPacketFilter = { packetFilter.follow($0) }
         runtime.api.serve(localAPIServices())
         serveWireGuardUAPI()
+        startMagicDNS()
         try runtime.start(steering: paths.magic) { [self] in self.status() }
         control.start()
     }
 
     public func stop() {
+        magicDNS?.stop()
         paths.stop()
         control.stop()
         runtime.stop()
@@ -194,6 +206,7 @@ public final class JoinedNode: Sendable {
         status.relay = relayStatus.first(where: \.home) ?? relayStatus.first
         status.relays = relayStatus
         status.discoDrops = paths.discoDrops
+        status.dns = magicDNS?.status
         status.user = me?.user
         status.tags = me.map { Array($0.tags.prefix(NodeStatus.maxTagsPerNode)) }
         status.absentPeers = control.netmap.sortedHiddenPeers.map(NodeStatus.AbsentPeer.init(hidden:))

@@ -154,6 +154,8 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// Mesh mode: peers the access policy now hides from this node (see `AbsentPeer`);
     /// empty when none.
     public var absentPeers: [AbsentPeer]?
+    /// Mesh mode with MagicDNS on: its addresses and query counters.
+    public var dns: DNSStatus?
 
     /// Tags listed per node at most (the coordinator's list is cut there, against a netmap
     /// that would make every status answer large).

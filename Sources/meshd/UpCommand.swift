@@ -30,7 +30,7 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Name to register under (default: this machine's hostname).")
     var hostname: String?
 
-    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level, manage_resolv_conf); flags win over it. SIGHUP re-reads it.")
+    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level, manage_resolv_conf, dns_address); flags win over it. SIGHUP re-reads it.")
     var config: String?
 
     @Option(name: .customLong("state-dir"), help: "Where the node key and registration are kept (default: \(StateDirectory.defaultPath)).")
@@ -52,6 +52,10 @@ struct Up: ParsableCommand {
     @Option(name: .customLong("wireguard-socket-dir"),
             help: "Directory of the WireGuard UAPI socket <interface>.sock that `wg show` reads (read-only; \"\": none).")
     var wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory
+
+    @Option(name: .customLong("dns-address"),
+            help: "Where MagicDNS answers <name>.<domain> for this host (default: 100.100.100.100, plus <overlay prefix>:53::53 with IPv6; \"off\": no MagicDNS). Config key: dns_address.")
+    var dnsAddressFlag: String?
 
     @Flag(name: .customLong("manage-resolv-conf"),
           help: "Where systemd-resolved does not run, point /etc/resolv.conf at MagicDNS while the tunnel is up (a backup in the state dir; the original comes back at down, at exit, and at the next start after a crash). Config key: manage_resolv_conf.")
@@ -76,6 +80,7 @@ struct Up: ParsableCommand {
             do { file = try DaemonConfigFile.load(path: config) } catch { throw CommandFailure("\(error)") }
         }
         let settings = try Self.settings(flags: self, file: file)
+        let dnsAddress = try Self.magicDNSAddress(flag: dnsAddressFlag, file: file.dnsAddress)
         let stateDir = settings.stateDirectory, interface = settings.interface, socket = settings.socket, port = settings.port
         let joinFile = self.joinFile ?? file.joinFile, hostname = self.hostname ?? file.hostname, caFile = self.caFile ?? file.caFile
         let logger = DaemonStartup.begin(level: settings.logLevel)
@@ -201,7 +206,10 @@ struct Up: ParsableCommand {
         do {
             node = try JoinedNode(runtime: runtime, nodeKeyBytes: nodeKey, discoKey: discoPrivate,
                                   coordinatorKeyBytes: coordinatorKey, registration: registration, control: control,
-                                  tls: tls, proxy: proxy, logger: logger)
+                                  tls: tls, proxy: proxy, dnsAddress: dnsAddress, logger: logger)
+            // MagicDNS forwards the rest to the resolvers /etc/resolv.conf names now, before
+            // anything points it at MagicDNS.
+            node.magicDNS?.setUpstreams(MagicDNSUpstreams.fromEtcResolvConf(logger: logger))
             try node.start()
         } catch { throw CommandFailure("\(error)") }
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
