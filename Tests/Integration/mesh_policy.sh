@@ -7,8 +7,8 @@
 # policy whose tests contradict its rules is refused and the running one stays. Then 5433 is
 # removed: an established connection to it is cut within 1 s.
 # NATLAB_IPV6=dual adds the overlay IPv6 checks; MESH_POLICY_NAT_A=block-udp puts a behind the
-# relay (its packets reach b through receiveFromRelay). Not yet covered (see the issue's
-# Done-means): group:dev / autogroup:member / tag:web.
+# relay (its packets reach b through receiveFromRelay). The issue's whole Done-means (users,
+# group:dev, autogroup:member, tag:web, four nodes, netmap visibility) is mesh_policy_groups.sh.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lab.sh"; source "$HERE/natlab.sh"; source "$HERE/meshlab.sh"

@@ -92,21 +92,35 @@ meshlab_coord_start() { # NAME
 # meshlab_listening_on NS ADDR:PORT: a TCP socket listens on exactly that address
 meshlab_listening_on() { lab_in "$1" ss -H -ltn "src $2" 2>/dev/null | grep -q .; }
 
+# A node joins with MESHLAB_TOKEN_<NAME> when the test set one (an auth key of a user or with
+# tags, made e.g. in meshlab_after_coord), else with the shared MESHLAB_TOKEN.
 _meshlab_node_launch() { # NAME NS [extra meshd args]
     local name=$1 ns=$2; shift 2
     rm -f "$LAB_DIR/$name.sock"
+    local token_var="MESHLAB_TOKEN_$name" token_file=$LAB_DIR/join-token
+    [[ -n ${!token_var:-} ]] && token_file=$LAB_DIR/$name.join-token
     # The documented way: the token in a file only root can read, never on the command line.
-    (umask 077; printf '%s\n' "$MESHLAB_TOKEN" > "$LAB_DIR/join-token")
+    (umask 077; printf '%s\n' "${!token_var:-$MESHLAB_TOKEN}" > "$token_file")
     # MESHLAB_ENV_<NAME>: "VAR=value ..." in that node's meshd environment (such as HTTPS_PROXY)
     local env_var="MESHLAB_ENV_$name"
     # shellcheck disable=SC2086
-    lab_start "$name" "$ns" env ${!env_var:-} "$MESH_BIN/meshd" up --join-file "$LAB_DIR/join-token" --hostname "$name" \
+    lab_start "$name" "$ns" env ${!env_var:-} "$MESH_BIN/meshd" up --join-file "$token_file" --hostname "$name" \
         --state-dir "$LAB_DIR/$name-state" --socket "$LAB_DIR/$name.sock" --port "$MESHLAB_PORT" $(meshlab_node_tls_args) "$@"
 }
 
 meshlab_node_start() { # NAME NS [extra meshd args]
     _meshlab_node_launch "$@"
     lab_wait_until 20 "meshd $1 up in $2" meshlab_status_has "$1" "j.get('control') == 'connected'"
+}
+
+# meshlab_public_node NAME IP IP6 [extra meshd args]: one more node, on a public host NAME at
+# IP (and IP6 with NATLAB_IPV6 on) on the internet bridge, no NAT in front of it (a server);
+# after meshlab_up. NAME is also its hostname and must be a shell identifier (MESHLAB_TOKEN_<NAME>).
+meshlab_public_node() {
+    local name=$1 ip=$2 ip6=$3; shift 3
+    natlab_public_host "$name" "$ip"
+    if [[ $NATLAB_IPV6 != off ]]; then natlab_ipv6_public_host "$name" "$ip6"; fi
+    meshlab_node_start "$name" "$name" "$@"
 }
 
 # Stops meshd NAME and starts it again on the same state directory, without waiting for the

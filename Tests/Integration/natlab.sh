@@ -200,6 +200,11 @@ natlab_up() {
     fi
     lab_ns_add inet c
     lab_in inet ip link add br0 type bridge
+    # A bridge takes the lowest MAC address of its ports unless one is set: without this, a
+    # public host added later (natlab_public_host) could change the MAC of the internet's
+    # gateway 203.0.113.1 / 2001:db8::1 under the neighbours' caches, and routed traffic (IPv6
+    # to the LANs, replies to them) would stop for seconds.
+    lab_in inet ip link set br0 address 02:00:00:00:00:01
     lab_in inet ip addr add 203.0.113.1/24 dev br0
     lab_in inet ip link set br0 up
     lab_in inet sysctl -qw net.ipv4.ip_forward=1
