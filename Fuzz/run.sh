@@ -33,7 +33,7 @@ SODIUM_INC=$REPO/Sources/CSodium
 
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
          control_envelope relay_server relay_client wireguard_device relay_url https_proxy
-         policy_document packet_filter daemon_config dns_message)
+         policy_document packet_filter daemon_config dns_message dns_forward)
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
 # imports nothing but Foundation and MeshWire.
@@ -48,7 +48,7 @@ declare -A MODSRC=(
     [Disco]="Sources/Disco"
     [Relay]="Sources/Relay"
     [Netcheck]="Sources/Netcheck"
-    [CoordinatorConfig]="Coordinator/Sources/CoordinatorServer/Config.swift Coordinator/Sources/CoordinatorServer/TerminalText.swift"
+    [CoordinatorConfig]="Coordinator/Sources/CoordinatorServer/Config.swift Coordinator/Sources/CoordinatorServer/ExtraRecordsConfig.swift Coordinator/Sources/CoordinatorServer/TerminalText.swift"
     [MeshPolicy]="Sources/MeshPolicy"
     [MeshDNS]="Sources/MeshDNS"
 )
