@@ -14,9 +14,7 @@ public enum NetmapFilterRules {
     /// new connection from peers.
     public static func rules(from message: PacketFilterMessage?) throws(NetmapFilterError) -> [FilterRule]? {
         guard let message, message.enforced else { return nil }
-        guard message.isWithinBounds else {
-            throw NetmapFilterError("more than \(PacketFilterMessage.maxRules) rules or \(PacketFilterMessage.maxItemsPerRule) entries in a rule")
-        }
+        if let problem = message.boundsProblem { throw NetmapFilterError(problem) }
         var rules: [FilterRule] = []
         rules.reserveCapacity(message.rules.count)
         for (index, rule) in message.rules.enumerated() {

@@ -59,5 +59,10 @@ import Testing
         } catch {
             #expect(error.reason.hasPrefix("more than 10000 rules"))
         }
+        // A rule for more than the node's two addresses is not the coordinator's: refused
+        // before its (here unparsable) sources are read.
+        let wide = PacketFilterMessage(enforced: true, rules: [Rule(sources: ["x"], destinations: ["100.64.0.1", "100.64.0.2", "100.64.0.3"],
+                                                                   protocols: [6], ports: [])])
+        #expect { try NetmapFilterRules.rules(from: wide) } throws: { ($0 as? NetmapFilterError)?.reason == "rule 1: more than 2 destinations (3)" }
     }
 }
