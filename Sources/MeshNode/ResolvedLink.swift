@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Logging
 import MeshDNS
@@ -8,11 +11,14 @@ import MeshDNS
 /// (names then still resolve by address, and `dig @<MagicDNS address>` still answers).
 public struct ResolvedLink: Sendable {
     public let interface: String
+    /// The resolvectl that runs (found on PATH, or given).
+    public let program: String
     public let logger: Logger
     public static let timeout: Duration = .seconds(3)
 
-    public init(interface: String, logger: Logger) {
+    public init(interface: String, program: String? = nil, logger: Logger) {
         self.interface = interface
+        self.program = program ?? Self.findProgram("resolvectl") ?? "/usr/bin/resolvectl"
         self.logger = logger
     }
 
@@ -48,10 +54,10 @@ public struct ResolvedLink: Sendable {
 
     private func runLogged(_ argv: [String]) {
         var argv = argv
-        if argv.first == "resolvectl", let found = Self.findProgram("resolvectl") { argv[0] = found }
+        if argv.first == "resolvectl" { argv[0] = program }
         let status = Self.run(argv)
         if status != 0 {
-            logger.warning("systemd-resolved: \(argv.joined(separator: " ")) \(status.map { "exited \($0)" } ?? "did not finish in \(Self.timeout)")")
+            logger.warning("systemd-resolved: \(argv.joined(separator: " ")) \(status.map { "exited \($0)" } ?? "did not start or finish within \(Self.timeout)")")
         }
     }
 
@@ -64,25 +70,48 @@ public struct ResolvedLink: Sendable {
         return nil
     }
 
-    /// The exit status, or nil when it could not start or ran past `timeout` (then killed).
+    /// The exit status; nil when it could not start, died of a signal, or ran past `timeout` (then it and
+    /// whatever it started are killed). posix_spawn rather than Foundation's Process: meshd
+    /// blocks SIGTERM/SIGINT/SIGHUP in every thread, and a child must not inherit that mask
+    /// (nor survive its own timeout because of it); the child gets its own process group, so
+    /// the kill reaches its children too. Output goes to /dev/null.
     static func run(_ argv: [String]) -> Int32? {
-        guard let program = argv.first else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = Array(argv.dropFirst())
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
+        guard !argv.isEmpty else { return nil }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), defaults = sigset_t()
+        sigemptyset(&none)
+        sigemptyset(&defaults)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0)
+        }
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, &attr, &cArgs, environ) == 0 else { return nil }
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { return nil }
             if ContinuousClock.now >= deadline {
-                process.terminate()
-                process.waitUntilExit()
+                kill(-pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 return nil
             }
-            usleep(20_000)
+            usleep(10_000)
         }
-        return process.terminationStatus
+        // WIFEXITED / WEXITSTATUS (macros Swift does not import)
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : nil
     }
 }
