@@ -215,7 +215,7 @@ struct Up: ParsableCommand {
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
         let upLine = "\(registration.name) \(registration.ipv4) on \(node.tun.name), UDP \(node.udp.port)"
         let dnsFacts = ResolvedLink.probe()
-        let dnsMode = HostDNSMode.choose(dnsFacts, manageResolvConf: manageResolvConf || file.manageResolvConf == true)
+        let dnsMode = HostDNSMode.choose(dnsFacts, manageResolvConf: settings.manageResolvConf)
         logger.info("host DNS: \(HostDNSMode.summary(dnsFacts, dnsMode))")
         let reverseZones = [registration.ipv4Prefix, registration.ipv6Prefix].flatMap(ReverseZones.covering(prefix:))
         let hostDNS = HostDNS(mode: dnsMode, interface: node.tun.name, resolvConf: resolvConf, reverseZones: reverseZones,
@@ -245,6 +245,7 @@ struct Up: ParsableCommand {
         var socket: String
         var port: UInt16
         var logLevel: Logger.Level
+        var manageResolvConf = false
     }
 
     static func settings(flags: Up, file: DaemonConfigFile) throws -> Settings {
@@ -260,7 +261,8 @@ struct Up: ParsableCommand {
                         interface: flags.interfaceFlag ?? file.interface ?? "mesh0",
                         socket: flags.socketFlag ?? file.socket ?? LocalAPI.defaultSocketPath,
                         port: flags.portFlag ?? file.port ?? defaultPort,
-                        logLevel: level)
+                        logLevel: level,
+                        manageResolvConf: flags.manageResolvConf || file.manageResolvConf == true)
     }
 
     /// SIGHUP: the config file again. The log level changes at once; the rest is bound to what
@@ -282,6 +284,7 @@ struct Up: ParsableCommand {
         if next.interface != running.interface { needRestart.append("interface") }
         if next.socket != running.socket { needRestart.append("socket") }
         if next.port != running.port { needRestart.append("port") }
+        if next.manageResolvConf != running.manageResolvConf { needRestart.append("manage_resolv_conf") }
         logger.notice("SIGHUP: reloaded \(config): log level \(next.logLevel)\(needRestart.isEmpty ? "" : "; \(needRestart.joined(separator: ", ")) changed and take effect at the next restart")")
         // Shown only when the new level allows it: the first line a newly raised level lets through.
         logger.debug("settings in effect: state_dir \(running.stateDirectory), interface \(running.interface), socket \(running.socket), port \(running.port)")
