@@ -28,6 +28,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             guard let id = clientIDs[client] else { preconditionFailure("a reply for a client that never asked") }
             precondition(bytes.count >= 12 && UInt16(bytes[0]) << 8 | UInt16(bytes[1]) == id, "a reply under another ID")
             precondition(bytes[2] & 0x80 != 0, "a reply that is not a response")
+        case .retryOverTCP(let query, let parsed, _, let client):
+            precondition(clientIDs[client] == parsed.id && query.count >= 12, "a TCP retry for another client's query")
         }
     }
     for _ in 0..<64 where !r.isAtEnd {

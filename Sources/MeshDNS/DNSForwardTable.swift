@@ -27,6 +27,11 @@ public struct DNSForwardTable<Client: Sendable>: Sendable {
         case send([UInt8], to: DNSUpstream)
         /// Send `bytes` back to `client` (UDP, or TCP with the length in front when `overTCP`).
         case reply([UInt8], to: Client, overTCP: Bool)
+        /// The upstream's UDP answer was truncated (TC) and the client asked over TCP, where a
+        /// whole answer fits: ask `upstream` again over TCP with the client's own `query`; its
+        /// answer (checked with `isAnswer`) goes to `client`, or SERVFAIL (`failure`) if none
+        /// comes within the timeout.
+        case retryOverTCP(query: [UInt8], parsed: DNSQuery, to: DNSUpstream, client: Client)
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -80,6 +85,9 @@ public struct DNSForwardTable<Client: Sendable>: Sendable {
         let id = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
         guard let p = pending[id], p.upstream == source, Self.sameQuestion(bytes, as: p.query) else { return nil }
         pending[id] = nil
+        if p.overTCP, bytes[2] & 0x02 != 0 {
+            return .retryOverTCP(query: p.bytes, parsed: p.query, to: source, client: p.client)
+        }
         var out = bytes
         Self.setID(&out, p.clientID)
         return .reply(out, to: p.client, overTCP: p.overTCP)
@@ -127,6 +135,13 @@ public struct DNSForwardTable<Client: Sendable>: Sendable {
     private static func setID(_ bytes: inout [UInt8], _ id: UInt16) {
         bytes[0] = UInt8(truncatingIfNeeded: id >> 8)
         bytes[1] = UInt8(truncatingIfNeeded: id)
+    }
+
+    /// Whether `bytes` (from a TCP connection to an upstream) answers `query`: a response, its ID,
+    /// its question.
+    public static func isAnswer(_ bytes: [UInt8], to query: DNSQuery) -> Bool {
+        bytes.count >= DNSQuery.headerLength && bytes[2] & 0x80 != 0
+            && UInt16(bytes[0]) << 8 | UInt16(bytes[1]) == query.id && sameQuestion(bytes, as: query)
     }
 
     /// One question, the one asked (the name in any case: resolvers may echo it differently).

@@ -101,8 +101,10 @@ public final class MagicDNSServer: Sendable {
         var opened: [any Channel] = []
         for (family, any) in [(AF_INET, "0.0.0.0"), (AF_INET6, "::")] {
             do {
+                // An upstream's answer may be as large as the client's EDNS size allows (the query
+                // goes out as the client sent it): read whole datagrams.
                 let ch = try DatagramBootstrap(group: group)
-                    .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.maxUDPMessage))
+                    .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(UpstreamHandler(core: core))
@@ -277,6 +279,8 @@ final class MagicDNSCore: @unchecked Sendable {
         switch action {
         case .reply(let bytes, let client, _):
             reply(bytes, to: client)
+        case .retryOverTCP(let query, let parsed, let upstream, let client):
+            retryOverTCP(query, parsed: parsed, to: upstream, client: client)
         case .send(let bytes, let upstream):
             guard let channel = upstream.address.isV4 ? upstream4 : upstream6,
                   let to = try? SocketAddress(ipAddress: "\(upstream.address)", port: Int(upstream.port)) else { return }
@@ -284,6 +288,64 @@ final class MagicDNSCore: @unchecked Sendable {
             buffer.writeBytes(bytes)
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: to, data: buffer), promise: nil)
         }
+    }
+
+    /// TCP asks to upstreams at once at most (each bounded by `forwards.timeout`); beyond it a
+    /// truncated answer's client gets SERVFAIL.
+    static let maxTCPRetries = 16
+    var tcpRetries = 0
+
+    /// Asks `upstream` over TCP (one query, one answer, then closed; `forwards.timeout` in all).
+    private func retryOverTCP(_ query: [UInt8], parsed: DNSQuery, to upstream: DNSUpstream, client: DNSClient) {
+        let failure = MagicDNSResponder.serverFailure(for: parsed, overTCP: true)
+        guard tcpRetries < Self.maxTCPRetries, let framed = DNSTCPFramer.frame(query),
+              let address = try? SocketAddress(ipAddress: "\(upstream.address)", port: Int(upstream.port)) else {
+            counters.failed.add(1, ordering: .relaxed)
+            reply(failure, to: client)
+            return
+        }
+        tcpRetries += 1
+        var finished = false
+        let finish: (([UInt8]?) -> Void) = { [self] answer in
+            guard !finished else { return }
+            finished = true
+            tcpRetries -= 1
+            if let answer, DNSForwardTable<DNSClient>.isAnswer(answer, to: parsed) {
+                reply(answer, to: client)
+            } else {
+                counters.failed.add(1, ordering: .relaxed)
+                reply(failure, to: client)
+            }
+        }
+        let timeout = TimeAmount.nanoseconds(Int64(forwards.timeout.components.seconds) * 1_000_000_000
+                                             + Int64(forwards.timeout.components.attoseconds / 1_000_000_000))
+        let loop = self.loop
+        let bound = NIOLoopBound(finish, eventLoop: loop)
+        let deadline = loop.scheduleTask(in: timeout) { bound.value(nil) }
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamTCPHandler { answer in
+                        deadline.cancel()
+                        bound.value(answer)
+                    })
+                }
+            }
+            .connect(to: address)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    var buffer = channel.allocator.buffer(capacity: framed.count)
+                    buffer.writeBytes(framed)
+                    channel.writeAndFlush(buffer, promise: nil)
+                    // Closed when the answer came or the deadline passed, whichever first.
+                    loop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+                case .failure:
+                    deadline.cancel()
+                    bound.value(nil)
+                }
+            }
     }
 
     private func reply(_ bytes: [UInt8], to client: DNSClient) {
@@ -340,6 +402,29 @@ private final class UpstreamHandler: ChannelInboundHandler {
 
     /// An ICMP error for one upstream (port unreachable) must not close the forwarder's socket.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {}
+}
+
+/// One answer from an upstream over TCP, then the connection is closed.
+private final class UpstreamTCPHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private var framer = DNSTCPFramer()
+    private var done: (([UInt8]?) -> Void)?
+    init(done: @escaping ([UInt8]?) -> Void) { self.done = done }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let answer = framer.append(unwrapInboundIn(data).readableBytesView).first else { return }
+        done?(answer)
+        done = nil
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        done?(nil)
+        done = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
 private final class TCPQueryHandler: ChannelInboundHandler {

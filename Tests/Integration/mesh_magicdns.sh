@@ -20,6 +20,8 @@ cat > "$LAB_DIR/coord.toml" <<'T'
 extra_records = ["db.mesh A 100.64.0.9", "db.mesh AAAA fd7a:115c:a1e0::9", "grafana.corp.internal A 10.9.8.7"]
 T
 MESHLAB_COORD_ARGS="--config $LAB_DIR/coord.toml"
+# big.lab.test: 40 A records at the lab's DNS server (656 bytes of answers: truncated in 512).
+MESHLAB_DNS_EXTRA=$(for i in $(seq 1 40); do printf 'big.lab.test=10.77.0.%d ' "$i"; done)
 meshlab_up eim eim
 A4=$MESHLAB_A4 B4=$MESHLAB_B4
 A6=$(meshlab_field a "j['ipv6']") B6=$(meshlab_field b "j['ipv6']")
@@ -51,18 +53,30 @@ expect "extra record db.mesh AAAA" "fd7a:115c:a1e0::9" a @"$DNS" db.mesh AAAA
 expect "extra record outside the domain" "10.9.8.7" a @"$DNS" grafana.corp.internal A
 expect "forwarded to the lab's DNS server" "$MESHLAB_COORD" a @"$DNS" coord.lab.test A
 expect "forwarded over TCP" "$MESHLAB_COORD" a @"$DNS" +tcp coord.lab.test A
+# Without EDNS the lab's UDP answer is truncated: a UDP client sees TC, a TCP client gets all 40
+# records (meshd asks the lab's server again over TCP).
+lab_in a dig +time=1 +tries=1 +noedns +ignore @"$DNS" big.lab.test A > "$LAB_DIR/big-udp.txt" 2>&1 || true
+grep -q "flags: qr tc\|flags:.* tc" "$LAB_DIR/big-udp.txt" || lab_fail "no TC over UDP for big.lab.test: $(head -c 300 "$LAB_DIR/big-udp.txt")"
+lab_pass "big.lab.test over UDP without EDNS: truncated (TC)"
+BIG=$(ask a @"$DNS" +tcp +noedns big.lab.test A | grep -c '^10\.77\.0\.')
+[[ $BIG == 40 ]] || lab_fail "big.lab.test over TCP gave $BIG of 40 records"
+lab_pass "big.lab.test over TCP: all 40 records (meshd refetched the truncated answer over TCP)"
 [[ $(status a @"$DNS" nothing.lab.test A) == NXDOMAIN ]] || lab_fail "the lab's NXDOMAIN did not come back"
 lab_pass "the lab's NXDOMAIN for nothing.lab.test comes back"
 
-if lab_in a ip -o -6 addr show | grep -qF "$A6" && lab_in b ip -o -6 addr show | grep -qF "$B6"; then
+# (The addresses read first: with pipefail, grep -q closing the pipe early fails the pipeline.)
+A_ADDRS=$(lab_in a ip -o -6 addr show) B_ADDRS=$(lab_in b ip -o -6 addr show)
+if grep -qF "$A6" <<<"$A_ADDRS" && grep -qF "$B6" <<<"$B_ADDRS"; then
     DNS6=$(python3 -c "import ipaddress,sys; p=ipaddress.ip_network(sys.argv[1]+'/48',strict=False); print(ipaddress.ip_address(int(p.network_address)|(0x53<<64)|0x53))" "$A6")
     lab_wait_until 5 "a answers on [$DNS6]:53" meshlab_listening_on a "[$DNS6]:53"
     expect "b.mesh AAAA" "$B6" a @"$DNS" b.mesh AAAA
     expect "b.mesh A at [$DNS6]" "$B4" a @"$DNS6" b.mesh A
     expect "b.mesh AAAA at [$DNS6] over TCP" "$B6" a @"$DNS6" +tcp b.mesh AAAA
     expect "PTR for b's IPv6" "b.mesh." a @"$DNS" -x "$B6"
+elif [[ $NATLAB_IPV6 != off ]]; then
+    lab_fail "NATLAB_IPV6=$NATLAB_IPV6 but the overlay IPv6 addresses ($A6, $B6) are not on a and b"
 else
-    lab_info "no overlay IPv6 in this lab (NATLAB_IPV6=$NATLAB_IPV6): AAAA and the IPv6 DNS address skipped"
+    lab_info "no overlay IPv6 in this lab (NATLAB_IPV6=off): AAAA and the IPv6 DNS address skipped"
 fi
 
 # Not an open resolver: a's router sends queries for 100.100.100.100 to a's LAN address. a's

@@ -98,6 +98,32 @@ import Testing
         #expect(table.inFlight == 0)
     }
 
+    @Test func truncatedAnswerForATCPClientIsAskedAgainOverTCP() throws {
+        var table = DNSForwardTable<Int>(upstreams: [Self.up1])
+        var entropy = SeededEntropy(seed: 11)
+        let (q, parsed) = Self.query(id: 0x4444)
+        let sent = try #require(Self.sent(table.forward(q, query: parsed, from: 9, overTCP: true, now: Self.t0, entropy: &entropy).0))
+        var truncated = Self.answer(to: sent.0)
+        truncated[2] |= 0x02
+        guard case .retryOverTCP(let query, let p, let upstream, let client)? = table.receive(truncated, from: Self.up1) else {
+            Issue.record("no TCP retry"); return
+        }
+        #expect(query == q && p == parsed && upstream == Self.up1 && client == 9)
+        #expect(table.inFlight == 0)
+        // What comes back over TCP must answer that query: a response, its ID, its question.
+        #expect(DNSForwardTable<Int>.isAnswer(Self.answer(to: q), to: parsed))
+        #expect(!DNSForwardTable<Int>.isAnswer(q, to: parsed))
+        #expect(!DNSForwardTable<Int>.isAnswer(Self.answer(to: Self.query(id: 0x4445).0), to: parsed))
+        #expect(!DNSForwardTable<Int>.isAnswer(Self.answer(to: Self.query(id: 0x4444, name: "x.lab.test").0), to: parsed))
+        // A UDP client gets the truncated answer as it is (it retries over TCP itself).
+        let (q2, p2) = Self.query(id: 0x5555)
+        let sent2 = try #require(Self.sent(table.forward(q2, query: p2, from: 1, overTCP: false, now: Self.t0, entropy: &entropy).0))
+        var truncated2 = Self.answer(to: sent2.0)
+        truncated2[2] |= 0x02
+        guard case .reply(let b, _, false)? = table.receive(truncated2, from: Self.up1) else { Issue.record(); return }
+        #expect(b[2] & 0x02 != 0 && b[0] == 0x55)
+    }
+
     @Test func boundedTableRefusesNewQueriesWithServFail() {
         var table = DNSForwardTable<Int>(upstreams: [Self.up1], capacity: 256)
         var entropy = SeededEntropy(seed: 9)

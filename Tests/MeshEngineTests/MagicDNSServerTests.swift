@@ -124,6 +124,70 @@ import Testing
         #expect(c.answered == 3 && c.forwarded == 1 && c.forwardAnswered == 1 && c.failed == 0)
     }
 
+    /// A TCP client's query whose UDP answer is truncated is asked again over TCP: the whole
+    /// answer reaches the client.
+    @Test func truncatedAnswerIsFetchedOverTCPForATCPClient() throws {
+        let (upstream, upstreamPort) = Self.udpSocket()
+        defer { close(upstream) }
+        // The upstream's TCP side on the same port number.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var at = Self.address(port: upstreamPort)
+        let bound = withUnsafePointer(to: &at) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0 && listen(listener, 4) == 0)
+        let server = Self.server(upstreamPort: upstreamPort)
+        server.start()
+        defer { server.stop() }
+        let (_, tcpPort) = try #require(server.boundPorts)
+
+        let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(tcp) }
+        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(tcp, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var to = Self.address(port: UInt16(tcpPort))
+        let rc = withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(rc == 0)
+        let query = Self.query("big.lab.test", id: 0x7777)
+        let framed = DNSTCPFramer.frame(query)!
+        _ = framed.withUnsafeBytes { Glibc.send(tcp, $0.baseAddress, $0.count, 0) }
+
+        // Over UDP: truncated.
+        let (forwarded, serverPort) = try #require(Self.receive(upstream))
+        var truncated = forwarded
+        truncated[2] |= 0x82; truncated[3] |= 0x80
+        Self.send(upstream, truncated, to: serverPort)
+        // Over TCP: the client's own query, answered in full (40 A records).
+        let conn = accept(listener, nil, nil)
+        #expect(conn >= 0)
+        defer { close(conn) }
+        setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var framer = DNSTCPFramer()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        var asked: [[UInt8]] = []
+        while asked.isEmpty {
+            let n = buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            asked += framer.append(buf[0..<n])
+        }
+        #expect(asked == [query])
+        var full = query
+        full[2] |= 0x80; full[3] |= 0x80; full[7] = 40
+        for i in 0..<40 { full += [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, UInt8(i)] }
+        let fullFramed = DNSTCPFramer.frame(full)!
+        _ = fullFramed.withUnsafeBytes { Glibc.send(conn, $0.baseAddress, $0.count, 0) }
+
+        var clientFramer = DNSTCPFramer()
+        var got: [[UInt8]] = []
+        while got.isEmpty {
+            let n = buf.withUnsafeMutableBytes { recv(tcp, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            got += clientFramer.append(buf[0..<n])
+        }
+        #expect(got == [full])
+    }
+
     @Test func silentUpstreamMeansServFailAfterTheTimeout() throws {
         let (upstream, upstreamPort) = Self.udpSocket()
         defer { close(upstream) }
