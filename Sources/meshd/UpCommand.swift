@@ -67,10 +67,6 @@ struct Up: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info (default), notice, warning, error or critical.")
     var logLevelFlag: String?
 
-    /// Where the host's resolver is pointed until meshd serves MagicDNS (and its address
-    /// becomes a setting).
-    static let hostDNSAddress = "100.100.100.100"
-
     /// The port firewall rules and the packages' documentation name.
     static let defaultPort: UInt16 = 41641
 
@@ -99,7 +95,8 @@ struct Up: ParsableCommand {
         // A resolv.conf a run that did not stop (SIGKILL, a crash) left pointing at MagicDNS is
         // put back first, opted in or not: until MagicDNS answers again it would send every
         // lookup, the coordinator's name among them, nowhere.
-        let resolvConf = ResolvConfManager(stateDirectory: dir, dnsAddress: Self.hostDNSAddress, logger: logger)
+        let resolvConf = ResolvConfManager(stateDirectory: dir, dnsAddress: "\(dnsAddress ?? MagicDNSAddress.defaultIPv4)",
+                                           logger: logger)
         resolvConf.recoverAfterCrash()
         let nodeKey: [UInt8]
         let discoPrivate: PrivateKey
@@ -215,12 +212,18 @@ struct Up: ParsableCommand {
         logger.info("meshd up: \(registration.name) \(registration.ipv4) \(registration.ipv6) on \(node.tun.name), UDP \(node.udp.port), public key \(node.device.publicKey)")
         let upLine = "\(registration.name) \(registration.ipv4) on \(node.tun.name), UDP \(node.udp.port)"
         let dnsFacts = ResolvedLink.probe()
-        let dnsMode = HostDNSMode.choose(dnsFacts, manageResolvConf: settings.manageResolvConf)
+        let dnsMode: HostDNSMode = dnsAddress == nil ? .none(reason: "MagicDNS is off (--dns-address off)")
+            : HostDNSMode.choose(dnsFacts, manageResolvConf: settings.manageResolvConf)
         logger.info("host DNS: \(HostDNSMode.summary(dnsFacts, dnsMode))")
         let reverseZones = [registration.ipv4Prefix, registration.ipv6Prefix].flatMap(ReverseZones.covering(prefix:))
         let hostDNS = HostDNS(mode: dnsMode, interface: node.tun.name, resolvConf: resolvConf, reverseZones: reverseZones,
                               logger: logger)
         let domain: @Sendable () -> String = { control.status.netmap.domain ?? "mesh" }
+        // The forwarder's upstreams are the host's own resolvers: from the backup while meshd
+        // manages resolv.conf, never the managed file (which names MagicDNS).
+        hostDNS.onResolvers = { [node] resolvers in
+            node.magicDNS?.setUpstreams(DNSUpstream.list(from: resolvers.original, excluding: []))
+        }
         hostDNS.apply(domain: domain())
         node.tunnelHooks.onSwitched = { up in
             if up { hostDNS.apply(domain: domain()) } else { hostDNS.remove() }

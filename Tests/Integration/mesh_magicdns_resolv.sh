@@ -7,7 +7,8 @@
 # in a gives b's overlay address (MagicDNS answering) and coord.lab.test still resolves
 # (forwarded to the original's resolver); `meshctl down` gives the original back byte for byte
 # (sha256), `meshctl up` manages it again; a rewrite by someone else while managed is not
-# clobbered by the next down; SIGKILL leaves the file managed and the backup in place, and
+# clobbered by the next down; MagicDNS forwards to the original's servers (meshctl status
+# dns.upstreams), also after up on a file changed while the tunnel was down; SIGKILL leaves the file managed and the backup in place, and
 # the next start restores it before it manages it again; SIGTERM gives the original back.
 # The lab has no systemd: meshd must find systemd-resolved absent.
 set -euo pipefail
@@ -75,17 +76,32 @@ lab_check "after meshctl up: managed again" is_managed
 lab_check "after meshctl up: the backup is the original" backup_is_original
 names_work "after meshctl up"
 
-# 3. Someone else rewrites the file while meshd manages it: down leaves theirs.
+# The forwarder's upstreams (meshctl status --json dns.upstreams) are the original's.
+upstreams_are() { meshlab_status_has a "j.get('dns', {}).get('upstreams') == [$1]"; }
+lab_check "MagicDNS forwards to the original's server only" upstreams_are "'$MESHLAB_DNS_IP:53'"
+
+# 3. Someone else rewrites the file while meshd manages it: down leaves theirs. While the
+# tunnel is down the file is theirs to change (a second server); up backs that up and the
+# forwarder follows it (not the list read at start); down gives theirs back.
 printf 'nameserver %s\n# written by the test, not by meshd\n' "$MESHLAB_DNS_IP" > "$RC"
 THEIRS=$(sha "$RC")
 lab_meshctl a down >/dev/null
 lab_check "a rewrite by someone else survives meshctl down" [ "$(sha "$RC")" = "$THEIRS" ]
 lab_check "meshd logged that the file changed under it" grep -q 'rewritten by someone else while meshd managed it' "$(log_a)"
 lab_check "meshd kept its backup of the earlier file aside" [ "$(sha "$STATE/resolv.conf.original.superseded")" = "$ORIG" ]
+printf 'nameserver %s\nnameserver 198.51.100.99\noptions timeout:1 attempts:2\n' "$MESHLAB_DNS_IP" > "$RC"
+THEIRS=$(sha "$RC")
+lab_meshctl a up >/dev/null
+lab_check "after meshctl up on their file: managed" is_managed
+lab_check "after meshctl up on their file: MagicDNS forwards to its two servers" upstreams_are "'$MESHLAB_DNS_IP:53', '198.51.100.99:53'"
+lab_check "after meshctl up on their file: $MESHLAB_COORD_NAME resolves" resolves_coord
+lab_meshctl a down >/dev/null
+lab_check "after meshctl down: their file is back byte for byte" [ "$(sha "$RC")" = "$THEIRS" ]
 cat "$LAB_DIR/resolv.conf.orig" > "$RC"
 lab_check "(the test put the original back)" is_original
 lab_meshctl a up >/dev/null
 lab_check "after meshctl up: managed again" is_managed
+lab_check "after meshctl up: MagicDNS forwards to the original's server again" upstreams_are "'$MESHLAB_DNS_IP:53'"
 
 # 4. SIGKILL: nothing tidies up; the next start restores, then manages again.
 lab_stop a KILL
@@ -99,6 +115,7 @@ restored_then_managed() {
 lab_check "... and only then managed it again" restored_then_managed
 lab_wait_until 5 "after the restart: managed" is_managed
 lab_check "after the restart: the backup is the original, not the managed file" backup_is_original
+lab_check "after the restart: MagicDNS forwards to the original's server, not to itself" upstreams_are "'$MESHLAB_DNS_IP:53'"
 names_work "after SIGKILL and restart"
 
 # 5. A normal stop (SIGTERM) gives the original back.
