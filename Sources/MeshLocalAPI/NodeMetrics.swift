@@ -49,6 +49,10 @@ public enum NodeMetrics {
             add("mesh_peers_online", .gauge, "Peers the coordinator says are online.",
                 [Sample(value: Double(s.peers.filter { $0.online == true }.count))])
         }
+        if let absent = s.absentPeers {
+            add("mesh_peers_absent", .gauge, "Peers the access policy now hides from this node (not configured).",
+                [Sample(value: Double(absent.count))])
+        }
         let peers = s.peers.map { (label: ["peer": $0.name ?? KeyShortForm.of($0.publicKey)], p: $0) }
         add("mesh_peer_received_bytes_total", .counter, "Bytes received from the peer (WireGuard transport).",
             peers.map { Sample(labels: $0.label, value: Double($0.p.rxBytes)) })

@@ -3,7 +3,9 @@
 # ip, whois, ping (replies, a nonexistent peer, --until-direct from a relayed start), netcheck
 # within 5 s, metrics, down (overlay ping fails, the node stays in `meshcoord node list`), up
 # (ping works again), who may do what (a non-member of the `mesh` group is refused; a member
-# reads but cannot change state), logout (the node expires, meshd exits) and no daemon at all.
+# reads but cannot change state), whois's user and tags and a peer the policy hides listed as
+# absent (not offline, also after a restart) and named so by whois and ping (issue 11 item 6),
+# logout (the node expires, meshd exits) and no daemon at all.
 # Human and --json output are both checked; every failure must be one line.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +45,13 @@ overlay_ping_fails() { ! lab_in "$1" ping -n -c 2 -W 1 "$2" >/dev/null 2>&1; }
 link_down() { ! lab_link_up "$1" "$2"; }
 meshd_gone() { ! lab_alive "$1"; }
 
+coord() { "$MESH_BIN/meshcoord" "$@" --state-dir "$LAB_DIR/coord"; }
+# a joins with an auth key of the user alice (whois shows it); b with the shared key.
+meshlab_after_coord() {
+    coord user create alice >/dev/null
+    MESHLAB_TOKEN_a=$(coord authkey create --user alice 2>/dev/null)
+    [[ $MESHLAB_TOKEN_a == mesh1_* ]] || lab_fail "authkey create --user alice gave no token"
+}
 meshlab_up eim eim
 
 # ---- status: short keys unless --keys
@@ -151,6 +160,69 @@ meshctl_out a ping -c 1 b
 lab_check "meshctl ping works again: $OUT" test "$RC" == 0
 meshctl_out a up --join-file /nonexistent
 lab_check "up --join-file on a running meshd says where the token goes: $ERR" test "$RC" != 0 -a "$(one_line "$ERR" && echo y)" == y
+
+# ---- whois: user and tags; a peer the policy hides is absent, not offline (issue 11 item 6)
+whois_json() { "$MESH_BIN/meshctl" whois "$2" --json --socket "$LAB_DIR/$1.sock" 2>/dev/null \
+    | "$LAB_PY" -c 'import json,sys; j=json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$3"; }
+meshctl_out a whois "$MESHLAB_A4" --json
+lab_check "whois of a's own address: user alice, no tags" test "$(json_of "$OUT" '(j.get("user"), j["tags"], j["self"])')" == "('alice', [], True)"
+meshctl_out b whois "$MESHLAB_A4"
+printf '%s\n' "$OUT" | sed 's/^/      /'
+lab_check "b's whois of a: user alice" grep -q '^user *alice$' <<<"$OUT"
+lab_check "… and tags -" grep -q '^tags *-$' <<<"$OUT"
+B_ID=$(coord node list --json | "$LAB_PY" -c "import json,sys; print([n['id'] for n in json.load(sys.stdin) if n['name']=='b'][0])")
+coord node tag "$B_ID" tag:web >/dev/null
+lab_wait_until 2 "a's whois of b shows tag:web and no user" whois_json a "$MESHLAB_B4" 'j["tags"] == ["tag:web"] and "user" not in j'
+meshctl_out a whois "$MESHLAB_B4"
+lab_check "whois b: tags tag:web" grep -q '^tags *tag:web$' <<<"$OUT"
+lab_check "a's status names b's tag in --json" meshlab_status_has a "[p for p in j['peers'] if p.get('name') == 'b' and p.get('tags') == ['tag:web']]"
+lab_check "b's status line names its tags" bash -c 'grep -q "^node b .* tags tag:web " <<<"$("$1" status --socket "$2")"' _ "$MESH_BIN/meshctl" "$LAB_DIR/b.sock"
+# Only web servers reach web servers: a (alice) and b (tag:web) may not talk either way.
+cat > "$LAB_DIR/policy.hujson" <<'P'
+{
+  "tagOwners": {"tag:web": []},
+  "acls": [{"action": "accept", "src": ["tag:web"], "dst": ["tag:web:443"]}],
+}
+P
+coord policy set "$LAB_DIR/policy.hujson" >/dev/null
+HIDE_AT=$EPOCHREALTIME
+lab_wait_until 2 "a lists b as absent (policy)" meshlab_status_has a "[p for p in j.get('absentPeers') or [] if p['name'] == 'b' and p['reason'] == 'policy']"
+HIDDEN_IN=$(meshlab_since "$HIDE_AT")
+lab_check "… and no longer among its peers" meshlab_status_has a "not [p for p in j['peers'] if p.get('name') == 'b']"
+lab_wait_until 2 "b lists a as absent (policy)" meshlab_status_has b "[p for p in j.get('absentPeers') or [] if p['name'] == 'a']"
+meshctl_out a status
+printf '%s\n' "$OUT" | grep -E '^(NAME|b ) ' | sed 's/^/      /'
+lab_check "status table: b is 'absent (policy)', not offline" grep -Eq "^b +$MESHLAB_B4 +absent \(policy\) " <<<"$OUT"
+lab_check "… and no row says offline" bash -c '! grep -q offline <<<"$1"' _ "$OUT"
+meshctl_out a whois "$MESHLAB_B4"
+printf '%s\n' "$OUT" | sed 's/^/      /'
+lab_check "whois of hidden b: exit 0 ($RC) and says hidden by the policy" \
+    test "$RC" == 0 -a "$(grep -c '^status *absent: hidden from this node by the access policy' <<<"$OUT")" == 1
+meshctl_out a whois "$B6" --json
+lab_check "whois --json of hidden b: hiddenByPolicy, no online, no path, tag:web as last seen" \
+    test "$(json_of "$OUT" '(j["name"], j["hiddenByPolicy"], "online" in j, "path" in j, j["tags"])')" == "('b', True, False, False, ['tag:web'])"
+meshctl_out a ping -c 1 b
+lab_check "ping of hidden b fails with one line: $ERR" test "$RC" != 0 -a "$(one_line "$ERR" && echo y)" == y
+lab_check "… saying b is hidden by the policy" grep -q "b ($MESHLAB_B4) is hidden from this node by the access policy" <<<"$ERR"
+lab_check "overlay ping a -> b fails while hidden" overlay_ping_fails a "$MESHLAB_B4"
+meshctl_out a metrics
+lab_check "metrics while hidden: mesh_peers 0, mesh_peers_absent 1" \
+    bash -c 'grep -q "^mesh_peers 0$" <<<"$1" && grep -q "^mesh_peers_absent 1$" <<<"$1"' _ "$OUT"
+# The mark is kept with the saved netmap: a restarted a still lists b as absent.
+meshlab_node_restart a a
+lab_wait_until 20 "restarted a is connected" meshlab_status_has a "j.get('control') == 'connected'"
+lab_check "restarted a still lists b as absent (policy)" meshlab_status_has a "[p for p in j.get('absentPeers') or [] if p['name'] == 'b'] and not [p for p in j['peers'] if p.get('name') == 'b']"
+# Visible again: b is a peer again, no longer absent.
+cat > "$LAB_DIR/policy.hujson" <<'P'
+{
+  "tagOwners": {"tag:web": []},
+  "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
+}
+P
+coord policy set "$LAB_DIR/policy.hujson" >/dev/null
+lab_wait_until 2 "a sees b as a peer again, nothing absent" meshlab_status_has a "[p for p in j['peers'] if p.get('name') == 'b'] and not j.get('absentPeers')"
+lab_wait_until 10 "overlay ping a -> b works again" overlay_ping a "$MESHLAB_B4"
+lab_info "b hidden from a ${HIDDEN_IN}s after policy set"
 
 # ---- logout (b leaves)
 meshctl_out b logout

@@ -16,6 +16,7 @@ import Testing
                      "mesh_disco_drops_total{reason=\"unknownSender\"} 9",
                      "mesh_peers 2",
                      "mesh_peers_online 1",
+                     "mesh_peers_absent 1",
                      "mesh_peer_received_bytes_total{peer=\"b\"} 1000",
                      "mesh_peer_sent_bytes_total{peer=\"c\"} 20",
                      "mesh_peer_last_handshake_age_seconds{peer=\"b\"} 5",
