@@ -33,11 +33,15 @@ SODIUM_INC=$REPO/Sources/CSodium
 
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
          control_envelope relay_server relay_client wireguard_device relay_url https_proxy
-         policy_document packet_filter daemon_config dns_message dns_forward)
+         policy_document packet_filter daemon_config dns_message dns_forward netmap_filter wireguard_uapi
+         local_api_request)
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
-# imports nothing but Foundation and MeshWire.
-MODULES=(CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig MeshPolicy MeshDNS)
+# imports nothing but Foundation and MeshWire; MeshEngine only its pure parsers (the netmap's
+# filter, the UAPI request reader) and MeshLocalAPI only its request line: the rest of those
+# modules needs NIO or MeshStatus.
+MODULES=(CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig MeshPolicy MeshDNS
+         EnginePure LocalAPIRequest)
 declare -A MODSRC=(
     [CheckedArithmetic]="Sources/CheckedArithmetic"
     [MeshBase]="Sources/MeshBase"
@@ -51,9 +55,11 @@ declare -A MODSRC=(
     [CoordinatorConfig]="Coordinator/Sources/CoordinatorServer/Config.swift Coordinator/Sources/CoordinatorServer/ExtraRecordsConfig.swift Coordinator/Sources/CoordinatorServer/TerminalText.swift"
     [MeshPolicy]="Sources/MeshPolicy"
     [MeshDNS]="Sources/MeshDNS"
+    [EnginePure]="Sources/MeshEngine/NetmapFilterRules.swift Sources/MeshEngine/WireGuardUAPIRequest.swift"
+    [LocalAPIRequest]="Sources/MeshLocalAPI/LocalAPIRequest.swift"
 )
-# The config parser is compiled under its real module name so the target can reach its internals.
-declare -A MODNAME=([CoordinatorConfig]=CoordinatorServer)
+# These parts are compiled under their real module names, so targets import them as the code does.
+declare -A MODNAME=([CoordinatorConfig]=CoordinatorServer [EnginePure]=MeshEngine [LocalAPIRequest]=MeshLocalAPI)
 
 log() { echo "fuzz: $*" >&2; }
 

@@ -7,6 +7,7 @@
 // exactly those it may talk to or that may talk to it (for the sampled traffic: a subset).
 import MeshBase
 import MeshPolicy
+import MeshWire
 
 private func v4(_ last: UInt32) -> IPAddress { .v4(0x6440_0000 | last) }
 private func v6(_ last: UInt64) -> IPAddress { .v6(high: 0xFD7A_115C_A1E0_0000, low: last) }
@@ -66,6 +67,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var ports: Set<UInt16> = [0, 22, 80, 443, 5432, 65535]
     for f in compiled.filters.values {
         for rule in f.rules {
+            // The per-rule bounds a node holds the netmap's filter to are this output's maxima.
+            guard rule.destinations.count <= PacketFilterMessage.maxDestinationsPerRule,
+                  rule.protocols.members.count <= PacketFilterMessage.maxProtocolsPerRule,
+                  rule.ports.count <= PacketFilterMessage.maxPortRangesPerRule else {
+                fatalError("a compiled rule past PacketFilterMessage's bounds: \(rule.destinations.count) destinations, \(rule.ports.count) port ranges")
+            }
             for r in rule.ports.prefix(8) {
                 ports.formUnion([r.first, r.last, r.first &- 1, r.last &+ 1])
             }

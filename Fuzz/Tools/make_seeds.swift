@@ -142,6 +142,57 @@ private func coordinatorConfigSeeds() {
     write("coordinator_config", "minimal.toml", "listen = \"[::]:0\"\nstun_ports = []\n")
 }
 
+private func daemonConfigSeeds() {
+    write("daemon_config", "full.toml", """
+        state_dir = "/var/lib/mesh"
+        port = 41641
+        interface = "mesh0"
+        socket = "/run/mesh/meshd.sock"
+        join_file = "/etc/mesh/join-token"
+        log_level = "info"
+
+        """)
+    write("daemon_config", "small.toml", "port = 0\n# comment\nhostname = 'db-1'\n")
+}
+
+/// A DNS message as dns_message takes it: the first byte says UDP (0) or TCP (1).
+private func dnsSeeds() {
+    func name(_ labels: [String]) -> [UInt8] { labels.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0] }
+    /// EDNS0 OPT: 1232-byte UDP payload, version 0, a client cookie (as dig 9.18 sends).
+    let opt: [UInt8] = [0] + be16(41) + be16(1232) + [0, 0, 0, 0] + be16(12) + be16(10) + be16(8) + Array(1...8)
+    func query(_ transport: UInt8, id: Int = 0x1234, flags: Int, _ question: [UInt8], type: Int, edns: Bool) -> [UInt8] {
+        [transport] + be16(id) + be16(flags) + be16(1) + be16(0) + be16(0) + be16(edns ? 1 : 0)
+            + question + be16(type) + be16(1) + (edns ? opt : [])
+    }
+    let rdAD = 0x0120, rd = 0x0100
+    write("dns_message", "a-b-mesh", query(0, flags: rdAD, name(["b", "mesh"]), type: 1, edns: true))
+    write("dns_message", "aaaa-a-mesh-tcp", query(1, flags: rd, name(["A", "MESH"]), type: 28, edns: false))
+    write("dns_message", "forward", query(0, flags: rdAD, name(["coord", "lab", "test"]), type: 1, edns: true))
+    write("dns_message", "nxdomain", query(0, flags: rdAD, name(["zz", "mesh"]), type: 1, edns: true))
+    write("dns_message", "ptr-v4", query(0, flags: rdAD, name(["2", "0", "64", "100", "in-addr", "arpa"]), type: 12, edns: true))
+    let v6Nibbles = "fd7a115ca1e000000000000000000001".reversed().map(String.init)
+    write("dns_message", "ptr-v6", query(0, flags: rdAD, name(v6Nibbles + ["ip6", "arpa"]), type: 12, edns: true))
+    // Opcode 2 (STATUS): NOTIMP.
+    write("dns_message", "status-opcode", query(0, flags: 0x1000, name(["b", "mesh"]), type: 1, edns: false))
+    // A label then a pointer back to it (x.x.x... forever), with no type or class after it.
+    write("dns_message", "compressed", [0] + be16(1) + be16(rd) + be16(1) + be16(0) + be16(0) + be16(0) + [1, 0x78, 0xC0, 0x0C])
+    // A name that is a pointer to itself.
+    write("dns_message", "pointer-loop", [0] + be16(1) + be16(rd) + be16(1) + be16(0) + be16(0) + be16(0) + [0xC0, 0x0C] + be16(1) + be16(1))
+}
+
+/// Programs for dns_forward (see dns_forward.swift): an entropy seed, then steps (0 forward,
+/// 1 answer to the last query sent, 2 a datagram from an address, 3 time, 4 TCP framer bytes).
+private func dnsForwardSeeds() {
+    let query: [UInt8] = be16(0x1234) + be16(0x0100) + be16(1) + be16(0) + be16(0) + be16(0)
+        + [5] + Array("coord".utf8) + [3] + Array("lab".utf8) + [4] + Array("test".utf8) + [0] + be16(1) + be16(1)
+    // coord.lab.test A 203.0.113.100, TTL 60, by a pointer to the question's name.
+    let answerRecord: [UInt8] = [0xC0, 0x0C] + be16(1) + be16(1) + [0, 0, 0, 60] + be16(4) + [203, 0, 113, 100]
+    write("dns_forward", "forward_answer", [7] + [0] + chunk(query) + [0] + [1, 0x81, 0x80] + chunk(answerRecord) + [0])
+    write("dns_forward", "forward_expire", [3] + [0] + chunk(query) + [1] + [3] + be16(2500) + [3] + be16(2500))
+    write("dns_forward", "framer", [0] + [4] + chunk(chunk(query) + be16(5) + Array("abc".utf8)))
+    write("dns_forward", "stray", [1] + [2] + chunk(query) + [0] + be16(53))
+}
+
 private func discoSeeds() {
     let receiver = key(1), sender = key(2)
     var entropy = SeededEntropy(seed: 3)
@@ -342,6 +393,46 @@ private func packetFilterSeeds() {
     write("packet_filter", "flood-evicts", script(flood))
 }
 
+private func netmapFilterSeeds() {
+    // JSON as a netmap carries it (mode 0).
+    let json = #"{"enforced":true,"policyVersion":7,"rules":[{"sources":["100.64.0.3/32","fd7a:115c:a1e0::3/128"],"#
+        + #""destinations":["100.64.0.2","fd7a:115c:a1e0::2"],"protocols":[6,17],"ports":[{"first":22,"last":22},{"first":8000,"last":8999}]},"#
+        + #"{"sources":["0.0.0.0/0","::/0"],"destinations":["100.64.0.2"],"protocols":[1,58],"ports":[]}]}"#
+    write("netmap_filter", "json-two-rules", [0] + Array(json.utf8))
+    write("netmap_filter", "json-not-enforced", [0] + Array(#"{"enforced":false,"rules":[]}"#.utf8))
+    write("netmap_filter", "json-bad-source", [0] + Array(#"{"enforced":true,"rules":[{"sources":["100.64.0.1/33"],"destinations":[],"protocols":[6],"ports":[]}]}"#.utf8))
+    // Built (mode 1): flags, rule count, then per rule: sources, destinations, protocols, ports.
+    // Text picks index netmap_filter.swift's list (0 "100.64.0.0/10", 6 "100.64.0.1", 7 "fd7a:115c:a1e0::1").
+    write("netmap_filter", "built-valid", [1, 0x04, 2,
+                                           2, 0, 2, 2, 6, 7, 2, 6, 17, 1, 0, 22, 0, 22,
+                                           1, 4, 1, 6, 1, 1, 1, 0, 0, 0xFF, 0xFF])
+    write("netmap_filter", "built-backwards-ports", [1, 0x04, 1, 1, 0, 1, 6, 1, 6, 1, 0, 90, 0, 80])
+    write("netmap_filter", "built-raw-text", [1, 0x04, 1, 1, 250, 8] + Array("1.2.3.4/".utf8) + [1, 6, 0, 0])
+    // One bound met exactly (0xF4: ports, 32,768 ranges) and one crossed (0xF1: destinations, 3).
+    write("netmap_filter", "bound-ports-exact", [1, 0xF4, 1, 1, 0, 1, 6, 1, 6, 0])
+    write("netmap_filter", "bound-destinations-over", [1, 0xF1, 1, 1, 0, 1, 6, 1, 6, 0])
+}
+
+/// The first byte: how the rest is split into reads (0 whole, 1 bytewise, else pieces).
+private func wireguardUAPISeeds() {
+    write("wireguard_uapi", "get", [0] + Array("get=1\n\n".utf8))
+    write("wireguard_uapi", "get-bytewise", [1] + Array("get=1\n\n".utf8))
+    write("wireguard_uapi", "set-split", [2] + Array("set=1\nprivate_key=00\nlisten_port=51820\npublic_key=01\nallowed_ip=100.64.0.2/32\n\n".utf8))
+    write("wireguard_uapi", "get-then-junk", [0] + Array("get=1\nx\n".utf8))
+    write("wireguard_uapi", "long-first-line", [0] + Array("protocol_version=1\n\n".utf8))
+}
+
+private func localAPIRequestSeeds() {
+    for verb in ["status", "version", "metrics", "netcheck", "down", "up", "logout"] {
+        write("local_api_request", verb, verb + "\n")
+    }
+    write("local_api_request", "ping", "ping db-1 1500\n")
+    write("local_api_request", "ping-address", "  ping 100.64.0.2 30000  \nstatus\n")
+    write("local_api_request", "ping-bad-timeout", "ping fd7a:115c:a1e0::2 99\n")
+    write("local_api_request", "unknown", "whoami please\n")
+    write("local_api_request", "crlf", "status\r\n")
+}
+
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     guard !outDir.isEmpty else {
@@ -350,7 +441,8 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
     }
     stunSeeds(); relayFrameSeeds(); joinTokenSeeds(); tunnelConfigSeeds(); coordinatorConfigSeeds()
     discoSeeds(); controlSeeds(); relayServerSeeds(); relayClientSeeds(); wireguardSeeds(); relayURLSeeds(); httpsProxySeeds()
-    policyDocumentSeeds(); packetFilterSeeds()
+    policyDocumentSeeds(); packetFilterSeeds(); daemonConfigSeeds(); dnsSeeds(); dnsForwardSeeds()
+    netmapFilterSeeds(); wireguardUAPISeeds(); localAPIRequestSeeds()
     print("seeds written to \(outDir)")
     exit(0)
 }
