@@ -63,7 +63,11 @@ struct HubPolicy {
                             departed: Set<Int64>? = nil) -> Set<Int64>? {
         guard let document else { return [] }
         let directory = Self.directory(nodes: nodes, users: users)
-        guard let policy = try? Policy(document: document, directory: directory) else { return nil }
+        guard let policy = try? Policy(document: document, directory: directory) else {
+            // The old compilation stays, but a peer that left is gone from hidden lists all the same.
+            dropDeparted(departed, nodes: nodes, at: version, keeping: [])
+            return nil
+        }
         let fresh = policy.compile()
         let changed = PolicyCompilation.changedNodes(from: compilation, to: fresh)
         let activeIDs = directory.nodes.map(\.id)
@@ -79,23 +83,30 @@ struct HubPolicy {
                                       activeIDs: activeIDs)
             entries[id] = Entry(changedAt: version, current: view, previousChangedAt: old.changedAt, previous: old.current)
         }
-        if departed?.isEmpty != true {
-            for (id, entry) in entries where !changed.contains(id) && !entry.current.hidden.isEmpty {
-                let stale: Bool
-                if let departed {
-                    stale = departed.contains { entry.current.hidden.sortedContains($0) }
-                } else {
-                    stale = entry.current.hidden.contains { nodes[$0]?.isActive != true }
-                }
-                guard stale else { continue }
-                var view = entry.current
-                view.hidden.removeAll { nodes[$0]?.isActive != true }
-                entries[id] = Entry(changedAt: version, current: view, previousChangedAt: entry.changedAt,
-                                    previous: entry.current)
-            }
-        }
+        dropDeparted(departed, nodes: nodes, at: version, keeping: changed)
         compilation = fresh
         return changed
+    }
+
+    /// Takes peers that are no longer active out of the hidden lists that hold them (a new
+    /// view as of `version` for each such node, except those in `keeping`, whose new view is
+    /// already made). `departed` nil checks every list; empty checks none.
+    mutating func dropDeparted(_ departed: Set<Int64>?, nodes: [Int64: NodeRecord], at version: UInt64,
+                               keeping: Set<Int64>) {
+        guard departed?.isEmpty != true else { return }
+        for (id, entry) in entries where !keeping.contains(id) && !entry.current.hidden.isEmpty {
+            let stale: Bool
+            if let departed {
+                stale = departed.contains { entry.current.hidden.sortedContains($0) }
+            } else {
+                stale = entry.current.hidden.contains { nodes[$0]?.isActive != true }
+            }
+            guard stale else { continue }
+            var view = entry.current
+            view.hidden.removeAll { nodes[$0]?.isActive != true }
+            entries[id] = Entry(changedAt: version, current: view, previousChangedAt: entry.changedAt,
+                                previous: entry.current)
+        }
     }
 
     /// The peers a node's new view hides that it was shown before (in `before.visible`, or in

@@ -82,6 +82,23 @@ import Testing
         #expect(web.removed == [2] && web.hidden.isEmpty)
     }
 
+    /// Even when the running policy no longer binds (it names a user that is gone, so the old
+    /// compilation stays), a hidden peer that leaves is no longer counted as hidden.
+    @Test func aHiddenPeerThatLeavesWhileThePolicyDoesNotBindIsRemovedToo() throws {
+        let (hub, nodes) = try hub()
+        hub.setPolicy(try PolicyDocument.parse(Self.onlyA), policyVersion: 2, users: ["a", "b"], version: 5)
+        #expect(hub.fullMap(for: 2).hidden == [1, 3])
+        hub.setUsers([])
+        var gone = nodes[0]
+        gone.expiredAt = 10
+        gone.version = 6
+        hub.apply(gone)
+        #expect(hub.compiledFilter(for: 1) != nil)
+        let b = hub.delta(for: 2, since: 5, selfSince: 5)
+        #expect(b.removed == [1] && b.hidden.isEmpty)
+        #expect(hub.fullMap(for: 2).hidden == [3])
+    }
+
     /// Nothing of a hidden peer is told: its new endpoints or presence are no news.
     @Test func aHiddenPeersOwnChangesAreNotSent() throws {
         let (hub, nodes) = try hub()
