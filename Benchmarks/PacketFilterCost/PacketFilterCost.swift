@@ -10,7 +10,8 @@
 //   outbound      a packet read from the TUN, noted (opens or touches our flow)
 // first on `PacketFilter` alone, then as the data plane uses it: `DataPlaneFilter` with its
 // lock taken once per batch of 64 (what DataPlane does) and once per packet (for comparison),
-// and the no-policy path (one atomic read).
+// and the no-policy path (one atomic read; on the TUN side also the SYN test per packet and the
+// record of each SYN).
 //
 //   swift build -c release --product packet-filter-cost && .build/release/packet-filter-cost [N]
 //   .build/release/packet-filter-cost --planes [SECONDS]     (throughput through two data planes)
@@ -138,6 +139,22 @@ rows.append(reply.withUnsafeBytes { r in
 })
 let none = DataPlaneFilter()
 rows.append(measure("no policy (isEnforcing only)") { _ in if none.isEnforcing { Swift.print("?") } })
+// Without a policy the TUN thread tests every packet for a TCP connection start and records
+// the SYNs (DataPlane's OutboundWorker): a data segment costs the test, a SYN a lock and a flow.
+let ourData = tcp(me, friend, 40000, 443, flags: ACK)
+rows.append(ourData.withUnsafeBytes { r in
+    measure("no policy, TUN data (SYN test)") { _ in
+        if !none.isEnforcing && OutboundConnectionStart.isTCPOpen(r) { Swift.print("?") }
+    }
+})
+var freshSyn = tcp(me, friend, 0, 443, flags: SYN)
+rows.append(freshSyn.withUnsafeMutableBytes { r in
+    measure("no policy, TUN SYN (recorded)") { i in
+        r[20] = UInt8((i >> 8) & 0xFF); r[21] = UInt8(i & 0xFF); r[22] = UInt8((i >> 16) & 0xFF)  // a new connection
+        let p = UnsafeRawBufferPointer(r)
+        if !none.isEnforcing && OutboundConnectionStart.isTCPOpen(p) { none.recordOutboundOpens { $0.outbound(p, now: now) } }
+    }
+})
 print(rows, title: "DataPlaneFilter, 100 rules, one thread")
 
 // --planes: throughput of two whole data planes on loopback (as Tests/MeshIOTests/DataPlaneTests

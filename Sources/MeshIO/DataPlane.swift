@@ -15,7 +15,8 @@ import WireGuard
 ///
 /// Every decrypted packet, from the socket or a relay, passes the packet filter (`filter`,
 /// issue 11) before the TUN write, and every packet read from the TUN is noted by it first;
-/// without an enforced policy that is one atomic read per batch.
+/// without an enforced policy that is one atomic read per batch and, on the TUN side, a test
+/// for a TCP SYN per packet (the SYNs are recorded, see `DataPlaneFilter`).
 ///
 /// Sendable by hand: each worker's buffers belong to its own thread; the relayed-receive
 /// scratch buffer and entropy are used only under `relayLock`; `steering` is written before
@@ -266,6 +267,20 @@ public final class DataPlane: @unchecked Sendable {
                         f.outbound(UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i]), now: now)
                     }
                     return true
+                }
+            } else {
+                // No policy: only our TCP connection starts are recorded (see `DataPlaneFilter`).
+                var opens: UInt64 = 0
+                for i in 0..<reads where OutboundConnectionStart.isTCPOpen(
+                    UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i])) {
+                    opens |= 1 << UInt64(i)
+                }
+                if opens != 0 {
+                    plane.filter.recordOutboundOpens { f in
+                        for i in 0..<reads where opens & (1 << UInt64(i)) != 0 {
+                            f.outbound(UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i]), now: now)
+                        }
+                    }
                 }
             }
             var count = 0

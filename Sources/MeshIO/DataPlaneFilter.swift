@@ -8,10 +8,14 @@ import WireGuard
 /// it is written to the TUN (`PacketFilter.inbound`), and the control path installs new rules.
 ///
 /// Why this shape:
-/// - Without an enforced policy there is no `PacketFilter` at all and the data path reads one
-///   relaxed atomic per batch (`isEnforcing`): a mesh without a policy pays nothing, tracks no
-///   flows and allocates nothing. The price: flows are not known when a first policy arrives,
-///   so replies to connections this node opened before it are judged by the new rules.
+/// - Without an enforced policy inbound packets are not judged (one relaxed atomic per batch,
+///   `isEnforcing`), and the only flows tracked are the TCP connections this node opens: the
+///   TUN thread tests each packet for a SYN without ACK (`OutboundConnectionStart`, a few
+///   bytes) and records those (`recordOutboundOpens`, one lock per batch that has one). So
+///   when a first policy arrives, replies to connections we opened before it pass. UDP and ICMP
+///   are not recorded: telling a new datagram flow from an old one costs a hash probe per
+///   packet, and under a policy our next datagram or echo request opens the flow anyway. The
+///   filter and its flow table are allocated once, here, never on the data path.
 /// - `PacketFilter` is one value with one flow table that both directions must see (an
 ///   outbound SYN opens the flow its SYN-ACK is matched against), so it sits behind one
 ///   `Mutex`, taken once per batch of up to 64 packets rather than per packet; the relay path
@@ -21,11 +25,14 @@ import WireGuard
 ///   cuts those the new rules refuse before the next batch is judged.
 public final class DataPlaneFilter: Sendable {
     struct State: Sendable {
-        var filter: PacketFilter?
+        var filter: PacketFilter
+        /// Whether `filter` judges inbound packets (a policy is set); the atomic's twin, read
+        /// under the lock.
+        var enforcing = false
     }
 
     private let enforcing = Atomic<Bool>(false)
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     public let configuration: PacketFilter.Configuration
 
     /// `configuration.hashSeed` is replaced with random bytes: a peer must not know the seed
@@ -35,6 +42,7 @@ public final class DataPlaneFilter: Sendable {
         var entropy = SystemEntropy()
         withUnsafeMutableBytes(of: &seeded.hashSeed) { entropy.fill($0) }
         self.configuration = seeded
+        state = Mutex(State(filter: PacketFilter(configuration: seeded, rules: nil)))
     }
 
     /// Whether a policy is enforced (a relaxed read: the lock in `withFilter` orders the rest).
@@ -42,30 +50,15 @@ public final class DataPlaneFilter: Sendable {
     @inline(__always)
     public var isEnforcing: Bool { enforcing.load(ordering: .relaxed) }
 
-    /// Installs the rules of a new policy (nil: no policy, everything passes and the filter
-    /// with its flow table is dropped). A first policy builds the filter (its tables are
-    /// allocated here, not on the data path); a later one replaces the rules in place and cuts
-    /// the flows peers opened that the new rules refuse.
+    /// Installs the rules of a new policy (nil: no policy, everything passes and only our own
+    /// connection starts are tracked). The rules are swapped in place: flows peers opened that
+    /// the new rules refuse are cut, flows we opened (also those recorded without a policy)
+    /// stay.
     public func install(_ rules: [FilterRule]?) {
-        guard let rules else {
-            let old = state.withLock { s -> PacketFilter? in
-                enforcing.store(false, ordering: .releasing)
-                let f = s.filter
-                s.filter = nil
-                return f
-            }
-            _ = old  // freed outside the lock
-            return
-        }
-        // Built before taking the lock: a first filter allocates its flow table.
-        let fresh: PacketFilter? = isEnforcing ? nil : PacketFilter(configuration: configuration, rules: rules)
         state.withLock { s in
-            if s.filter == nil {
-                s.filter = fresh ?? PacketFilter(configuration: configuration, rules: rules)
-            } else {
-                s.filter!.setRules(rules)
-            }
-            enforcing.store(true, ordering: .releasing)
+            s.filter.setRules(rules)
+            s.enforcing = rules != nil
+            enforcing.store(rules != nil, ordering: .releasing)
         }
     }
 
@@ -73,9 +66,17 @@ public final class DataPlaneFilter: Sendable {
     @inline(__always)
     public func withFilter<R: Sendable>(_ body: (inout PacketFilter) -> R) -> R? {
         state.withLock { s -> R? in
-            guard s.filter != nil else { return nil }
-            return body(&s.filter!)
+            guard s.enforcing else { return nil }
+            return body(&s.filter)
         }
+    }
+
+    /// Runs `body` on the filter under the lock, with or without a policy: for the TUN thread
+    /// to record the connections this node opens (`PacketFilter.outbound` on their SYNs) while
+    /// no policy is enforced.
+    @inline(__always)
+    public func recordOutboundOpens(_ body: (inout PacketFilter) -> Void) {
+        state.withLock { s in body(&s.filter) }
     }
 
     /// The filter's counters and flow count (for tests and benchmarks); nil without a policy.

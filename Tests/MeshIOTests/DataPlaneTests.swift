@@ -217,11 +217,43 @@ final class LoopbackPlanes {
         planes.write(now54, to: planes.hostA)
         #expect(await eventually(within: .seconds(5)) { planes.drain(planes.hostB).contains(now54) })
 
-        // No policy: everything passes again, the filter and its flows are gone.
+        // No policy: everything passes again, nothing is judged.
         planes.b.filter.install(nil)
         #expect(planes.b.filter.snapshot == nil)
         let any = LoopbackPlanes.packet(sourcePort: 40000, destinationPort: 999, payload: "any")
         #expect(await planes.carries(any))
+    }
+
+    /// Without a policy B records only the TCP connections it opens (their SYNs), so when the
+    /// first policy arrives the replies to those pass, and a connection B only answered (no SYN
+    /// of B's) is judged by the new rules.
+    @Test func theFirstPolicyKeepsConnectionsOpenedBeforeIt() async throws {
+        let planes = try LoopbackPlanes()
+        planes.a.start()
+        planes.b.start()
+        defer { planes.a.stop(); planes.b.stop() }
+        #expect(await planes.carries(LoopbackPlanes.packet("handshake")))
+        let synFromB = LoopbackPlanes.packet(from: [10, 0, 0, 2], to: [10, 0, 0, 1], proto: 6, sourcePort: 7000, destinationPort: 8000,
+                                             tcpFlags: 0x02, payload: "")
+        let ackFromB = LoopbackPlanes.packet(from: [10, 0, 0, 2], to: [10, 0, 0, 1], proto: 6, sourcePort: 7001, destinationPort: 8001,
+                                             tcpFlags: 0x10, payload: "answer")
+        planes.write(synFromB, to: planes.hostB)
+        planes.write(ackFromB, to: planes.hostB)
+        var atA: [[UInt8]] = []
+        #expect(await eventually(within: .seconds(5)) {
+            atA += planes.drain(planes.hostA)
+            return atA.contains(synFromB) && atA.contains(ackFromB)
+        })
+        #expect(planes.b.filter.snapshot == nil)
+        planes.b.filter.install(Self.rules(port: 53))
+        #expect(planes.b.filter.snapshot?.flows == 1)
+        let reply = LoopbackPlanes.packet(proto: 6, sourcePort: 8000, destinationPort: 7000, tcpFlags: 0x10, payload: "reply")
+        planes.write(reply, to: planes.hostA)
+        #expect(await eventually(within: .seconds(5)) { planes.drain(planes.hostB).contains(reply) })
+        let other = LoopbackPlanes.packet(proto: 6, sourcePort: 8001, destinationPort: 7001, tcpFlags: 0x10, payload: "other")
+        planes.write(other, to: planes.hostA)
+        #expect(await eventually(within: .seconds(5)) { planes.b.counters.filteredCount(.noFlow) == 1 })
+        #expect(planes.drain(planes.hostB).isEmpty)
     }
 
     /// A datagram that came through a relay is judged like one from the socket.

@@ -299,4 +299,69 @@ import Testing
         print("PacketFilter, 100 rules: established \(fast.nanoseconds) ns/packet, outbound \(out.nanoseconds) ns/packet, "
               + "new flow (scan of 100 rules) \(judged.nanoseconds) ns/packet, refused RST \(dropped.nanoseconds) ns/packet")
     }
+
+    // MARK: the first policy (meshd without a policy judges nothing and records only our TCP starts)
+
+    /// What the data plane does with a packet read from the TUN while no policy is enforced:
+    /// only a connection start (`OutboundConnectionStart`) reaches the filter.
+    func noteWithoutPolicy(_ f: inout PacketFilter, _ packet: [UInt8], at seconds: Int64 = 0) {
+        if packet.withUnsafeBytes({ OutboundConnectionStart.isTCPOpen($0) }) { f.outbound(packet, at: seconds) }
+    }
+
+    @Test func theFirstPolicyLetsRepliesToConnectionsWeOpenedBeforeItPass() throws {
+        var alice = PacketFilter()
+        let web4 = Fixture.web.ipv4!, web6 = Fixture.web.ipv6!
+        for (a, w) in [(alice4, web4), (alice6, web6)] {
+            noteWithoutPolicy(&alice, TestPacket.syn(a, w, 40000, 80))
+            // The rest of the connection, both ways, while no policy is set: nothing recorded.
+            noteWithoutPolicy(&alice, TestPacket.ackSegment(a, w, 40000, 80))
+        }
+        #expect(alice.flowCount == 2)
+        // The first policy: nobody may open connections to alice's laptop.
+        alice.setRules(try rules(of: Fixture.alice))
+        for (a, w) in [(alice4, web4), (alice6, web6)] {
+            #expect(alice.inbound(TestPacket.ackSegment(w, a, 80, 40000), at: 2) == .accept)
+            // Another port of ours, never opened by us: refused.
+            #expect(alice.inbound(TestPacket.ackSegment(w, a, 80, 40001), at: 2).dropReason == .noFlow)
+        }
+        #expect(alice.counters.accepted == 2 && alice.counters.noFlow == 2)
+    }
+
+    @Test func anInboundConnectionFromBeforeTheFirstPolicyThatItRefusesIsDropped() throws {
+        var alice = PacketFilter()
+        // Carol's connection to alice's ssh, opened while no policy was set: alice's answers
+        // (SYN-ACK, data) are no connection starts and record nothing.
+        noteWithoutPolicy(&alice, TestPacket.tcp(alice4, carol4, 22, 41000, flags: PacketHeaders.tcpSYN | PacketHeaders.tcpACK))
+        noteWithoutPolicy(&alice, TestPacket.ackSegment(alice4, carol4, 22, 41000))
+        #expect(alice.flowCount == 0)
+        alice.setRules(try rules(of: Fixture.alice))
+        let next = alice.inbound(TestPacket.ackSegment(carol4, alice4, 41000, 22), at: 1)
+        #expect(next.dropReason == .noFlow)
+        #expect(next.reply.flatMap { PacketHeaders.of($0)?.tcpFlags } == PacketHeaders.tcpRST)
+        // Alice's own packets on it (with a policy every one reaches the filter) do not revive it.
+        alice.outbound(TestPacket.ackSegment(alice4, carol4, 22, 41000), at: 1)
+        #expect(alice.inbound(TestPacket.ackSegment(carol4, alice4, 41000, 22), at: 1).dropReason == .noFlow)
+        #expect(alice.flowCount == 0)
+    }
+
+    @Test func theCutStillHoldsForFlowsFromBeforeTheFirstPolicy() throws {
+        var db = PacketFilter()
+        // Alice's connection to the database, opened with no policy; db's own connection out.
+        noteWithoutPolicy(&db, TestPacket.tcp(db4, alice4, 5432, 40000, flags: PacketHeaders.tcpSYN | PacketHeaders.tcpACK))
+        noteWithoutPolicy(&db, TestPacket.syn(db4, alice4, 50000, 443))
+        db.setRules(try rules(of: Fixture.db))
+        // Allowed by the first policy: it passes and is tracked again as alice's.
+        #expect(db.inbound(TestPacket.ackSegment(alice4, db4, 40000, 5432), at: 1) == .accept)
+        // Alice leaves the developers: the flow is cut, db's answers do not reopen it.
+        db.setRules(try rules(of: Fixture.db, """
+        {"groups": {"group:dev": ["bob"]}, "tagOwners": {"tag:db": []},
+         "acls": [{"action": "accept", "src": ["group:dev"], "dst": ["tag:db:5432"]}]}
+        """))
+        #expect(db.counters.flowsCut == 1)
+        #expect(db.inbound(TestPacket.ackSegment(alice4, db4, 40000, 5432), at: 2).dropReason == .flowCut)
+        db.outbound(TestPacket.ackSegment(db4, alice4, 5432, 40000), at: 2)
+        #expect(db.inbound(TestPacket.ackSegment(alice4, db4, 40000, 5432), at: 2).dropReason == .flowCut)
+        // db's own connection, recorded before any policy, still gets its replies.
+        #expect(db.inbound(TestPacket.tcp(alice4, db4, 443, 50000, flags: PacketHeaders.tcpSYN | PacketHeaders.tcpACK), at: 2) == .accept)
+    }
 }
