@@ -82,6 +82,8 @@ public final class JoinedNode: Sendable {
         }
         // Peers' packets reach the TUN only when addressed to us (not to MagicDNS, not to the host's other addresses).
         runtime.dataPlane.localDestinations.set(ipv4: v4.networkBytes, ipv6: v6bytes)
+        // Packets to overlay addresses no peer has are answered with ICMP host unreachable.
+        runtime.dataPlane.setOverlayPrefixes([p4] + (v6ok ? [try? IPPrefix(registration.ipv6Prefix)].compactMap { $0 } : []))
         magicDNS = dnsAddress.flatMap { Self.magicDNSServer(at: $0, tun: tun, ipv6: v6ok, registration: registration,
                                                             netmap: control.status.netmap, logger: logger) }
         coordinatorKey = try PublicKey(rawBytes: coordinatorKeyBytes)

@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import CMeshShim
 import Logging
+import MeshBase
 import MeshPolicy
 import WireGuard
 
@@ -30,6 +31,8 @@ public final class DataPlane: @unchecked Sendable {
     public let filter = DataPlaneFilter()
     /// What a peer's packet may be addressed to (mesh mode: this node's overlay addresses).
     public let localDestinations = LocalDestinations()
+    /// Answers for packets to overlay addresses no peer has (see `answerUnroutable`).
+    private let noRouteReplies = Mutex(NoRouteReplies())
     /// Mesh mode's path selection; nil in standalone mode. Written only by `start(steering:)`
     /// before the threads that read it exist, so it needs no lock.
     public private(set) var steering: OverlaySteering?
@@ -172,6 +175,22 @@ public final class DataPlane: @unchecked Sendable {
         return false
     }
 
+    /// Answers a packet read from the TUN that no peer routes (`NoRouteReplies`: ICMP host
+    /// unreachable for an overlay destination, rate-limited) by writing the answer into the TUN.
+    /// Off the common path: the lock and the answer's allocation happen only for unroutable
+    /// packets, and the budget bounds how many answers are built.
+    func answerUnroutable(_ packet: UnsafeRawBufferPointer, now: MonotonicTime) {
+        guard let reply = noRouteReplies.withLock({ $0.reply(to: packet, now: now) }) else { return }
+        reply.withUnsafeBytes { tun.write($0.baseAddress!, length: $0.count) }
+        counters.noRouteAnswers.add(1, ordering: .relaxed)
+    }
+
+    /// The overlay's prefixes (mesh mode): packets to addresses inside them that no peer routes
+    /// are answered with ICMP host unreachable. Unset (standalone mode) nothing is answered.
+    public func setOverlayPrefixes(_ prefixes: [IPPrefix]) {
+        noRouteReplies.withLock { $0.setOverlayPrefixes(prefixes) }
+    }
+
     /// Seals an IP packet this node makes (a filter's reject) to `peer` and sends it along the
     /// peer's path, as if it had been read from the TUN. Rejects are rate-limited by the
     /// filter, so this path may allocate (the reply, the send closure).
@@ -289,6 +308,7 @@ public final class DataPlane: @unchecked Sendable {
                 let slot = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<(i + 1) * stride])
                 guard let peer = device.route(packet: UnsafeRawBufferPointer(rebasing: slot[16..<16 + n])) else {
                     counters.drop(.noRoute)
+                    plane.answerUnroutable(UnsafeRawBufferPointer(rebasing: slot[16..<16 + n]), now: now)
                     continue
                 }
                 switch device.encapsulate(peer: peer, buffer: slot, packetLength: n, now: now) {

@@ -17,6 +17,9 @@ public final class DataPlaneCounters: Sendable {
     private let filteredByReason: [Counter]
     /// Rejects (TCP RST, ICMP prohibited) sealed back to the sender of a refused packet.
     public let filterRejectsSent = Atomic<Int>(0)
+    /// ICMP host unreachable written into the TUN for packets to overlay addresses no peer has
+    /// (they are also counted as drops `noRoute`).
+    public let noRouteAnswers = Atomic<Int>(0)
 
     /// Boxes an atomic so several can live in one array (atomics cannot be copied).
     final class Counter: Sendable { let value = Atomic<Int>(0) }

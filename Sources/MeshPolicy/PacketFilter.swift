@@ -119,12 +119,12 @@ public struct PacketFilter: Sendable {
     public private(set) var counters = Counters()
     public private(set) var rules: [FilterRule]?
     var flows: FlowTable
-    /// GCRA state of the reject budget: when the budget is next "empty".
-    var rejectTheoreticalArrival = MonotonicTime(nanoseconds: .min)
+    var rejectBudget: RejectBudget
 
     public init(configuration: Configuration = Configuration(), rules: [FilterRule]? = nil) {
         self.configuration = configuration
         self.rules = rules
+        rejectBudget = RejectBudget(perSecond: configuration.rejectsPerSecond, burst: configuration.rejectBurst)
         flows = FlowTable(inboundCapacity: configuration.maxInboundFlows, outboundCapacity: configuration.maxOutboundFlows,
                           seed: configuration.hashSeed)
     }
@@ -342,21 +342,15 @@ public struct PacketFilter: Sendable {
         return .drop(reason)
     }
 
-    /// A drop with an answer, if the reject budget has room (GCRA: one reject per
-    /// 1/rejectsPerSecond, `rejectBurst` ahead at most).
+    /// A drop with an answer, if the reject budget has room.
     mutating func refuse(_ reason: FilterDropReason, _ h: PacketHeaders, now: MonotonicTime,
                          reply: @autoclosure () -> [UInt8]) -> FilterDecision {
         counters.count(reason)
         guard RejectPacket.mayAnswer(h) else { return .drop(reason) }
-        let rate = min(max(1, configuration.rejectsPerSecond), 1_000_000_000)
-        let interval = Duration.nanoseconds(1_000_000_000 / Int64(rate))
-        let burst = Duration.nanoseconds(interval.nanoseconds.saturatingMultiplied(by: Int64(max(0, configuration.rejectBurst))))
-        let start = max(rejectTheoreticalArrival, now)
-        guard start - now < burst else {
+        guard rejectBudget.take(now: now) else {
             counters.rejectsSuppressed &+= 1
             return .drop(reason)
         }
-        rejectTheoreticalArrival = start + interval
         counters.rejectsSent &+= 1
         return .dropAndReject(reason, reply: reply())
     }

@@ -52,10 +52,32 @@ package enum RejectPacket {
     package static let maxICMPv6ErrorBytes = 1280
 
     package static func icmpProhibited(for h: PacketHeaders, packet: UnsafeRawBufferPointer) -> [UInt8] {
+        icmpUnreachable(.administrativelyProhibited, for: h, packet: packet)
+    }
+
+    /// Which destination unreachable an ICMP answer says.
+    package enum Unreachable: Sendable {
+        /// A policy refuses it: v4 type 3 code 13, v6 type 1 code 1.
+        case administrativelyProhibited
+        /// No such host (or we cannot tell why): v4 type 3 code 1 (host unreachable), v6 type 1
+        /// code 3 (address unreachable).
+        case hostUnreachable
+
+        var codes: (v4: UInt8, v6: UInt8) {
+            switch self {
+            case .administrativelyProhibited: (13, 1)
+            case .hostUnreachable: (1, 3)
+            }
+        }
+    }
+
+    /// ICMP destination unreachable (`kind`) for `h`, from its destination to its source,
+    /// quoting it as `icmpProhibited` does.
+    package static func icmpUnreachable(_ kind: Unreachable, for h: PacketHeaders, packet: UnsafeRawBufferPointer) -> [UInt8] {
         let quoteLimit = h.isV6 ? maxICMPv6ErrorBytes - 40 - 8 : Int.max
         let quoteLength = min(h.length, h.transportOffset + 8, packet.count, quoteLimit)
         var icmp = [UInt8](repeating: 0, count: 8)
-        if h.isV6 { icmp[0] = 1; icmp[1] = 1 } else { icmp[0] = 3; icmp[1] = 13 }
+        if h.isV6 { icmp[0] = 1; icmp[1] = kind.codes.v6 } else { icmp[0] = 3; icmp[1] = kind.codes.v4 }
         icmp.append(contentsOf: UnsafeRawBufferPointer(rebasing: packet[0..<quoteLength]))
         return ipPacket(from: h.destination, to: h.source, proto: h.isV6 ? IPProtocolNumber.icmpv6 : IPProtocolNumber.icmp,
                         payload: icmp, checksumAt: 2)

@@ -17,7 +17,8 @@
 #     connections back), web -> alice:5432, web -> bob:22 (at the relayed node);
 #   - peers not allowed in either direction are absent from each other's netmap (meshctl
 #     status --json peers): alice/bob, bob/db, db/web; a packet to such a peer does not leave
-#     the sender (noRoute there, nothing counted at the other side; the connect times out);
+#     the sender (noRoute there, nothing counted at the other side), and the sender's meshd
+#     answers the connect at once with ICMP host unreachable ('No route to host' within 1 s);
 #     where meshctl status has absentPeers, the hidden ones are listed there;
 #   - a policy whose tests contradict its rules is refused with FILE:line:column (the line of
 #     the failing test) and the running one stays (policy get, history, flows as before);
@@ -96,13 +97,14 @@ PY
 # probe.py MODE HOST PORT
 #   reply: connect, get the greeting, send a line and get it back (replies flow both ways);
 #   refused: the connect is refused (ConnectionRefusedError, i.e. a RST); prints the seconds;
-#   unreachable: the connect fails in any other way within 2 s (nothing answers); prints how;
+#   no-route: the connect fails with EHOSTUNREACH ('No route to host', an ICMP unreachable);
+#   prints the seconds;
 #   hold: keep a connection, one echoed line every 50 ms ("echo EPOCH" every 0.25 s); print
 #   "ended EPOCH ERROR" when it stops;
 #   until-refused / until-reply: try every 20 ms (for up to 10 s) until a connect is refused /
 #   gets its greeting and echo; print "first EPOCH" then.
 cat > "$LAB_DIR/probe.py" <<'PY'
-import socket, sys, time
+import errno, socket, sys, time
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def reply(s):
     f = s.makefile("rb")
@@ -132,8 +134,9 @@ try:
 except ConnectionRefusedError:
     print(f"refused in {time.time() - t0:.3f}"); sys.exit(0 if mode == "refused" else 1)
 except OSError as e:
-    print(f"{type(e).__name__} after {time.time() - t0:.3f}"); sys.exit(0 if mode == "unreachable" else 1)
-if mode in ("refused", "unreachable"):
+    print(f"{type(e).__name__} ({e.strerror}) in {time.time() - t0:.3f}")
+    sys.exit(0 if mode == "no-route" and e.errno == errno.EHOSTUNREACH else 1)
+if mode in ("refused", "no-route"):
     print(f"connected in {time.time() - t0:.3f}"); sys.exit(1)
 if mode == "reply": sys.exit(0 if reply(s) else 1)
 f = s.makefile("rb")
@@ -294,13 +297,16 @@ for f in "${FAMILIES[@]}"; do
     refused_counted web b 22 "$f" "nor to the relayed member: counted behind the relay"
 done
 # Packets to a peer absent from the netmap do not leave the sender: no route there, and the
-# other side sees nothing.
-# unreachable_at FROM TO FAMILY: the connect fails without an answer, FROM counts noRoute, TO nothing
+# other side sees nothing; the sender's meshd answers the connect itself (ICMP host unreachable
+# into its TUN), so it fails at once instead of timing out.
+# unreachable_at FROM TO FAMILY: the connect fails with 'No route to host' within 1 s, FROM
+# counts noRoute, TO nothing
 unreachable_at() {
     local from=$1 to=$2 fam=$3 before_route before_acl out
     before_route=$(drops "$from" noRoute) before_acl=$(drops "$to" acl)
-    out=$(probe "$from" unreachable "$(addr "$to" "$fam")" 5432) || lab_fail "IPv$fam: $from reached $to:5432 ($out)"
-    lab_pass "IPv$fam: $from -> $to:5432 gets no answer ($out): $to is absent from $from's netmap"
+    out=$(probe "$from" no-route "$(addr "$to" "$fam")" 5432) || lab_fail "IPv$fam: $from -> $to:5432 did not fail with 'No route to host' ($out)"
+    within "${out##* }" 1 || lab_fail "IPv$fam: $from -> $to:5432 failed only after ${out##* }s ($out)"
+    lab_pass "IPv$fam: $from -> $to:5432 refused by $from's meshd ($out): $to is absent from $from's netmap"
     lab_wait_until 3 "IPv$fam: $from counts noRoute for it (was $before_route)" meshlab_status_has "$from" "j['drops'].get('noRoute', 0) > $before_route"
     lab_check "IPv$fam: nothing of it reached $to (acl drops still $before_acl)" test "$(drops "$to" acl)" == "$before_acl"
 }
@@ -327,7 +333,7 @@ coord policy get > "$LAB_DIR/running.hujson"
 lab_check "policy get still prints policy v1" cmp -s "$LAB_DIR/policy.hujson" "$LAB_DIR/running.hujson"
 coord policy history > "$LAB_DIR/history2.out"
 lab_check "policy history has no new version" cmp -s "$LAB_DIR/history1.out" "$LAB_DIR/history2.out"
-lab_check "the old policy stays: b -> db:5432 still gets nothing" probe b unreachable "${V4[db]}" 5432
+lab_check "the old policy stays: b -> db:5432 still has no route" probe b no-route "${V4[db]}" 5432
 lab_check "the old policy stays: a -> db:22 still refused" probe a refused "${V4[db]}" 22
 lab_check "the old policy stays: a -> db:5432 still works" probe a reply "${V4[db]}" 5432
 lab_check "the old policy stays: b -> web:80 still works" probe b reply "${V4[web]}" 80

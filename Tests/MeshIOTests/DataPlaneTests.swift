@@ -256,6 +256,32 @@ final class LoopbackPlanes {
         #expect(planes.drain(planes.hostB).isEmpty)
     }
 
+    /// A packet to an overlay address no peer has is answered at once, into the TUN, with
+    /// ICMP host unreachable from that address; one outside the overlay is only dropped.
+    @Test func anUnroutableOverlayDestinationIsAnsweredIntoTheTUN() async throws {
+        let planes = try LoopbackPlanes()
+        planes.a.setOverlayPrefixes([try IPPrefix("10.0.0.0/24")])
+        planes.a.start()
+        defer { planes.a.stop() }
+        let syn = LoopbackPlanes.packet(to: [10, 0, 0, 9], proto: 6, sourcePort: 40000, destinationPort: 5432, tcpFlags: 0x02, payload: "")
+        planes.write(syn, to: planes.hostA)
+        var answers: [[UInt8]] = []
+        #expect(await eventually(within: .seconds(5)) {
+            answers += planes.drain(planes.hostA)
+            return !answers.isEmpty
+        })
+        let answer = try #require(answers.first)
+        // IPv4, ICMP, from 10.0.0.9 to 10.0.0.1, type 3 code 1, quoting the SYN's first 28 bytes.
+        #expect(answer.count == 56 && answer[9] == 1 && Array(answer[12..<20]) == [10, 0, 0, 9, 10, 0, 0, 1])
+        #expect(answer[20] == 3 && answer[21] == 1 && Array(answer[28...]) == Array(syn[0..<28]))
+        #expect(planes.a.counters.dropped(.noRoute) == 1 && planes.a.counters.noRouteAnswers.load(ordering: .relaxed) == 1)
+        planes.write(LoopbackPlanes.packet(to: [192, 0, 2, 1], proto: 6, sourcePort: 40000, destinationPort: 80, tcpFlags: 0x02, payload: ""),
+                     to: planes.hostA)
+        #expect(await eventually(within: .seconds(5)) { planes.a.counters.dropped(.noRoute) == 2 })
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(planes.drain(planes.hostA).isEmpty && planes.a.counters.noRouteAnswers.load(ordering: .relaxed) == 1)
+    }
+
     /// A datagram that came through a relay is judged like one from the socket.
     @Test func relayedPacketsPassTheFilterToo() async throws {
         let planes = try LoopbackPlanes()
