@@ -52,6 +52,10 @@ public final class MagicDNSServer: Sendable {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let core: MagicDNSCore
     private let channels = Mutex<[any Channel]>([])
+    /// Set by `stop` (under the lock, before the loop shuts down): later table and upstream
+    /// changes (a netmap that arrives while the node stops) are dropped, not scheduled on a
+    /// loop that is gone.
+    private let stopped = Mutex(false)
     /// The UDP and TCP server channel of each address served (for `boundPorts`).
     private let servers = Mutex<[(udp: any Channel, tcp: any Channel)]>([])
 
@@ -69,7 +73,15 @@ public final class MagicDNSServer: Sendable {
 
     /// The names to answer from now on (the netmap changed); any thread.
     public func setTable(_ table: MagicDNSTable) {
-        core.loop.execute { [core] in core.responder = MagicDNSResponder(table: table) }
+        onLoop { core in core.responder = MagicDNSResponder(table: table) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (MagicDNSCore) -> Void) {
+        let core = self.core
+        stopped.withLock { stopped in
+            guard !stopped else { return }
+            core.loop.execute { body(core) }
+        }
     }
 
     /// Where to forward from now on. The host's resolvers as they were before meshd touched
@@ -79,7 +91,7 @@ public final class MagicDNSServer: Sendable {
         let own = addresses
         let list = upstreams.filter { !own.contains($0.address) }
         core.upstreamList.withLock { $0 = list }
-        core.loop.execute { [core] in core.forwards.upstreams = list }
+        onLoop { core in core.forwards.upstreams = list }
     }
 
     public var counters: Counters { core.counters.snapshot }
@@ -159,6 +171,7 @@ public final class MagicDNSServer: Sendable {
     }
 
     public func stop() {
+        guard !stopped.withLock({ s in defer { s = true }; return s }) else { return }
         let open = channels.withLock { c -> [any Channel] in defer { c = [] }; return c }
         let core = self.core
         try? core.loop.submit { core.ticker?.cancel() }.wait()
