@@ -14,15 +14,21 @@ public enum ResolvConfRestore {
         case keepTheirs
     }
 
-    /// `original`: the backup; `written`: what meshd wrote (nil: the backup was taken but meshd
-    /// had not yet recorded, so not begun, its write); `current`: the file now (nil: absent).
-    public static func decide(original: [UInt8], written: [UInt8]?, current: [UInt8]?) -> Decision {
+    /// `original`: the backup; `written`: what meshd recorded it wrote, or was about to write
+    /// (two contents while a rewrite for a new domain is under way; none: the backup was taken
+    /// but no write recorded, so none begun); `current`: the file now (nil: absent).
+    public static func decide(original: [UInt8], written: [[UInt8]], current: [UInt8]?) -> Decision {
         guard let current else { return .keepTheirs }
         if current == original { return .alreadyOriginal }
-        guard let written else { return .keepTheirs }
-        if current == written { return .writeOriginal }
-        if isPrefix(current, of: written) || isPrefix(current, of: original) { return .writeOriginal }
+        guard !written.isEmpty else { return .keepTheirs }
+        if written.contains(current) { return .writeOriginal }
+        if written.contains(where: { isPrefix(current, of: $0) }) || isPrefix(current, of: original) { return .writeOriginal }
         return .keepTheirs
+    }
+
+    /// The same with at most one recorded write.
+    public static func decide(original: [UInt8], written: [UInt8]?, current: [UInt8]?) -> Decision {
+        decide(original: original, written: written.map { [$0] } ?? [], current: current)
     }
 
     static func isPrefix(_ a: [UInt8], of b: [UInt8]) -> Bool {

@@ -13,7 +13,8 @@ public final class HostDNS: Sendable {
     let resolvConf: ResolvConfManager
     let resolved: ResolvedLink
     let logger: Logger
-    private let applied = Mutex(false)
+    /// The domain applied (nil: nothing applied, the tunnel is down or meshd has not started).
+    private let applied = Mutex<String?>(nil)
     private let resolversHook = Mutex<(@Sendable (HostResolvers) -> Void)?>(nil)
 
     /// Called with the host's resolvers each time `apply` runs (start, `meshctl up`): the seam
@@ -54,36 +55,50 @@ public final class HostDNS: Sendable {
     }
 
     private func applyLocked(domain: String) -> HostResolvers {
-        applied.withLock { on in
-            switch mode {
-            case .systemdResolved:
-                let upstreams = currentResolvers()
-                if !on { resolved.configure(dnsAddress: dnsAddress, domain: domain, reverseZones: reverseZones) }
-                on = true
+        applied.withLock { on in applying(domain: domain, &on) }
+    }
+
+    /// Called with `applied` held.
+    private func applying(domain: String, _ on: inout String?) -> HostResolvers {
+        switch mode {
+        case .systemdResolved:
+            let upstreams = currentResolvers()
+            if on != domain { resolved.configure(dnsAddress: dnsAddress, domain: domain, reverseZones: reverseZones) }
+            on = domain
+            return upstreams
+        case .resolvConf:
+            if let upstreams = resolvConf.manage(domain: domain) {
+                on = domain
                 return upstreams
-            case .resolvConf:
-                if let upstreams = resolvConf.manage(domain: domain) {
-                    on = true
-                    return upstreams
-                }
-                return currentResolvers()
-            case .none:
-                on = true
-                return currentResolvers()
             }
+            return currentResolvers()
+        case .none:
+            on = domain
+            return currentResolvers()
         }
+    }
+
+    /// The netmap's domain changed: applied again with it, only while applied (a down tunnel
+    /// stays as `remove` left it).
+    public func follow(domain: String) {
+        // Under the one lock, so a `remove` (meshctl down) cannot slip in between the check and the write.
+        let resolvers = applied.withLock { on -> HostResolvers? in
+            guard let current = on, current != domain else { return nil }
+            return applying(domain: domain, &on)
+        }
+        if let resolvers { onResolvers?(resolvers) }
     }
 
     /// The tunnel goes down or meshd stops: the host's resolver as it was.
     public func remove() {
         applied.withLock { on in
-            guard on else { return }
+            guard on != nil else { return }
             switch mode {
             case .systemdResolved: resolved.revert()
             case .resolvConf: resolvConf.release()
             case .none: break
             }
-            on = false
+            on = nil
         }
     }
 }

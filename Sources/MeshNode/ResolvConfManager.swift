@@ -22,6 +22,9 @@ public final class ResolvConfManager: Sendable {
     public let dnsAddress: String
     let backupPath: String
     let writtenPath: String
+    /// A rewrite for a new domain under way: recorded here before the file is touched, renamed
+    /// over `writtenPath` once it is done.
+    let nextPath: String
     /// Where a backup goes when the file changed under meshd: the admin may still want it.
     let supersededPath: String
     let stateDirectory: StateDirectory
@@ -30,6 +33,8 @@ public final class ResolvConfManager: Sendable {
     private struct Managed {
         var original: [UInt8]
         var written: [UInt8]
+        /// The domain `written` searches first.
+        var domain: String
     }
     private let managed = Mutex<Managed?>(nil)
 
@@ -40,6 +45,7 @@ public final class ResolvConfManager: Sendable {
         self.path = path
         backupPath = stateDirectory.path + "/resolv.conf.original"
         writtenPath = stateDirectory.path + "/resolv.conf.managed"
+        nextPath = stateDirectory.path + "/resolv.conf.managed.next"
         supersededPath = stateDirectory.path + "/resolv.conf.original.superseded"
         self.logger = logger
     }
@@ -55,6 +61,7 @@ public final class ResolvConfManager: Sendable {
         do {
             guard let bytes = try Self.readBytes(backupPath) else {
                 unlink(writtenPath)
+                unlink(nextPath)
                 return false
             }
             original = bytes
@@ -62,19 +69,22 @@ public final class ResolvConfManager: Sendable {
             logger.error("resolv.conf: the backup \(backupPath) cannot be read (\(error)); \(path) left as it is")
             return false
         }
-        let written = try? Self.readBytes(writtenPath)
+        let written = [writtenPath, nextPath].compactMap { (try? Self.readBytes($0)) ?? nil }
         logger.notice("resolv.conf: a backup from a run that did not stop is in \(backupPath); restoring \(path)")
-        hand(back: Managed(original: original, written: written ?? []), recordComplete: written != nil)
+        hand(back: original, written: written)
         return true
     }
 
     /// Takes the file over: backup, record, rewrite. Returns the resolvers to forward to (from
     /// the original), or nil when the file was left alone (the reason is logged). Managing
-    /// already: the upstreams of the original, and the file stays as it was written.
+    /// already: the upstreams of the original; the file is written again only for another
+    /// domain (the netmap's changed), and only while it still holds what meshd wrote.
     public func manage(domain: String) -> HostResolvers? {
         managed.withLock { state -> HostResolvers? in
-            if let s = state {
+            if var s = state {
                 let original = ResolvConf(parsing: String(decoding: s.original, as: UTF8.self))
+                if s.domain != domain { redo(&s, original: original, domain: domain) }
+                state = s
                 return HostResolvers(original: original, excluding: dnsAddress)
             }
             let current: [UInt8]
@@ -108,14 +118,42 @@ public final class ResolvConfManager: Sendable {
                     try Self.rewriteInPlace(path, bytes)
                 } catch {
                     logger.error("resolv.conf: \(path) could not be rewritten (\(error)); putting the original back")
-                    hand(back: Managed(original: current, written: bytes), recordComplete: true)
+                    hand(back: current, written: [bytes])
                     return nil
                 }
-                state = Managed(original: current, written: bytes)
+                state = Managed(original: current, written: bytes, domain: domain)
                 logger.notice("resolv.conf: \(path) now names MagicDNS \(dnsAddress) (search \(domain) first); the original (\(current.count) bytes) is in \(backupPath), its resolvers \(upstreams.nameservers.joined(separator: " ")) take the other names")
                 return upstreams
             }
         }
+    }
+
+    /// The managed file for a new domain: recorded first, then written in place, as at takeover.
+    private func redo(_ s: inout Managed, original: ResolvConf, domain: String) {
+        let bytes = Array(ResolvConf.managed(dnsAddress: dnsAddress, domain: domain, original: original).utf8)
+        guard (try? Self.readBytes(path)) == s.written else {
+            logger.warning("resolv.conf: \(path) was changed by someone else; not rewritten for the domain \(domain)")
+            s.domain = domain
+            return
+        }
+        do {
+            try stateDirectory.writePrivate(bytes, to: nextPath)
+            try Self.syncDirectory(stateDirectory.path)
+        } catch {
+            unlink(nextPath)
+            logger.error("resolv.conf: \(path) not rewritten for the domain \(domain): \(error)")
+            return
+        }
+        do { try Self.rewriteInPlace(path, bytes) } catch {
+            // Old, new or part of either: both stay recorded for the restore.
+            logger.error("resolv.conf: \(path) not rewritten for the domain \(domain): \(error)")
+            return
+        }
+        rename(nextPath, writtenPath)
+        try? Self.syncDirectory(stateDirectory.path)
+        s.written = bytes
+        s.domain = domain
+        logger.notice("resolv.conf: \(path) now searches \(domain) first (the netmap's domain)")
     }
 
     /// Gives the file back (`meshctl down`, exit): the original, unless someone replaced the
@@ -123,26 +161,35 @@ public final class ResolvConfManager: Sendable {
     public func release() {
         managed.withLock { state in
             guard let s = state else { return }
-            hand(back: s, recordComplete: true)
+            hand(back: s.original, written: recordedWrites(besides: s.written))
             state = nil
         }
     }
 
-    /// The restore itself; the backup and record go only once the file is settled.
-    /// `recordComplete` false: no record of a write, so meshd never began one.
-    private func hand(back s: Managed, recordComplete: Bool) {
+    /// What meshd wrote, and any rewrite it recorded but may not have finished.
+    private func recordedWrites(besides written: [UInt8]) -> [[UInt8]] {
+        var all = [written]
+        for file in [writtenPath, nextPath] {
+            if let bytes = (try? Self.readBytes(file)) ?? nil, !all.contains(bytes) { all.append(bytes) }
+        }
+        return all
+    }
+
+    /// The restore itself; the backup and records go only once the file is settled.
+    /// `written`: every content meshd recorded (none: it never began a write).
+    private func hand(back original: [UInt8], written: [[UInt8]]) {
         let current: [UInt8]?
         do { current = try Self.readBytes(path) } catch {
             logger.error("resolv.conf: \(path) cannot be read (\(error)); the backup stays in \(backupPath)")
             return
         }
-        switch ResolvConfRestore.decide(original: s.original, written: recordComplete ? s.written : nil, current: current) {
+        switch ResolvConfRestore.decide(original: original, written: written, current: current) {
         case .writeOriginal:
-            do { try Self.rewriteInPlace(path, s.original) } catch {
+            do { try Self.rewriteInPlace(path, original) } catch {
                 logger.error("resolv.conf: the original could not be written back to \(path) (\(error)); it stays in \(backupPath)")
                 return
             }
-            logger.notice("resolv.conf: \(path) restored (\(s.original.count) bytes, as they were)")
+            logger.notice("resolv.conf: \(path) restored (\(original.count) bytes, as they were)")
         case .alreadyOriginal:
             logger.info("resolv.conf: \(path) already holds the original")
         case .keepTheirs:
@@ -150,6 +197,7 @@ public final class ResolvConfManager: Sendable {
             logger.warning("resolv.conf: \(path) was \(current == nil ? "removed" : "rewritten by someone else") while meshd managed it; theirs stays, meshd's backup of the earlier file is in \(supersededPath)")
         }
         unlink(writtenPath)
+        unlink(nextPath)
         unlink(backupPath)
         try? Self.syncDirectory(stateDirectory.path)
     }

@@ -228,6 +228,11 @@ struct Up: ParsableCommand {
         node.tunnelHooks.onSwitched = { up in
             if up { hostDNS.apply(domain: domain()) } else { hostDNS.remove() }
         }
+        let whenNetmapChanged = control.onNetmapChanged
+        control.onNetmapChanged = { netmap in
+            whenNetmapChanged?(netmap)
+            hostDNS.follow(domain: netmap.domain ?? "mesh")
+        }
         notifier.ready(status: upLine)
         while SignalWaiter.next() == .reload {
             notifier.reloading()

@@ -9,6 +9,15 @@ import Testing
         #expect(ResolvConfRestore.decide(original: original, written: written, current: written) == .writeOriginal)
     }
 
+    @Test func eitherWriteOfADomainChangeCounts() {
+        // A rewrite for a new domain recorded, then a crash: the file holds the old, the new or part of it.
+        let newer = Array("# written by meshd (MagicDNS)\nnameserver 100.100.100.100\nsearch corp.example\n".utf8)
+        for current in [written, newer, Array(newer.prefix(40))] {
+            #expect(ResolvConfRestore.decide(original: original, written: [written, newer], current: current) == .writeOriginal)
+        }
+        #expect(ResolvConfRestore.decide(original: original, written: [written, newer], current: Array("x\n".utf8)) == .keepTheirs)
+    }
+
     @Test func anInterruptedWriteOfOursIsFinished() {
         // O_TRUNC then a write cut short: empty, or the first bytes of either file.
         #expect(ResolvConfRestore.decide(original: original, written: written, current: []) == .writeOriginal)

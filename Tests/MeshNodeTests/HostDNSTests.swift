@@ -29,8 +29,13 @@ import Testing
         #expect(dns.currentResolvers().nameservers == [])
         dns.apply(domain: "mesh")
         #expect(seen.withLock { $0 } == [["203.0.113.53"], ["203.0.113.53"]])
+        // The netmap's domain changes: the managed file follows; after remove it no longer does.
+        dns.follow(domain: "corp.example")
+        #expect(try String(contentsOfFile: root + "/resolv.conf", encoding: .utf8).contains("search corp.example\n"))
         dns.remove()
         dns.remove()
+        #expect(try String(contentsOfFile: root + "/resolv.conf", encoding: .utf8) == original)
+        dns.follow(domain: "mesh")
         #expect(try String(contentsOfFile: root + "/resolv.conf", encoding: .utf8) == original)
     }
 

@@ -55,6 +55,18 @@ import Testing
         #expect(!m.isManaging)
     }
 
+    @Test func aNewDomainRewritesTheManagedFile() throws {
+        let f = try files()
+        defer { try? FileManager.default.removeItem(atPath: f.root) }
+        let m = f.manager()
+        #expect(m.manage(domain: "mesh") != nil)
+        #expect(m.manage(domain: "corp.example")?.nameservers == ["203.0.113.53"])
+        let text = String(decoding: f.contents() ?? [], as: UTF8.self)
+        #expect(text.contains("search corp.example lab.test\n"))
+        m.release()
+        #expect(f.contents() == original)
+    }
+
     @Test func theNextStartRestoresWhatACrashLeft() throws {
         let f = try files()
         defer { try? FileManager.default.removeItem(atPath: f.root) }
