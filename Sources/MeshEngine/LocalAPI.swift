@@ -106,7 +106,7 @@ private final class LocalAPIHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let responder: LocalAPIResponder
-    private var pending = ""
+    private var pending: [UInt8] = []
     private var answered = false
 
     init(status: @escaping @Sendable () -> NodeStatus?, services: @escaping @Sendable () -> LocalAPIServices) {
@@ -116,15 +116,17 @@ private final class LocalAPIHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !answered else { return }
         var buffer = unwrapInboundIn(data)
-        pending += buffer.readString(length: buffer.readableBytes) ?? ""
-        guard pending.utf8.count <= 4096 else {
+        pending += buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard pending.count <= 4096 else {
             answered = true
             responder.finish(context.channel, LocalAPIError(error: "request too long"))
             return
         }
-        guard let newline = pending.firstIndex(of: "\n") else { return }
+        // Bytes, not Characters: "\r\n" is one Character in Swift, so a CRLF request would
+        // never show a "\n"; and a read may end inside a multi-byte character.
+        guard let newline = pending.firstIndex(of: UInt8(ascii: "\n")) else { return }
         answered = true
-        let line = pending[..<newline].trimmingCharacters(in: .whitespaces)
+        let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let request: LocalAPIRequest
         do { request = try LocalAPIRequest(line: line) } catch {
             responder.finish(context.channel, LocalAPIError(error: "\(error)"))

@@ -6,8 +6,9 @@ import Synchronization
 
 /// Follows the netmap's packet filter into the data plane: each new `PacketFilterMessage` is
 /// converted (`NetmapFilterRules`) and installed in the `DataPlaneFilter`; a message that does
-/// not convert is refused whole, the previous filter stays, and the refusal is logged once per
-/// distinct message (the same broken filter arrives again with every full map).
+/// not convert is refused whole, the previous filter stays (or, where there was none, nothing from
+/// peers is admitted: a policy exists, so allow-all would fail open), and the refusal is logged
+/// once per distinct message (the same broken filter arrives again with every full map).
 public final class NetmapPacketFilter: Sendable {
     public let filter: DataPlaneFilter
     let logger: Logger
@@ -25,7 +26,7 @@ public final class NetmapPacketFilter: Sendable {
     }
 
     /// Installs `message` (nil: the map has no filter, allow all). Returns false when it was
-    /// refused and the previous filter kept.
+    /// refused: the previous filter kept, or an empty one installed when none was enforced.
     @discardableResult
     public func follow(_ message: PacketFilterMessage?) -> Bool {
         let unchanged = state.withLock { s in s.installed == .some(message) }
@@ -38,8 +39,18 @@ public final class NetmapPacketFilter: Sendable {
                 defer { s.lastRefused = message }
                 return s.lastRefused != message
             }
+            // The coordinator says a policy exists; a node that was allowing everything must not
+            // go on doing so because this copy of it does not convert: fail closed (no rules:
+            // every new flow from peers is refused) until one that converts arrives.
+            let failClosed = !filter.isEnforcing
+            if failClosed {
+                filter.install([])
+                state.withLock { s in s.installed = .none }
+            }
             if first {
-                logger.error("packet filter from the coordinator refused, keeping the previous one: \(error)")
+                let kept = failClosed ? "refusing every connection from peers until one that converts arrives"
+                                      : "keeping the previous one"
+                logger.error("packet filter from the coordinator refused, \(kept): \(error)")
             }
             return false
         }

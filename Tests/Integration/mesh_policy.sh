@@ -71,7 +71,9 @@ lab_pass "policy in force at b ${IN_FORCE} s after policy set"
 lab_check "a reaches b:5432 and its replies flow" reply a "$B" 5432
 # The overlay's IPv6 exists only where the namespaces have IPv6 (NATLAB_IPV6=dual or only).
 A6=$(meshlab_field a "j['ipv6']") B6=$(meshlab_field b "j['ipv6']")
-if lab_in a ip -o -6 addr show | grep -qF "$A6" && lab_in b ip -o -6 addr show | grep -qF "$B6"; then
+# Read whole first: `ip | grep -q` under pipefail fails when grep's early exit cuts ip's pipe.
+A_ADDRS=$(lab_in a ip -o -6 addr show) B_ADDRS=$(lab_in b ip -o -6 addr show)
+if [[ -n $A6 && -n $B6 && $A_ADDRS == *"$A6"* && $B_ADDRS == *"$B6"* ]]; then
     lab_check "over IPv6 too: a reaches [$B6]:5432" reply a "$B6" 5432
     lab_check "over IPv6 too: [$B6]:8022 refused" lab_tcp_closed a "$B6" 8022
 else

@@ -61,6 +61,14 @@ import Testing
         }
     }
 
+    /// "\r\n" is one Character in Swift: a request ending in CRLF once waited for a "\n" that a
+    /// Character search never finds, until the size limit or the client's timeout.
+    @Test func aRequestEndingInCRLFIsAnswered() throws {
+        try withAPI(nil) { (path: String) throws in
+            #expect(try Self.ask(path, "version\r") == "{\"version\":\"\(MeshVersion.string)\"}\n")
+        }
+    }
+
     @Test func answersMayComeFromAnotherThread() throws {
         var services = LocalAPIServices()
         services.ping = { peer, timeout, done in

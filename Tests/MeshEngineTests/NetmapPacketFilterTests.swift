@@ -28,4 +28,24 @@ import Testing
         #expect(follower.follow(.allowAll))
         #expect(!filter.isEnforcing && filter.snapshot == nil)
     }
+
+    /// A node that allows everything (no policy yet, or the policy was removed) and then gets a
+    /// filter it cannot convert must not stay open: the coordinator says a policy exists.
+    @Test func aMalformedFilterWhileAllowingAllFailsClosedUntilAGoodOneOrNone() {
+        let filter = DataPlaneFilter()
+        let follower = NetmapPacketFilter(filter: filter, logger: Logger(label: "test"))
+        #expect(!follower.follow(Self.broken))
+        #expect(filter.isEnforcing && filter.snapshot?.rules == 0)
+        #expect(!follower.follow(Self.broken))
+        #expect(filter.isEnforcing && filter.snapshot?.rules == 0)
+        #expect(follower.follow(Self.good))
+        #expect(filter.snapshot?.rules == 1)
+        // Policy removed, then a broken one again, then removed again: closed, then open.
+        #expect(follower.follow(nil))
+        #expect(!filter.isEnforcing)
+        #expect(!follower.follow(Self.broken))
+        #expect(filter.isEnforcing && filter.snapshot?.rules == 0)
+        #expect(follower.follow(nil))
+        #expect(!filter.isEnforcing && filter.snapshot == nil)
+    }
 }
