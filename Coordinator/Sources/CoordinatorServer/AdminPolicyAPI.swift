@@ -159,11 +159,21 @@ extension Coordinator {
     func checkPolicy(_ text: String) throws -> Policy {
         var directory = hub.policyDirectory()
         directory.users.formUnion(try store.users().map(\.name))
+        let policy: Policy
         do {
-            return try Policy.load(text, directory: directory)
+            policy = try Policy.load(text, directory: directory)
         } catch {
             throw CoordinatorError(.badRequest, error.description)
         }
+        // A node refuses a filter past its bounds and keeps what it had (or refuses everything):
+        // say so here, where the admin can act, instead of in the node's log.
+        for (id, filter) in policy.compile().filters.sorted(by: { $0.key < $1.key }) {
+            if let problem = HubPolicy.message(filter, policyVersion: nil).boundsProblem {
+                let name = directory.nodes.first { $0.id == id }?.name ?? "\(id)"
+                throw CoordinatorError(.badRequest, "the policy compiles to more than a node accepts: for \(name), \(problem)")
+            }
+        }
+        return policy
     }
 
     /// Checks, stores (with its time) and puts a policy in force; every node whose filter or

@@ -164,6 +164,23 @@ import Testing
         }
     }
 
+    /// A policy that compiles past what a node accepts (PacketFilterMessage.maxRules) is refused
+    /// at `set` and `check`, not left for the node to refuse in its log.
+    @Test func aPolicyPastTheNodesBoundsIsRefusedAtTheCoordinator() async throws {
+        try await withServer("bounds") { server in
+            let m = try await Self.mesh(server)
+            let acls = (1...(PacketFilterMessage.maxRules + 1)).map {
+                "{\"action\": \"accept\", \"src\": [\"alice\"], \"dst\": [\"tag:db:\($0)\"], \"proto\": \"tcp\"}"
+            }
+            let text = "{\"tagOwners\": {\"tag:db\": []}, \"acls\": [\(acls.joined(separator: ",\n"))]}"
+            for path in ["/v1/policy/check", "/v1/policy"] {
+                let r = try await server.adminCall(path == "/v1/policy" ? "PUT" : "POST", path, body: AdminPolicyText(text: text))
+                #expect(r.status == 400 && r.text.contains("more than a node accepts: for db"), "\(path): \(r.text.prefix(300))")
+            }
+            #expect(try await m.db.map().packetFilter == nil)
+        }
+    }
+
     /// A tag change reaches the waiting polls of exactly the nodes whose view changed, as a
     /// delta: peers added or removed, the filter only where it changed.
     @Test func aTagChangeIsADeltaToTheNodesItAffects() async throws {
