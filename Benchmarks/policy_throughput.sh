@@ -26,7 +26,14 @@
 # receiving meshd. Prints every run, the medians, and the ratios policy / none; the report
 # also goes to Benchmarks/results/.
 #
-#   DURATION=10 REPS=3 CALIBRATE=1 UDP_RATE=300M Benchmarks/policy_throughput.sh   (MESH_BIN: the release build)
+# PERF=1 also samples the two meshd of the pair under test (perf record -F 999) in every run of
+# the policy phase, both pairs alike (sampling slows what it samples: measured, sampling only
+# the policy runs made them 10-20 % slower), and reports the share of their CPU samples in
+# MeshPolicy's functions (PacketFilter, FlowTable, PacketHeaders): the filter's own cost, which
+# the noise of the throughput figures cannot hide; the no-policy pair is the control (~0).
+# Take the throughput ratios from a run without PERF.
+#
+#   DURATION=10 REPS=3 CALIBRATE=1 UDP_RATE=300M PERF=0 Benchmarks/policy_throughput.sh   (MESH_BIN: the release build)
 # Run under `flock /tmp/lab.lock`, on a quiet machine: both daemons and both iperf3 ends share
 # its cores.
 set -euo pipefail
@@ -42,6 +49,8 @@ DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 CALIBRATE=${CALIBRATE:-1}
 UDP_RATE=${UDP_RATE:-300M}
+PERF=${PERF:-0}
+[[ $PERF == 0 ]] || command -v perf >/dev/null || lab_fail "PERF=1 needs perf (linux-perf)"
 CLK=$(getconf CLK_TCK)
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -106,11 +115,29 @@ EOF
     [[ $rc == 0 && $LAB_IPERF_ERR == ok ]] || { LAB_IPERF_ERR="rc=$rc $LAB_IPERF_ERR"; return 1; }
 }
 
+# filter_share PERF_DATA PID: percent of PID's samples in functions of the MeshPolicy module
+filter_share() {
+    perf report -i "$1" --pid "$2" --no-children --sort sym --stdio 2>/dev/null | "$LAB_PY" -c "
+import sys
+total = policy = 0.0
+for line in sys.stdin:
+    f = line.split()
+    if len(f) >= 3 and f[0].endswith('%') and f[1] in ('[.]', '[k]'):
+        v = float(f[0].rstrip('%')); total += v
+        if '10MeshPolicy' in f[2]: policy += v
+print(f'{100 * policy / total:.2f}' if total else 'nan')"
+}
+
 run_one() { # PHASE REP KIND(tcp|udp) MODE(none|policy)
     local phase=$1 rep=$2 kind=$3 mode=$4 target pa pb
     if [[ $mode == none ]]; then target=$MESHLAB_B4 pa=$(lab_pid a) pb=$(lab_pid b)
     else target=$PB4 pa=$(lab_pid pa) pb=$(lab_pid pb); fi
     local sa0 sb0 sa1 sb1
+    local perf_data=$LAB_DIR/perf-$kind-$mode-$rep.data perf_pid=
+    if [[ $PERF != 0 && $phase == policy ]]; then
+        perf record -q -F 999 -p "$pa,$pb" -o "$perf_data" -- sleep "$DURATION" > "$perf_data.log" 2>&1 &
+        perf_pid=$!
+    fi
     sa0=$(lab_cpu_ticks "$pa"); sb0=$(lab_cpu_ticks "$pb")
     if [[ $kind == tcp ]]; then
         lab_iperf a "$target" "$DURATION" || lab_fail "$phase $mode tcp run $rep: iperf3 failed ($LAB_IPERF_ERR)"
@@ -119,6 +146,13 @@ run_one() { # PHASE REP KIND(tcp|udp) MODE(none|policy)
         udp_iperf "$target" || lab_fail "$phase $mode udp run $rep: iperf3 failed ($LAB_IPERF_ERR)"
     fi
     sa1=$(lab_cpu_ticks "$pa"); sb1=$(lab_cpu_ticks "$pb")
+    if [[ -n $perf_pid ]]; then
+        wait "$perf_pid" || lab_fail "perf record failed: $(tail -3 "$perf_data.log")"
+        local share_a share_b
+        share_a=$(filter_share "$perf_data" "$pa") share_b=$(filter_share "$perf_data" "$pb")
+        lab_info "$kind $mode run $rep: MeshPolicy's share of CPU samples: sender $share_a %, receiver $share_b %"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$kind" "$mode" "$rep" "$share_a" "$share_b" >> "$LAB_DIR/perf.tsv"
+    fi
     local ca cb
     ca=$(awk -v d="$((sa1 - sa0))" -v k="$CLK" 'BEGIN{printf "%.2f", d/k}')
     cb=$(awk -v d="$((sb1 - sb0))" -v k="$CLK" 'BEGIN{printf "%.2f", d/k}')
@@ -206,6 +240,22 @@ for phase, title in (("calibrate", "calibration (neither pair has a policy)"), (
         print(f"| {kind} | {n:.0f} | {p:.0f} | **{p / n:.3f}** | {cn:.2f} | {cp:.2f} | {cp / cn:.3f} |")
     print()
 PY
+if [[ -s $LAB_DIR/perf.tsv ]]; then
+    "$LAB_PY" - "$LAB_DIR/perf.tsv" >> "$LAB_DIR/report.md" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+print("### The filter's own share of meshd's CPU (perf record -F 999 on both meshd of the pair, functions of MeshPolicy)")
+print()
+print("| test | pair | runs | median % of the sender's samples | median % of the receiver's samples |")
+print("|---|---|---|---|---|")
+for kind in ("tcp", "udp"):
+    for mode in ("none", "policy"):
+        r = [x for x in rows if x[0] == kind and x[1] == mode]
+        if r:
+            print(f"| {kind} | {mode} | {len(r)} | {statistics.median(float(x[3]) for x in r):.2f} | {statistics.median(float(x[4]) for x in r):.2f} |")
+print()
+PY
+fi
 cp "$LAB_DIR/report.md" "$REPORT"
 echo
 cat "$REPORT"
