@@ -41,7 +41,9 @@ public struct FilterRule: Hashable, Sendable {
 public struct NodeFilter: Hashable, Sendable {
     public var nodeID: Int64
     public var rules: [FilterRule]
-    /// Sorted node ids, without the node itself.
+    /// Sorted node ids. May hold the node itself (readers skip it): a node that every node may
+    /// reach shares one list of all nodes with every other such node, so a policy such as
+    /// `* -> autogroup:member` costs one list, not n lists of n ids.
     public var visiblePeers: [Int64]
 
     public init(nodeID: Int64, rules: [FilterRule], visiblePeers: [Int64]) {
@@ -125,16 +127,18 @@ extension Policy {
         }
 
         let everyoneSeen = nodes.indices.filter { seenByEveryone[$0] }
+        // Every node a rule from everyone reaches sees every node: they all share this one
+        // sorted array (copy-on-write), themselves included, instead of n copies of n ids.
+        let everyNode = nodes.map(\.id).sorted()
         var filters: [Int64: NodeFilter] = [:]
         filters.reserveCapacity(nodes.count)
         for (i, node) in nodes.enumerated() {
             var visible: [Int64]
             if seenByEveryone[i] {
-                visible = nodes.map(\.id)
+                visible = everyNode
             } else {
-                visible = (peers[i] + everyoneSeen).map { nodes[$0].id }
+                visible = Array(Set((peers[i] + everyoneSeen).map { nodes[$0].id }).subtracting([node.id])).sorted()
             }
-            visible = Array(Set(visible).subtracting([node.id])).sorted()
             filters[node.id] = NodeFilter(nodeID: node.id, rules: Self.merge(contributions[i]), visiblePeers: visible)
         }
         return PolicyCompilation(filters: filters)
