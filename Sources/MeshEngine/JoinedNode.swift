@@ -99,7 +99,8 @@ public final class JoinedNode: Sendable {
     }
 
     /// Points the disco layer at the netmap's peers; which of their paths (direct or relay)
-    /// carries each datagram is MagicSock's to decide.
+    /// carries each datagram is MagicSock's to decide. The data plane learns which peers the
+    /// policy hides (for its answer to packets addressed to them).
     private func syncPaths(_ netmap: NetmapState) {
         var list: [MagicSock.PeerInfo] = []
         var homes: [PublicKey: String] = [:]
@@ -112,6 +113,8 @@ public final class JoinedNode: Sendable {
         }
         paths.setPeers(list)
         paths.setPeerHomes(homes)
+        // Packets to peers the policy hides are answered as administratively prohibited.
+        dataPlane.setHiddenPeerAddresses(netmap.hiddenPeers.values.flatMap { [try? IPAddress($0.ipv4), try? IPAddress($0.ipv6)].compactMap { $0 } })
         if !netmap.relays.isEmpty { paths.setRelays(relayList(netmap.relays)) }
     }
 

@@ -175,7 +175,7 @@ public final class DataPlane: @unchecked Sendable {
         return false
     }
 
-    /// Answers a packet read from the TUN that no peer routes (`NoRouteReplies`: ICMP host
+    /// Answers a packet read from the TUN that no peer routes (`NoRouteReplies`: ICMP
     /// unreachable for an overlay destination, rate-limited) by writing the answer into the TUN.
     /// Off the common path: the lock and the answer's allocation happen only for unroutable
     /// packets, and the budget bounds how many answers are built.
@@ -189,6 +189,12 @@ public final class DataPlane: @unchecked Sendable {
     /// are answered with ICMP host unreachable. Unset (standalone mode) nothing is answered.
     public func setOverlayPrefixes(_ prefixes: [IPPrefix]) {
         noRouteReplies.withLock { $0.setOverlayPrefixes(prefixes) }
+    }
+
+    /// The overlay addresses of the peers the policy hides from us: packets to them are answered
+    /// as administratively prohibited instead of host unreachable.
+    public func setHiddenPeerAddresses(_ addresses: [IPAddress]) {
+        noRouteReplies.withLock { $0.setHiddenAddresses(addresses) }
     }
 
     /// Seals an IP packet this node makes (a filter's reject) to `peer` and sends it along the

@@ -8,8 +8,9 @@ import MeshBase
 ///
 /// - Only destinations inside the overlay prefixes are answered: anything else the TUN
 ///   carries is not ours to declare unreachable.
-/// - Host unreachable, not administratively prohibited: the data plane cannot tell a peer the
-///   policy hides from one that does not exist (the coordinator sends neither).
+/// - Administratively prohibited for the addresses of peers the policy hides from us (the
+///   netmap's hidden peers, `setHiddenAddresses`), host unreachable for anything else in the
+///   overlay: there we cannot tell a peer we never knew from one that does not exist.
 /// - Answered: a TCP SYN (a segment of an established connection is not: the connection's end
 ///   is the stack's to decide), UDP and other protocols, ICMP echo requests; never an ICMP
 ///   error or another ICMP message (RFC 1122 3.2.2), a later fragment, or a packet from or to a
@@ -21,6 +22,9 @@ import MeshBase
 /// prefixes) and passes the time.
 public struct NoRouteReplies: Sendable {
     public private(set) var overlayPrefixes: [IPPrefix] = []
+    /// Overlay addresses of peers the policy hides from us; at most `maxHiddenAddresses`.
+    public private(set) var hiddenAddresses: Set<IPAddress> = []
+    public static let maxHiddenAddresses = 1_024
     var budget: RejectBudget
     public private(set) var sent: UInt64 = 0
     /// Answers not sent because the budget was empty.
@@ -35,6 +39,12 @@ public struct NoRouteReplies: Sendable {
         overlayPrefixes = prefixes.map(\.masked)
     }
 
+    /// The addresses of the peers the policy hides from us (beyond `maxHiddenAddresses`, the
+    /// rest are answered as host unreachable).
+    public mutating func setHiddenAddresses(_ addresses: [IPAddress]) {
+        hiddenAddresses = Set(addresses.prefix(Self.maxHiddenAddresses))
+    }
+
     /// The ICMP packet to write into the TUN for `packet` (read from it, with no peer to send
     /// it to), or nil when it gets no answer.
     public mutating func reply(to packet: UnsafeRawBufferPointer, now: MonotonicTime) -> [UInt8]? {
@@ -46,7 +56,8 @@ public struct NoRouteReplies: Sendable {
             return nil
         }
         sent &+= 1
-        return RejectPacket.icmpUnreachable(.hostUnreachable, for: h, packet: packet)
+        let kind: RejectPacket.Unreachable = hiddenAddresses.contains(h.destination) ? .administrativelyProhibited : .hostUnreachable
+        return RejectPacket.icmpUnreachable(kind, for: h, packet: packet)
     }
 
     static func deservesAnswer(_ h: PacketHeaders) -> Bool {

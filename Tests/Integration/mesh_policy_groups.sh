@@ -18,7 +18,8 @@
 #   - peers not allowed in either direction are absent from each other's netmap (meshctl
 #     status --json peers): alice/bob, bob/db, db/web; a packet to such a peer does not leave
 #     the sender (noRoute there, nothing counted at the other side), and the sender's meshd
-#     answers the connect at once with ICMP host unreachable ('No route to host' within 1 s);
+#     answers the connect at once with ICMP administratively prohibited, the peer being one
+#     the policy hides ('No route to host' over IPv4, 'Permission denied' over IPv6, within 1 s);
 #     where meshctl status has absentPeers, the hidden ones are listed there;
 #   - a policy whose tests contradict its rules is refused with FILE:line:column (the line of
 #     the failing test) and the running one stays (policy get, history, flows as before);
@@ -97,8 +98,9 @@ PY
 # probe.py MODE HOST PORT
 #   reply: connect, get the greeting, send a line and get it back (replies flow both ways);
 #   refused: the connect is refused (ConnectionRefusedError, i.e. a RST); prints the seconds;
-#   no-route: the connect fails with EHOSTUNREACH ('No route to host', an ICMP unreachable);
-#   prints the seconds;
+#   no-route: the connect fails with EHOSTUNREACH ('No route to host': ICMP host unreachable,
+#   or IPv4 administratively prohibited) or EACCES ('Permission denied': IPv6 administratively
+#   prohibited), i.e. the sender's meshd answered it; prints the seconds;
 #   hold: keep a connection, one echoed line every 50 ms ("echo EPOCH" every 0.25 s); print
 #   "ended EPOCH ERROR" when it stops;
 #   until-refused / until-reply: try every 20 ms (for up to 10 s) until a connect is refused /
@@ -135,7 +137,7 @@ except ConnectionRefusedError:
     print(f"refused in {time.time() - t0:.3f}"); sys.exit(0 if mode == "refused" else 1)
 except OSError as e:
     print(f"{type(e).__name__} ({e.strerror}) in {time.time() - t0:.3f}")
-    sys.exit(0 if mode == "no-route" and e.errno == errno.EHOSTUNREACH else 1)
+    sys.exit(0 if mode == "no-route" and e.errno in (errno.EHOSTUNREACH, errno.EACCES) else 1)
 if mode in ("refused", "no-route"):
     print(f"connected in {time.time() - t0:.3f}"); sys.exit(1)
 if mode == "reply": sys.exit(0 if reply(s) else 1)
@@ -297,14 +299,15 @@ for f in "${FAMILIES[@]}"; do
     refused_counted web b 22 "$f" "nor to the relayed member: counted behind the relay"
 done
 # Packets to a peer absent from the netmap do not leave the sender: no route there, and the
-# other side sees nothing; the sender's meshd answers the connect itself (ICMP host unreachable
-# into its TUN), so it fails at once instead of timing out.
-# unreachable_at FROM TO FAMILY: the connect fails with 'No route to host' within 1 s, FROM
-# counts noRoute, TO nothing
+# other side sees nothing; the sender's meshd answers the connect itself (ICMP administratively
+# prohibited into its TUN, TO being a peer the policy hides), so it fails at once instead of
+# timing out.
+# unreachable_at FROM TO FAMILY: the connect fails within 1 s ('No route to host' over IPv4,
+# 'Permission denied' over IPv6), FROM counts noRoute, TO nothing
 unreachable_at() {
     local from=$1 to=$2 fam=$3 before_route before_acl out
     before_route=$(drops "$from" noRoute) before_acl=$(drops "$to" acl)
-    out=$(probe "$from" no-route "$(addr "$to" "$fam")" 5432) || lab_fail "IPv$fam: $from -> $to:5432 did not fail with 'No route to host' ($out)"
+    out=$(probe "$from" no-route "$(addr "$to" "$fam")" 5432) || lab_fail "IPv$fam: $from -> $to:5432 was not answered by $from's meshd ($out)"
     within "${out##* }" 1 || lab_fail "IPv$fam: $from -> $to:5432 failed only after ${out##* }s ($out)"
     lab_pass "IPv$fam: $from -> $to:5432 refused by $from's meshd ($out): $to is absent from $from's netmap"
     lab_wait_until 3 "IPv$fam: $from counts noRoute for it (was $before_route)" meshlab_status_has "$from" "j['drops'].get('noRoute', 0) > $before_route"

@@ -70,6 +70,27 @@ import Testing
         #expect(TestPacket.syn(me4, absent4, 1, 2).withUnsafeBytes { none.reply(to: $0, now: now) } == nil)
     }
 
+    @Test func aPeerThePolicyHidesIsAnsweredAsAdministrativelyProhibited() throws {
+        var r = replies()
+        r.setHiddenAddresses([absent4, absent6])
+        let now = MonotonicTime(nanoseconds: 0)
+        for (me, hidden, other) in [(me4, absent4, Fixture.v4(8)), (me6, absent6, Fixture.v6(8))] {
+            let syn = TestPacket.syn(me, hidden, 40000, 5432)
+            let reply = try #require(syn.withUnsafeBytes { r.reply(to: $0, now: now) })
+            #expect(TestPacket.checksumsVerify(reply))
+            let h = try #require(PacketHeaders.of(reply))
+            #expect(me.isV4 ? (h.icmpType == 3 && h.icmpCode == 13) : (h.icmpType == 1 && h.icmpCode == 1))
+            #expect(h.source == hidden && h.destination == me && h.quoted?.destinationPort == 5432)
+            // An overlay address no hidden peer has: host unreachable.
+            let unknown = try #require(TestPacket.syn(me, other, 40000, 5432).withUnsafeBytes { r.reply(to: $0, now: now) })
+            let u = try #require(PacketHeaders.of(unknown))
+            #expect(me.isV4 ? (u.icmpType == 3 && u.icmpCode == 1) : (u.icmpType == 1 && u.icmpCode == 3))
+        }
+        // The set is bounded.
+        r.setHiddenAddresses((0..<5_000).map { Fixture.v4(UInt32($0)) })
+        #expect(r.hiddenAddresses.count == NoRouteReplies.maxHiddenAddresses)
+    }
+
     @Test func answersAreRateLimited() {
         var r = replies(10, burst: 5)
         func sent(at seconds: Int64) -> Int {
