@@ -179,7 +179,7 @@ let package = Package(
 
         // Mesh mode of meshd: state dir, control client, netmap following (no HTTP framework).
         .target(name: "MeshNode", dependencies: [
-            "MeshIO", "MeshWire", "MeshHTTP", "MeshTLS", "MeshConfig", "WireGuard", "MeshCrypto", "MeshDNS",
+            "MeshIO", "MeshWire", "MeshHTTP", "MeshTLS", "MeshConfig", "WireGuard", "MeshCrypto", "MeshDNS", "MeshBase",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Logging
+import MeshBase
 import NIOCore
 import NIOPosix
 import MeshIO
@@ -20,7 +21,7 @@ public final class LocalAPI: Sendable {
     private let channel = Mutex<(any Channel)?>(nil)
 
     /// What `status` answers; nil until the node is configured (it may still be registering).
-    private let statusSource = Mutex<(@Sendable () -> NodeStatus)?>(nil)
+    private let statusSource = LockedClosure<@Sendable () -> NodeStatus>()
     /// The rest of what the node can answer (`serve`).
     private let services = Mutex(LocalAPIServices())
 
@@ -57,7 +58,7 @@ public final class LocalAPI: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            LocalAPIHandler(status: { [weak self] in self?.statusSource.withLock { $0 }?() },
+                            LocalAPIHandler(status: { [weak self] in self?.statusSource.function?() },
                                             services: { [weak self] in self?.services.withLock { $0 } ?? LocalAPIServices() }))
                     }
                 }
@@ -92,7 +93,7 @@ public final class LocalAPI: Sendable {
     /// Answers `status` from now on (claims the socket first if `claim` was not called).
     public func start(status: @escaping @Sendable () -> NodeStatus) throws {
         if channel.withLock({ $0 }) == nil { try claim() }
-        statusSource.withLock { $0 = status }
+        statusSource.function = status
     }
 
     public func stop() {

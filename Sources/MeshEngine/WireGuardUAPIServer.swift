@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Logging
+import MeshBase
 import NIOCore
 import NIOPosix
 import MeshIO
@@ -24,7 +25,7 @@ public final class WireGuardUAPIServer: Sendable {
     let logger: Logger
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel = Mutex<(any Channel)?>(nil)
-    private let state = Mutex<(@Sendable () -> WireGuardUAPIState?)?>(nil)
+    private let state = LockedClosure<@Sendable () -> WireGuardUAPIState?>()
     private let open = Mutex(0)
 
     public init(directory: String, interfaceName: String, logger: Logger) {
@@ -34,7 +35,7 @@ public final class WireGuardUAPIServer: Sendable {
 
     /// Answers `get=1` from `state` from now on (nil: the connection is closed unanswered).
     public func serve(_ state: @escaping @Sendable () -> WireGuardUAPIState?) {
-        self.state.withLock { $0 = state }
+        self.state.function = state
     }
 
     /// Binds the socket; a failure is logged as one sentence and leaves meshd without it
@@ -78,7 +79,7 @@ public final class WireGuardUAPIServer: Sendable {
                     channel.closeFuture.whenComplete { _ in deadline.cancel() }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            WireGuardUAPIHandler(state: { [weak self] in self?.state.withLock { $0 }?() }))
+                            WireGuardUAPIHandler(state: { [weak self] in self?.state.function?() }))
                     }
                 }
                 .bind(unixDomainSocketPath: socketPath)

@@ -1,4 +1,5 @@
 import Logging
+import MeshBase
 import MeshDNS
 import Synchronization
 
@@ -15,13 +16,13 @@ public final class HostDNS: Sendable {
     let logger: Logger
     /// The domain applied (nil: nothing applied, the tunnel is down or meshd has not started).
     private let applied = Mutex<String?>(nil)
-    private let resolversHook = Mutex<(@Sendable (HostResolvers) -> Void)?>(nil)
+    private let resolversHook = LockedClosure<@Sendable (HostResolvers) -> Void>()
 
     /// Called with the host's resolvers each time `apply` runs (start, `meshctl up`): the seam
     /// MagicDNS's forwarder takes its upstream list from.
     public var onResolvers: (@Sendable (HostResolvers) -> Void)? {
-        get { resolversHook.withLock { $0 } }
-        set { resolversHook.withLock { $0 = newValue } }
+        get { resolversHook.function }
+        set { resolversHook.function = newValue }
     }
 
     let reverseZones: [String]
