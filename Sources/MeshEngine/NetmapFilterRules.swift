@@ -23,14 +23,14 @@ public enum NetmapFilterRules {
             sources.reserveCapacity(rule.sources.count)
             for text in rule.sources {
                 do { sources.append(try IPPrefix(text)) } catch {
-                    throw NetmapFilterError("rule \(n): source \(shown(text)) is not a CIDR prefix (\(error.reason))")
+                    throw NetmapFilterError("rule \(n): source \(shown(text)) is not a CIDR prefix (\(printable(error.reason, 120)))")
                 }
             }
             var destinations: [IPAddress] = []
             destinations.reserveCapacity(rule.destinations.count)
             for text in rule.destinations {
                 do { destinations.append(try IPAddress(text)) } catch {
-                    throw NetmapFilterError("rule \(n): destination \(shown(text)) is not an address (\(error.reason))")
+                    throw NetmapFilterError("rule \(n): destination \(shown(text)) is not an address (\(printable(error.reason, 120)))")
                 }
             }
             var ports: [PortRange] = []
@@ -49,8 +49,14 @@ public enum NetmapFilterRules {
     /// Text from the coordinator as a log line may show it: quoted, at most 64 characters,
     /// anything but printable ASCII as '?'.
     static func shown(_ text: String) -> String {
-        let printable = text.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
-        return "'" + String(printable) + (text.unicodeScalars.count > 64 ? "…" : "") + "'"
+        "'" + printable(text, 64) + "'"
+    }
+
+    /// At most `limit` characters, anything but printable ASCII as '?': the parsers' own
+    /// reasons quote the text they refused, which came from the coordinator.
+    static func printable(_ text: String, _ limit: Int) -> String {
+        let kept = text.unicodeScalars.prefix(limit).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
+        return String(kept) + (text.unicodeScalars.count > limit ? "…" : "")
     }
 }
 
