@@ -82,8 +82,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for d in nodes {
         let filter = compiled.filters[d.id]!
         let visible = filter.visiblePeers
-        guard visible == Array(Set(visible)).sorted(), !visible.contains(d.id) else {
-            fatalError("visible peers of \(d.id) not sorted, unique and without itself: \(visible)")
+        // Sorted and unique; a node reached by everyone holds the shared list of all nodes,
+        // itself included (NodeFilter.visiblePeers), and then nothing less than all of them.
+        guard visible == Array(Set(visible)).sorted(),
+              !visible.contains(d.id) || visible == nodes.map(\.id).sorted() else {
+            fatalError("visible peers of \(d.id) not sorted and unique, or with itself but not every node: \(visible)")
         }
         for rule in filter.rules where !rule.destinations.allSatisfy(d.addresses.contains) {
             fatalError("node \(d.id) got a rule for another destination: \(rule.destinations)")
