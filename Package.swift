@@ -37,10 +37,14 @@ let package = Package(
         .testTarget(name: "MeshBaseTests", dependencies: ["MeshBase"]),
         .target(name: "WireGuard", dependencies: ["MeshCrypto", "MeshBase"]),
         .target(name: "MeshConfig", dependencies: ["MeshCrypto", "MeshBase"]),
+        // TSO/USO and GRO done in the node for the TUN's virtio-net header: splitting the
+        // kernel's super-packets and merging received segments back into them (pure).
+        .target(name: "PacketOffload"),
+        .testTarget(name: "PacketOffloadTests", dependencies: ["PacketOffload"]),
 
         // Thin I/O drivers.
         .target(name: "MeshIO", dependencies: [
-            "CMeshShim", "CSodium", "WireGuard", "MeshCrypto", "MeshPolicy",
+            "CMeshShim", "PacketOffload", "CSodium", "WireGuard", "MeshCrypto", "MeshPolicy",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
