@@ -9,6 +9,7 @@ PKGS=(libsodium-dev pkg-config wireguard-go wireguard-tools iperf3 nftables conn
       dnsmasq-base    # the lab's DNS resolver (relays and the coordinator by name)
       nginx-light caddy openssl  # the lab's TLS reverse proxies in front of the coordinator, and its CA
       tinyproxy-bin   # the lab's HTTP CONNECT proxy (HTTPS_PROXY)
+      nebula          # Benchmarks/speed_suite.sh measures meshd against nebula (and wireguard-go) too
       python3-aioice)  # independent STUN client for the STUN server tests
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
