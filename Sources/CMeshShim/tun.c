@@ -11,12 +11,19 @@
 #include <net/if.h>
 #include <linux/if_tun.h>
 
-int mesh_tun_open(char *name_inout, size_t name_cap) {
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+static int tun_attach(char *name_inout, size_t name_cap, short flags) {
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) return -errno;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = flags;
     strncpy(ifr.ifr_name, name_inout, IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
@@ -25,6 +32,36 @@ int mesh_tun_open(char *name_inout, size_t name_cap) {
     }
     strncpy(name_inout, ifr.ifr_name, name_cap - 1);
     name_inout[name_cap - 1] = 0;
+    return fd;
+}
+
+int mesh_tun_open_offload(char *name_inout, size_t name_cap, unsigned wanted, unsigned *granted) {
+    *granted = 0;
+    if (!(wanted & MESH_TUN_VNET_HDR)) return tun_attach(name_inout, name_cap, IFF_TUN | IFF_NO_PI);
+    int fd = tun_attach(name_inout, name_cap, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+    if (fd == -EINVAL) return tun_attach(name_inout, name_cap, IFF_TUN | IFF_NO_PI);
+    if (fd < 0) return fd;
+    *granted = MESH_TUN_VNET_HDR;
+    /* Ask for the most, then step down: kernels before 6.2 refuse USO, and a refusal of TSO
+       still leaves the header (the kernel accepts coalesced writes without any offload set). */
+    static const unsigned steps[] = {
+        MESH_TUN_CSUM | MESH_TUN_TSO4 | MESH_TUN_TSO6 | MESH_TUN_USO4 | MESH_TUN_USO6,
+        MESH_TUN_CSUM | MESH_TUN_TSO4 | MESH_TUN_TSO6,
+        MESH_TUN_CSUM,
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        unsigned want = steps[i] & wanted;
+        if (!(want & MESH_TUN_CSUM)) continue;
+        unsigned long kernel = TUN_F_CSUM;
+        if (want & MESH_TUN_TSO4) kernel |= TUN_F_TSO4;
+        if (want & MESH_TUN_TSO6) kernel |= TUN_F_TSO6;
+        if (want & MESH_TUN_USO4) kernel |= TUN_F_USO4;
+        if (want & MESH_TUN_USO6) kernel |= TUN_F_USO6;
+        if (ioctl(fd, TUNSETOFFLOAD, kernel) == 0) {
+            *granted |= want;
+            break;
+        }
+    }
     return fd;
 }
 

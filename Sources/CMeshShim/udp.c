@@ -121,3 +121,124 @@ int mesh_send_one(int fd, const unsigned char *buffer, size_t length, const mesh
     ssize_t n = sendto(fd, buffer, length, 0, (struct sockaddr *)&sa, sizeof sa);
     return n < 0 ? -errno : (int)n;
 }
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+/* Largest UDP payload of one IPv4 datagram: what a GSO message may total. */
+#define MESH_GSO_MAX_BYTES 65507
+
+int mesh_udp_set_gro(int fd, int on) {
+    return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) < 0 ? -errno : 0;
+}
+
+int mesh_recv_batch_gro(int fd, unsigned char *buffers, size_t stride, size_t capacity, int count,
+                        int *lengths, mesh_addr *sources, int *segment_sizes) {
+    if (count > MESH_BATCH_MAX) count = MESH_BATCH_MAX;
+    struct mmsghdr msgs[MESH_BATCH_MAX];
+    struct iovec iovs[MESH_BATCH_MAX];
+    struct sockaddr_storage addrs[MESH_BATCH_MAX];
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } controls[MESH_BATCH_MAX];
+    for (int i = 0; i < count; i++) {
+        iovs[i].iov_base = buffers + (size_t)i * stride;
+        iovs[i].iov_len = capacity;
+        memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &addrs[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+        msgs[i].msg_hdr.msg_control = controls[i].buf;
+        msgs[i].msg_hdr.msg_controllen = sizeof controls[i].buf;
+    }
+    int n;
+    do {
+        n = recvmmsg(fd, msgs, (unsigned)count, MSG_WAITFORONE, NULL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) {
+        lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)msgs[i].msg_len;
+        from_sockaddr(&addrs[i], &sources[i]);
+        segment_sizes[i] = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                int size;
+                memcpy(&size, CMSG_DATA(c), sizeof size);
+                segment_sizes[i] = size > 0 ? size : 0;
+            }
+        }
+    }
+    return n;
+}
+
+static int same_destination(const mesh_addr *a, const mesh_addr *b) {
+    return a->port == b->port && memcmp(a->ip, b->ip, 16) == 0;
+}
+
+int mesh_send_batch_gso(int fd, const unsigned char *buffers, size_t stride, int count,
+                        const int *lengths, const mesh_addr *destinations, int max_segments, int *gso_refused) {
+    if (count > MESH_BATCH_MAX) count = MESH_BATCH_MAX;
+    if (max_segments < 1) max_segments = 1;
+    *gso_refused = 0;
+    struct mmsghdr msgs[MESH_BATCH_MAX];
+    struct iovec iovs[MESH_BATCH_MAX];
+    struct sockaddr_in6 addrs[MESH_BATCH_MAX];
+    union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } controls[MESH_BATCH_MAX];
+    int first_slot[MESH_BATCH_MAX + 1];
+    int messages = 0;
+    for (int i = 0; i < count;) {
+        int size = lengths[i], j = i + 1, total = size;
+        /* A run: same destination, same length; a shorter one may end it. */
+        while (j < count && j - i < max_segments && same_destination(&destinations[j], &destinations[i])
+               && lengths[j] <= size && total + lengths[j] <= MESH_GSO_MAX_BYTES) {
+            total += lengths[j];
+            j++;
+            if (lengths[j - 1] < size) break;
+        }
+        for (int k = i; k < j; k++) {
+            iovs[k].iov_base = (void *)(buffers + (size_t)k * stride);
+            iovs[k].iov_len = (size_t)lengths[k];
+        }
+        struct msghdr *h = &msgs[messages].msg_hdr;
+        memset(h, 0, sizeof *h);
+        to_sockaddr(&destinations[i], &addrs[messages]);
+        h->msg_name = &addrs[messages];
+        h->msg_namelen = sizeof addrs[messages];
+        h->msg_iov = &iovs[i];
+        h->msg_iovlen = (size_t)(j - i);
+        if (j - i > 1) {
+            h->msg_control = controls[messages].buf;
+            h->msg_controllen = sizeof controls[messages].buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t segment = (uint16_t)size;
+            memcpy(CMSG_DATA(c), &segment, sizeof segment);
+        }
+        first_slot[messages++] = i;
+        i = j;
+    }
+    first_slot[messages] = count;
+    int sent = 0; /* messages */
+    while (sent < messages) {
+        int n = sendmmsg(fd, msgs + sent, (unsigned)(messages - sent), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EIO && msgs[sent].msg_hdr.msg_controllen > 0) {
+                *gso_refused = 1;
+                return first_slot[sent];
+            }
+            if (errno == EAGAIN || errno == ENOBUFS) return sent > 0 ? first_slot[sent] : -errno;
+            sent++; /* skip a message the kernel refuses (unreachable, too big) */
+            continue;
+        }
+        sent += n;
+    }
+    return count;
+}

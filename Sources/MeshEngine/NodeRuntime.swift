@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MeshIO
 import MeshStatus
@@ -23,10 +24,15 @@ public final class NodeRuntime: Sendable {
     public init(device: Device, interfaceName: String, listenPort: UInt16, socketPath: String,
                 wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory, logger: Logger) throws {
         self.device = device
-        udp = try UDPTransport(port: listenPort)
-        tun = try TunDevice(name: interfaceName)
+        let offloads = OffloadSettings(disabling: ProcessInfo.processInfo.environment[OffloadSettings.environmentVariable])
+        if !offloads.unknown.isEmpty {
+            logger.warning("\(OffloadSettings.environmentVariable): ignoring \(offloads.unknown.joined(separator: ", ")) (known: \(OffloadSettings.names.joined(separator: ", ")))")
+        }
+        udp = try UDPTransport(port: listenPort, settings: offloads)
+        tun = try TunDevice(name: interfaceName, settings: offloads)
         try tun.setMTU(device.mtu)
-        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger)
+        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger, settings: offloads)
+        logger.info("data path offloads: TUN \(tun.offloads.names.isEmpty ? "none" : tun.offloads.names.joined(separator: ","))\(dataPlane.coalescing ? " +gro" : ""), UDP GSO \(udp.gsoEnabled ? "on" : "off"), UDP GRO \(udp.groEnabled ? "on" : "off")")
         api = LocalAPI(socketPath: socketPath, logger: logger)
         wireGuardUAPI = WireGuardUAPIServer(directory: wireGuardSocketDirectory, interfaceName: tun.name, logger: logger)
         // Taken now, with the port and the device: a socket path another meshd answers on is
@@ -52,8 +58,22 @@ public final class NodeRuntime: Sendable {
     /// The facts both modes show; mesh mode fills in the rest.
     public func status(peers: (Peer.Snapshot) -> NodeStatus.PeerStatus) -> NodeStatus {
         let snapshots = device.peers.map { $0.snapshot() }.sorted { $0.publicKey.base64 < $1.publicKey.base64 }
-        return NodeStatus(interface: tun.name, publicKey: device.publicKey.base64, listenPort: Int(udp.port),
-                          droppedDatagrams: dataPlane.counters.droppedDatagrams, drops: dataPlane.counters.dropsByReason,
-                          peers: snapshots.map(peers))
+        var status = NodeStatus(interface: tun.name, publicKey: device.publicKey.base64, listenPort: Int(udp.port),
+                                droppedDatagrams: dataPlane.counters.droppedDatagrams, drops: dataPlane.counters.dropsByReason,
+                                peers: snapshots.map(peers))
+        status.dataPath = dataPathStatus
+        return status
+    }
+
+    public var dataPathStatus: DataPathStatus {
+        let c = dataPlane.counters
+        return DataPathStatus(tunOffloads: tun.offloads.names, tunCoalescing: dataPlane.coalescing,
+                              udpGSO: udp.gsoEnabled, udpGRO: udp.groEnabled, gsoRefusals: udp.gsoRefusals,
+                              superPacketsFromTunnel: c.superPacketsFromTunnel.load(ordering: .relaxed),
+                              segmentsSplit: c.segmentsSplit.load(ordering: .relaxed),
+                              superPacketsToTunnel: c.superPacketsToTunnel.load(ordering: .relaxed),
+                              segmentsCoalesced: c.segmentsCoalesced.load(ordering: .relaxed),
+                              gsoSends: c.gsoSends.load(ordering: .relaxed), groReceives: c.groReceives.load(ordering: .relaxed),
+                              unusableTunnelReads: c.unusableTunnelReads.load(ordering: .relaxed))
     }
 }

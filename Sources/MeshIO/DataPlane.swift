@@ -7,11 +7,22 @@ import CMeshShim
 import Logging
 import MeshBase
 import MeshPolicy
+import PacketOffload
 import WireGuard
 
 /// Moves packets between the TUN device and the UDP socket through the WireGuard `Device`.
-/// Three threads: TUN→UDP (read, route, seal, sendmmsg), UDP→TUN (recvmmsg, open, write)
-/// and timers. Buffers are allocated once per thread; the steady-state path allocates nothing.
+/// Three threads: TUN→UDP (read, split super-packets, route, seal, sendmmsg with UDP GSO),
+/// UDP→TUN (recvmmsg with UDP GRO, open, merge segments, write) and timers. Buffers are
+/// allocated once per thread; the steady-state path allocates nothing.
+///
+/// Offloads (issue 12): with the TUN's virtio header the kernel hands over 64 KiB TCP (and
+/// UDP) super-packets, which `SuperPacketSplitter` cuts into MTU-sized packets straight into
+/// the datagram slots; consecutive sealed datagrams to one address go out as one GSO send.
+/// On receive, GRO gives runs of datagrams in one buffer; each is opened in place and
+/// `TCPCoalescer` merges the packets back into super-packets for one TUN write each. Every
+/// offload falls back on its own: no header (`OffloadSettings`, or the kernel refused it),
+/// GSO refused with EIO, no GRO. A lone packet takes the same path as before: read, seal, send
+/// at once; nothing waits for a batch to fill.
 /// `stop()` ends the threads, so a node can be started and stopped within one process.
 ///
 /// Every decrypted packet, from the socket or a relay, passes the packet filter (`filter`,
@@ -42,13 +53,22 @@ public final class DataPlane: @unchecked Sendable {
     let logger: Logger
     let batchSize = 64
     let stride: Int
+    /// Whether received TCP segments are merged before the TUN write (needs the TUN's header).
+    public let coalescing: Bool
+    /// Slots of the TUN→UDP batch: with offloads, room for more than two 64 KiB super-packets.
+    let outboundSlots: Int
+    /// With GRO one receive buffer holds up to 64 KiB of datagrams; this many per recvmmsg.
+    static let groMessages = 16
+    static let groBufferSize = 65536 + 64
 
-    public init(device: Device, tun: TunDevice, udp: UDPTransport, logger: Logger) {
+    public init(device: Device, tun: TunDevice, udp: UDPTransport, logger: Logger, settings: OffloadSettings = OffloadSettings()) {
         self.device = device
         self.tun = tun
         self.udp = udp
         self.logger = logger
         self.stride = (max(2048, device.mtu + 128) + 63) & ~63
+        coalescing = tun.offloads.virtioHeader && settings.tunCoalescing
+        outboundSlots = tun.offloads.virtioHeader ? Int(MESH_BATCH_MAX) : batchSize
     }
 
     /// Cleared by `stop()`; each thread checks it between batches. Every wait in a loop is
@@ -140,7 +160,8 @@ public final class DataPlane: @unchecked Sendable {
                 let decision = filter.withFilter { $0.inbound(packet, now: now) } ?? .accept
                 guard admits(decision, from: peer, scratch: relayScratch, now: now) else { break }
             }
-            tun.write(datagram.baseAddress! + offset, length: len)
+            // The packet follows its 16-byte transport header: room for the virtio header.
+            tun.writePacket(withHeadroom: datagram.baseAddress! + offset, length: len)
             counters.packetsToTunnel.add(1, ordering: .relaxed)
         case .reply(let len, _, let peer):
             // To the peer it answers, by its path; a relayed handshake is never sent a cookie
@@ -181,7 +202,7 @@ public final class DataPlane: @unchecked Sendable {
     /// packets, and the budget bounds how many answers are built.
     func answerUnroutable(_ packet: UnsafeRawBufferPointer, now: MonotonicTime) {
         guard let reply = noRouteReplies.withLock({ $0.reply(to: packet, now: now) }) else { return }
-        reply.withUnsafeBytes { tun.write($0.baseAddress!, length: $0.count) }
+        reply.withUnsafeBytes { tun.writePacket($0) }
         counters.noRouteAnswers.add(1, ordering: .relaxed)
     }
 
@@ -231,31 +252,39 @@ public final class DataPlane: @unchecked Sendable {
         let packetDecisions: UnsafeMutablePointer<FilterDecision>
         let packetAdmitted: UnsafeMutablePointer<Bool>
         var packetPeers: [Peer?]
+        /// GRO segment size per received buffer (0: one datagram).
+        let segmentSizes: UnsafeMutablePointer<Int32>
         let count: Int
+        /// Packets one batch can hold: `count`, or with GRO up to 64 per buffer.
+        let packetCapacity: Int
 
-        init(stride: Int, count: Int) {
+        init(stride: Int, count: Int, scratchSize: Int, packetCapacity: Int? = nil) {
+            let packets = packetCapacity ?? count
             arena = .allocate(byteCount: stride * count, alignment: 64)
-            scratch = .allocate(byteCount: stride, alignment: 64)
+            scratch = .allocate(byteCount: scratchSize, alignment: 64)
             lengths = .allocate(capacity: count)
             addresses = .allocate(capacity: count)
-            packetLengths = .allocate(capacity: count)
-            packetOffsets = .allocate(capacity: count)
-            packetDecisions = .allocate(capacity: count)
-            packetDecisions.initialize(repeating: .accept, count: count)
+            segmentSizes = .allocate(capacity: count)
+            packetLengths = .allocate(capacity: packets)
+            packetOffsets = .allocate(capacity: packets)
+            packetDecisions = .allocate(capacity: packets)
+            packetDecisions.initialize(repeating: .accept, count: packets)
             self.count = count
-            packetAdmitted = .allocate(capacity: count)
-            packetPeers = [Peer?](repeating: nil, count: count)
+            self.packetCapacity = packets
+            packetAdmitted = .allocate(capacity: packets)
+            packetPeers = [Peer?](repeating: nil, count: packets)
         }
 
         deinit {
-            arena.deallocate(); scratch.deallocate(); lengths.deallocate(); addresses.deallocate()
+            arena.deallocate(); scratch.deallocate(); lengths.deallocate(); addresses.deallocate(); segmentSizes.deallocate()
             packetLengths.deallocate(); packetOffsets.deallocate(); packetAdmitted.deallocate()
-            packetDecisions.deinitialize(count: count); packetDecisions.deallocate()
+            packetDecisions.deinitialize(count: packetCapacity); packetDecisions.deallocate()
         }
     }
 
-    /// TUN → UDP: read a burst of packets, let the filter note them (one lock for the burst),
-    /// route and seal each in place, send them in one sendmmsg. The filter notes a packet
+    /// TUN → UDP: read a burst of packets (splitting super-packets into the slots), let the
+    /// filter note them (one lock for the burst), route and seal each in place, send them in
+    /// one sendmmsg (runs to one address as one GSO message each). The filter notes a packet
     /// before it is sealed, and so before any copy of it leaves (directly or by a relay): a
     /// reply cannot arrive before its flow exists.
     /// The batch body is a separate, non-inlined function: it keeps the optimizer's loop passes
@@ -264,27 +293,100 @@ public final class DataPlane: @unchecked Sendable {
         let plane: DataPlane
         let batch: DatagramBatch
         var entropy = SystemEntropy()
+        /// With the virtio header: one TUN read (header and up to 64 KiB of packet).
+        let readBuffer: UnsafeMutableRawBufferPointer?
+        static let readBufferSize = VirtioNetHeader.size + 65535 + 64
 
         init(plane: DataPlane) {
             self.plane = plane
-            batch = DatagramBatch(stride: plane.stride, count: plane.batchSize)
+            batch = DatagramBatch(stride: plane.stride, count: plane.outboundSlots, scratchSize: plane.stride)
+            readBuffer = plane.tun.offloads.virtioHeader
+                ? .allocate(byteCount: Self.readBufferSize, alignment: 64) : nil
         }
+
+        deinit { readBuffer?.deallocate() }
 
         @inline(never)
         func runBatch() {
-            let tun = plane.tun, device = plane.device, counters = plane.counters, stride = plane.stride
-            let arena = batch.arena
+            let tun = plane.tun
             guard mesh_poll_readable(tun.fd, 1000) > 0 else { return }
             let now = SystemClock.now()
-            let packetLengths = batch.packetLengths
+            if let readBuffer { readFrames(readBuffer, now: now) } else { readPackets(now: now) }
+            if plane.device.hasFollowUps {
+                plane.device.serviceFollowUps(now: now, wallClock: SystemClock.wallClock(), entropy: &entropy,
+                                              buffer: batch.scratch, send: plane.sendOne)
+            }
+        }
+
+        /// Without the virtio header: one packet per read, straight into its slot.
+        @inline(__always)
+        private func readPackets(now: MonotonicTime) {
+            let arena = batch.arena, stride = plane.stride
             var reads = 0
-            while reads < plane.batchSize {
-                let n = tun.read(into: arena.baseAddress! + reads * stride + 16, capacity: stride - 64)
+            while reads < batch.count {
+                let n = plane.tun.read(into: arena.baseAddress! + reads * stride + 16, capacity: stride - 64)
                 if n <= 0 { break }
-                packetLengths[reads] = n
+                batch.packetLengths[reads] = n
                 reads += 1
             }
-            if reads == 0 { return }
+            if reads > 0 { sealAndSend(reads, now: now) }
+        }
+
+        /// With the virtio header: each read is one frame; a lone packet is copied into the
+        /// next slot (its partial checksum finished), a super-packet split across as many as
+        /// it needs. A full batch is sent at once and the reading goes on, up to `batch.count`
+        /// reads, so a burst of super-packets never waits and never overflows the slots.
+        @inline(__always)
+        private func readFrames(_ readBuffer: UnsafeMutableRawBufferPointer, now: MonotonicTime) {
+            let arena = batch.arena, stride = plane.stride, counters = plane.counters
+            let slotCapacity = stride - 64
+            var used = 0
+            for _ in 0..<batch.count {
+                let n = plane.tun.read(into: readBuffer.baseAddress!, capacity: readBuffer.count)
+                if n <= 0 { break }
+                guard let header = VirtioNetHeader(UnsafeRawBufferPointer(start: readBuffer.baseAddress!, count: n)) else {
+                    counters.unusableTunnelReads.add(1, ordering: .relaxed)
+                    continue
+                }
+                let packet = readBuffer.baseAddress! + VirtioNetHeader.size
+                let length = n - VirtioNetHeader.size
+                if header.gsoType == VirtioNetHeader.GSOType.none.rawValue {
+                    if header.flags & VirtioNetHeader.needsChecksum != 0,
+                       !SuperPacketSplitter.completeChecksum(header: header, packet: packet, length: length) {
+                        counters.unusableTunnelReads.add(1, ordering: .relaxed)
+                        continue
+                    }
+                    guard length <= slotCapacity else { counters.drop(.packetTooLarge); continue }
+                    if used == batch.count { sealAndSend(used, now: now); used = 0 }
+                    (arena.baseAddress! + used * stride + 16).copyMemory(from: packet, byteCount: length)
+                    batch.packetLengths[used] = length
+                    used += 1
+                    continue
+                }
+                guard var splitter = try? SuperPacketSplitter(header: header, packet: packet, length: length,
+                                                               capacity: slotCapacity) else {
+                    counters.unusableTunnelReads.add(1, ordering: .relaxed)
+                    continue
+                }
+                counters.superPacketsFromTunnel.add(1, ordering: .relaxed)
+                counters.segmentsSplit.add(splitter.segmentCount, ordering: .relaxed)
+                while true {
+                    if used == batch.count { sealAndSend(used, now: now); used = 0 }
+                    guard let m = splitter.next(into: arena.baseAddress! + used * stride + 16) else { break }
+                    batch.packetLengths[used] = m
+                    used += 1
+                }
+            }
+            if used > 0 { sealAndSend(used, now: now) }
+        }
+
+        /// The packets in slots 0..<reads (each at offset 16, `packetLengths`): filter, route,
+        /// seal, send.
+        @inline(__always)
+        private func sealAndSend(_ reads: Int, now: MonotonicTime) {
+            let device = plane.device, counters = plane.counters, stride = plane.stride
+            let arena = batch.arena
+            let packetLengths = batch.packetLengths
             counters.packetsFromTunnel.add(reads, ordering: .relaxed)
             if plane.filter.isEnforcing {
                 _ = plane.filter.withFilter { f in
@@ -295,14 +397,16 @@ public final class DataPlane: @unchecked Sendable {
                 }
             } else {
                 // No policy: only our TCP connection starts are recorded (see `DataPlaneFilter`).
-                var opens: UInt64 = 0
+                var anyOpen = false
                 for i in 0..<reads where OutboundConnectionStart.isTCPOpen(
                     UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i])) {
-                    opens |= 1 << UInt64(i)
+                    anyOpen = true
+                    break
                 }
-                if opens != 0 {
+                if anyOpen {
                     plane.filter.recordOutboundOpens { f in
-                        for i in 0..<reads where opens & (1 << UInt64(i)) != 0 {
+                        for i in 0..<reads where OutboundConnectionStart.isTCPOpen(
+                            UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i])) {
                             f.outbound(UnsafeRawBufferPointer(start: arena.baseAddress! + i * stride + 16, count: packetLengths[i]), now: now)
                         }
                     }
@@ -340,33 +444,63 @@ public final class DataPlane: @unchecked Sendable {
                     counters.drop(reason)
                 }
             }
-            if count > 0 {
-                _ = mesh_send_batch(plane.udp.fd, arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride,
-                                    Int32(count), batch.lengths, batch.addresses)
+            if count > 0 { send(count) }
+        }
+
+        /// Slots 0..<count to the socket: with GSO, runs to one address as one message each;
+        /// when the kernel refuses GSO, the rest one datagram per message, and GSO stays off.
+        @inline(__always)
+        private func send(_ count: Int) {
+            let udp = plane.udp, arena = batch.arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride = plane.stride
+            var first = 0
+            if udp.gsoEnabled && count > 1 {
+                var refused: Int32 = 0
+                let sent = mesh_send_batch_gso(udp.fd, arena, stride, Int32(count), batch.lengths, batch.addresses, 64, &refused)
+                if refused == 0 {
+                    if sent > 1 { plane.counters.gsoSends.add(1, ordering: .relaxed) }
+                    return
+                }
+                if udp.noteGSORefused() {
+                    plane.logger.notice("UDP GSO refused by the kernel (EIO: the route's device cannot checksum); sending one datagram per message from now on")
+                }
+                first = Int(max(0, sent))
             }
-            if device.hasFollowUps {
-                device.serviceFollowUps(now: now, wallClock: SystemClock.wallClock(), entropy: &entropy,
-                                        buffer: batch.scratch, send: plane.sendOne)
-            }
+            guard first < count else { return }
+            _ = mesh_send_batch(udp.fd, arena + first * stride, stride, Int32(count - first),
+                                batch.lengths + first, batch.addresses + first)
         }
     }
 
-    /// UDP → TUN: receive a burst with recvmmsg, open each datagram in place, write packets to the TUN.
+    /// UDP → TUN: receive a burst with recvmmsg (with GRO, buffers of up to 64 KiB of
+    /// datagrams each), open each datagram in place, write the packets to the TUN (merged into
+    /// super-packets where the TUN takes them).
     final class InboundWorker {
         let plane: DataPlane
         let batch: DatagramBatch
+        let bufferSize: Int
+        let coalescer: TCPCoalescer?
         var entropy = SystemEntropy()
 
         init(plane: DataPlane) {
             self.plane = plane
-            batch = DatagramBatch(stride: plane.stride, count: plane.batchSize)
+            if plane.udp.groEnabled {
+                bufferSize = DataPlane.groBufferSize
+                batch = DatagramBatch(stride: bufferSize, count: DataPlane.groMessages, scratchSize: plane.stride,
+                                      packetCapacity: DataPlane.groMessages * 64)
+            } else {
+                bufferSize = plane.stride
+                batch = DatagramBatch(stride: plane.stride, count: plane.batchSize, scratchSize: plane.stride)
+            }
+            coalescer = plane.coalescing ? TCPCoalescer() : nil
         }
 
         @inline(never)
         func runBatch() {
-            let stride = plane.stride, counters = plane.counters
-            let n = mesh_recv_batch(plane.udp.fd, batch.arena.baseAddress!.assumingMemoryBound(to: UInt8.self), stride, stride,
-                                    Int32(plane.batchSize), batch.lengths, batch.addresses)
+            let counters = plane.counters, arena = batch.arena.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let n = plane.udp.groEnabled
+                ? mesh_recv_batch_gro(plane.udp.fd, arena, bufferSize, bufferSize, Int32(batch.count),
+                                      batch.lengths, batch.addresses, batch.segmentSizes)
+                : mesh_recv_batch(plane.udp.fd, arena, bufferSize, bufferSize, Int32(batch.count), batch.lengths, batch.addresses)
             if n <= 0 {
                 if n < 0 && n != -EINTR && n != -EAGAIN {
                     plane.logger.warning("UDP receive failed: \(SystemError("recvmmsg", code: n))")
@@ -375,10 +509,27 @@ public final class DataPlane: @unchecked Sendable {
             }
             let now = SystemClock.now()
             var wall: TAI64N? = nil
-            counters.receivedDatagrams.add(Int(n), ordering: .relaxed)
             var packets = 0
             for i in 0..<Int(n) {
-                handle(index: i, now: now, wall: &wall, packets: &packets)
+                let length = Int(batch.lengths[i])
+                guard length >= 0 else {
+                    counters.receivedDatagrams.add(1, ordering: .relaxed)
+                    counters.oversized.add(1, ordering: .relaxed)
+                    continue
+                }
+                let segment = plane.udp.groEnabled && batch.segmentSizes[i] > 0 ? Int(batch.segmentSizes[i]) : length
+                if segment < length { counters.groReceives.add(1, ordering: .relaxed) }
+                var offset = 0
+                while offset < length || (length == 0 && offset == 0) {
+                    let size = min(segment, length - offset)
+                    if packets == batch.packetCapacity {
+                        deliver(packets, now: now)
+                        packets = 0
+                    }
+                    handle(at: i * bufferSize + offset, length: size, source: i, now: now, wall: &wall, packets: &packets)
+                    if segment == 0 { break }
+                    offset += segment
+                }
             }
             if packets > 0 { deliver(packets, now: now) }
             if plane.device.hasFollowUps {
@@ -411,45 +562,58 @@ public final class DataPlane: @unchecked Sendable {
                     }
                 }
             }
-            let destinations = plane.localDestinations
+            let destinations = plane.localDestinations, tun = plane.tun
+            var delivered = 0
             for k in 0..<count where !judged || admitted[k] {
                 guard destinations.admits(UnsafeRawBufferPointer(start: arena.baseAddress! + offsets[k], count: lengths[k])) else {
                     counters.notForThisNode.add(1, ordering: .relaxed)
                     continue
                 }
-                plane.tun.write(arena.baseAddress! + offsets[k], length: lengths[k])
-                counters.packetsToTunnel.add(1, ordering: .relaxed)
+                // Every packet follows its 16-byte transport header: room for the virtio header.
+                if let coalescer {
+                    coalescer.add(arena.baseAddress! + offsets[k], length: lengths[k]) { tun.writeFrame($0) }
+                } else {
+                    tun.writePacket(withHeadroom: arena.baseAddress! + offsets[k], length: lengths[k])
+                }
+                delivered += 1
             }
+            if let coalescer {
+                let merged = coalescer.coalescedSegments, supers = coalescer.superPackets
+                coalescer.flush { tun.writeFrame($0) }
+                counters.segmentsCoalesced.add(coalescer.coalescedSegments - merged, ordering: .relaxed)
+                counters.superPacketsToTunnel.add(coalescer.superPackets - supers, ordering: .relaxed)
+            }
+            counters.packetsToTunnel.add(delivered, ordering: .relaxed)
             // The peers were kept only for rejects; do not hold them past the batch.
             if judged { for k in 0..<count { batch.packetPeers[k] = nil } }
         }
 
+        /// One datagram at `offset` in the arena (`length` bytes, from source slot `source`).
         @inline(__always)
-        private func handle(index i: Int, now: MonotonicTime, wall: inout TAI64N?, packets: inout Int) {
-            let stride = plane.stride, counters = plane.counters
+        private func handle(at offset: Int, length: Int, source: Int, now: MonotonicTime, wall: inout TAI64N?, packets: inout Int) {
+            let counters = plane.counters
             let arena = batch.arena, reply = batch.scratch, sources = batch.addresses
-            let length = Int(batch.lengths[i])
-            guard length >= 0 else { counters.oversized.add(1, ordering: .relaxed); return }
-            let datagram = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<i * stride + length])
+            counters.receivedDatagrams.add(1, ordering: .relaxed)
+            let datagram = UnsafeMutableRawBufferPointer(rebasing: arena[offset..<offset + length])
             let kind = DatagramKind.classify(UnsafeRawBufferPointer(datagram))
             guard kind == .wireGuard else {
                 if kind != .unknown, let steering = plane.steering {
-                    steering.receive(UnsafeRawBufferPointer(datagram), kind: kind, from: sources[i].udpAddress, now: now)
+                    steering.receive(UnsafeRawBufferPointer(datagram), kind: kind, from: sources[source].udpAddress, now: now)
                 } else {
                     counters.notWireGuard.add(1, ordering: .relaxed)
                 }
                 return
             }
             if datagram[0] != 4 && wall == nil { wall = SystemClock.wallClock() }
-            switch plane.device.decapsulate(datagram: datagram, from: sources[i].udpAddress, now: now,
+            switch plane.device.decapsulate(datagram: datagram, from: sources[source].udpAddress, now: now,
                                             wallClock: wall ?? .zero, entropy: &entropy, reply: reply) {
-            case .packet(let peer, let offset, let len):
+            case .packet(let peer, let packetOffset, let len):
                 // Delivered after the batch, through the filter (`deliver`).
-                batch.packetOffsets[packets] = i * stride + offset
+                batch.packetOffsets[packets] = offset + packetOffset
                 batch.packetLengths[packets] = len
                 if plane.filter.isEnforcing { batch.packetPeers[packets] = peer }
                 packets += 1
-                plane.steering?.noteReceived(from: peer, source: sources[i].udpAddress, now: now)
+                plane.steering?.noteReceived(from: peer, source: sources[source].udpAddress, now: now)
             case .reply(let len, let to, _):
                 // From the socket, so there is a source to answer.
                 if let to { plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to) }

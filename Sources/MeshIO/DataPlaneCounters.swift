@@ -21,6 +21,18 @@ public final class DataPlaneCounters: Sendable {
     /// (they are also counted as drops `noRoute`).
     public let noRouteAnswers = Atomic<Int>(0)
 
+    /// Super-packets the TUN handed over and the segments they were split into (TSO/USO in the node).
+    public let superPacketsFromTunnel = Atomic<Int>(0)
+    public let segmentsSplit = Atomic<Int>(0)
+    /// TUN reads that could not be used: a virtio header or super-packet that does not parse.
+    public let unusableTunnelReads = Atomic<Int>(0)
+    /// Super-packets written to the TUN and the segments merged into them (GRO in the node).
+    public let superPacketsToTunnel = Atomic<Int>(0)
+    public let segmentsCoalesced = Atomic<Int>(0)
+    /// UDP receives that carried more than one datagram (GRO), and sends of more than one (GSO).
+    public let groReceives = Atomic<Int>(0)
+    public let gsoSends = Atomic<Int>(0)
+
     /// Boxes an atomic so several can live in one array (atomics cannot be copied).
     final class Counter: Sendable { let value = Atomic<Int>(0) }
 

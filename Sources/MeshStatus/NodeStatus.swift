@@ -156,6 +156,8 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var absentPeers: [AbsentPeer]?
     /// Mesh mode with MagicDNS on: its addresses and query counters.
     public var dns: DNSStatus?
+    /// The data path's offloads and their counters.
+    public var dataPath: DataPathStatus?
 
     /// Tags listed per node at most (the coordinator's list is cut there, against a netmap
     /// that would make every status answer large).

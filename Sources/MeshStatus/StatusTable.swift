@@ -28,6 +28,7 @@ public enum StatusTable {
             }
             lines.append("relays: " + parts.joined(separator: ", "))
         }
+        if let d = s.dataPath { lines.append(d.summary) }
         lines.append("dropped datagrams: \(s.droppedDatagrams)")
         if let disco = s.discoDrops {
             // Mesh mode: disco traffic the node refused (a flood from strangers shows here).
