@@ -396,6 +396,8 @@ fi
 meta kernel "$(uname -r)"; meta ncpu "$(nproc)"; meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta duration "$DURATION"; meta reps "$REPS"; meta mtu "$MTU"; meta udp_len "$UDP_LEN"; meta ping_count "$PING_COUNT"
 meta impls "${want[*]}"; meta mesh_bin "${MESH_BIN:-}"; meta stamp "$STAMP"
+# The tree's commit in meshd's label is HEAD now; the binary may be older or built from more.
+[[ -n ${MESH_BIN:-} ]] && meta mesh_built "$(date -u -r "$MESH_BIN/meshd" '+%Y-%m-%d %H:%M UTC')"
 lab_info "speed suite: ${want[*]}; REPS=$REPS DURATION=${DURATION}s MTU=$MTU UDP datagrams ${UDP_LEN} B; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for rep in $(seq 1 "$REPS"); do
     for impl in "${want[@]}"; do run_one "$rep" "$impl"; done
@@ -451,7 +453,8 @@ cols = [("TCP 1 stream, Mbit/s", "tcp1", 0, "", 3), ("TCP 4 streams, Mbit/s", "t
 print(f"## Speed suite {meta['stamp']}: tunnel MTU {meta['mtu']}, {meta['reps']} runs each (interleaved), iperf3 {meta['duration']} s per test, a → b")
 print()
 print(f"kernel {meta['kernel']}, {meta['ncpu']} CPUs shared by both daemons and both iperf3 ends; load average at the start {meta['load_start']}, at the end {meta['load_end']}. "
-      f"UDP datagrams {meta['udp_len']} bytes. Medians, (min–max) over the runs; — is not measured or failed.")
+      f"UDP datagrams {meta['udp_len']} bytes. Medians, (min–max) over the runs; — is not measured or failed."
+      + (f" meshd: {meta['mesh_bin']}/meshd, built {meta['mesh_built']}." if meta.get("mesh_built") else ""))
 print()
 print("| tunnel | " + " | ".join(c[0] for c in cols) + " |")
 print("|---" * (len(cols) + 1) + "|")
