@@ -157,6 +157,11 @@ let package = Package(
             "CAllocationCounter", "MeshPolicy", "MeshIO", "MeshBase", "MeshCrypto", "WireGuard",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/PacketFilterCost"),
+        // The data path's hot functions in ns per packet (issue 12): seal, open, replay check,
+        // routing, segmentation, coalescing, checksum; fails if one allocates.
+        .executableTarget(name: "data-path-cost", dependencies: [
+            "CAllocationCounter", "WireGuard", "MeshCrypto", "PacketOffload",
+        ], path: "Benchmarks/DataPathCost"),
 
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
