@@ -31,7 +31,10 @@ let package = Package(
         // Pure modules: no sockets, no clock, no randomness of their own.
         // Non-trapping arithmetic and conversions for numbers from outside (network, files, flags).
         .target(name: "CheckedArithmetic"),
-        .target(name: "MeshCrypto", dependencies: ["CSodium", "CheckedArithmetic", "MeshBase"]),
+        .target(name: "MeshCrypto", dependencies: ["CSodium", "CFastAEAD", "CheckedArithmetic", "MeshBase"]),
+        // ChaCha20-Poly1305 through the BoringSSL swift-nio-ssl links in, by weak symbols: used
+        // where the process has it (meshd), libsodium elsewhere (TransportCipher).
+        .target(name: "CFastAEAD"),
         // One home for the primitives several layers share: monotonic time, UDP addresses.
         .target(name: "MeshBase"),
         .testTarget(name: "MeshBaseTests", dependencies: ["MeshBase"]),

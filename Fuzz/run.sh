@@ -30,6 +30,8 @@ BIN=$OUT/bin
 SAN=${FUZZ_SANITIZE:-fuzzer,address}
 SWIFTC=${SWIFTC:-swiftc}
 SODIUM_INC=$REPO/Sources/CSodium
+# MeshCrypto's BoringSSL path (weak symbols): no BoringSSL is linked here, so it falls back to libsodium.
+FASTAEAD_INC=$REPO/Sources/CFastAEAD/include
 
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
          control_envelope relay_server relay_client wireguard_device relay_url https_proxy
@@ -72,7 +74,7 @@ build_module() { # MODULE
     "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -enable-testing -swift-version 6 -package-name mesh \
         -emit-library -static -emit-module -module-name "$name" \
         -emit-module-path "$LIB/$name.swiftmodule" \
-        -I "$LIB" -I "$SODIUM_INC" "${srcs[@]}" -o "$LIB/lib$name.a"
+        -I "$LIB" -I "$SODIUM_INC" -I "$FASTAEAD_INC" "${srcs[@]}" -o "$LIB/lib$name.a"
 }
 
 build_target() { # TARGET
@@ -80,13 +82,19 @@ build_target() { # TARGET
     # Static libraries link dependents first.
     for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do m=${MODULES[$i]}; libs+=("-l${MODNAME[$m]:-$m}"); done
     "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 6 -package-name mesh -module-name "fuzz_$t" \
-        -I "$LIB" -I "$SODIUM_INC" -L "$LIB" "$REPO/Fuzz/Targets/$t.swift" "$REPO"/Fuzz/Support/*.swift "${libs[@]}" -lsodium \
+        -I "$LIB" -I "$SODIUM_INC" -I "$FASTAEAD_INC" -L "$LIB" "$REPO/Fuzz/Targets/$t.swift" "$REPO"/Fuzz/Support/*.swift "${libs[@]}" -lCFastAEAD -lsodium \
         -o "$BIN/$t" 2> >(grep -v "Cannot export local symbol" >&2)
+}
+
+build_fast_aead() {
+    "${CLANG:-clang}" -O2 -fPIC -I "$FASTAEAD_INC" -c "$REPO/Sources/CFastAEAD/fast_aead.c" -o "$LIB/fast_aead.o" \
+        && rm -f "$LIB/libCFastAEAD.a" && ar rcs "$LIB/libCFastAEAD.a" "$LIB/fast_aead.o"
 }
 
 cmd_build() {
     mkdir -p "$LIB" "$BIN"
     local m t
+    build_fast_aead || { log "Sources/CFastAEAD failed to compile"; return 1; }
     for m in "${MODULES[@]}"; do
         [[ -n ${FUZZ_REUSE_MODULES:-} && -f $LIB/lib${MODNAME[$m]:-$m}.a ]] && continue
         log "module $m"
@@ -207,7 +215,7 @@ build_seed_generator() {
     local i m libs=()
     for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do m=${MODULES[$i]}; libs+=("-l${MODNAME[$m]:-$m}"); done
     "$SWIFTC" -O -g -sanitize="$SAN" -parse-as-library -swift-version 6 -package-name mesh -module-name make_seeds \
-        -I "$LIB" -I "$SODIUM_INC" -L "$LIB" Fuzz/Tools/make_seeds.swift Fuzz/Support/*.swift "${libs[@]}" -lsodium \
+        -I "$LIB" -I "$SODIUM_INC" -I "$FASTAEAD_INC" -L "$LIB" Fuzz/Tools/make_seeds.swift Fuzz/Support/*.swift "${libs[@]}" -lCFastAEAD -lsodium \
         -o "$BIN/make_seeds" 2> >(grep -v "Cannot export local symbol" >&2)
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MeshCrypto
 import MeshIO
 import MeshStatus
 import WireGuard
@@ -74,6 +75,7 @@ public final class NodeRuntime: Sendable {
                               superPacketsToTunnel: c.superPacketsToTunnel.load(ordering: .relaxed),
                               segmentsCoalesced: c.segmentsCoalesced.load(ordering: .relaxed),
                               gsoSends: c.gsoSends.load(ordering: .relaxed), groReceives: c.groReceives.load(ordering: .relaxed),
-                              unusableTunnelReads: c.unusableTunnelReads.load(ordering: .relaxed))
+                              unusableTunnelReads: c.unusableTunnelReads.load(ordering: .relaxed),
+                              transportCipher: TransportCipher.boringSSLAvailable ? "boringssl" : "libsodium")
     }
 }

@@ -19,7 +19,7 @@ import WireGuard
 /// UDP) super-packets, which `SuperPacketSplitter` cuts into MTU-sized packets straight into
 /// the datagram slots; consecutive sealed datagrams to one address go out as one GSO send.
 /// On receive, GRO gives runs of datagrams in one buffer; each is opened in place and
-/// `TCPCoalescer` merges the packets back into super-packets for one TUN write each. Every
+/// `SegmentCoalescer` merges the packets back into super-packets for one TUN write each. Every
 /// offload falls back on its own: no header (`OffloadSettings`, or the kernel refused it),
 /// GSO refused with EIO, no GRO. A lone packet takes the same path as before: read, seal, send
 /// at once; nothing waits for a batch to fill.
@@ -478,7 +478,7 @@ public final class DataPlane: @unchecked Sendable {
         let plane: DataPlane
         let batch: DatagramBatch
         let bufferSize: Int
-        let coalescer: TCPCoalescer?
+        let coalescer: SegmentCoalescer?
         var entropy = SystemEntropy()
 
         init(plane: DataPlane) {
@@ -491,7 +491,7 @@ public final class DataPlane: @unchecked Sendable {
                 bufferSize = plane.stride
                 batch = DatagramBatch(stride: plane.stride, count: plane.batchSize, scratchSize: plane.stride)
             }
-            coalescer = plane.coalescing ? TCPCoalescer() : nil
+            coalescer = plane.coalescing ? SegmentCoalescer(mergesUDP: plane.tun.offloads.udpSegmentation) : nil
         }
 
         @inline(never)

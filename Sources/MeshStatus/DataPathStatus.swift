@@ -19,10 +19,14 @@ public struct DataPathStatus: Codable, Sendable, Equatable {
     public var groReceives: Int
     /// TUN reads whose virtio header or super-packet did not parse.
     public var unusableTunnelReads: Int
+    /// Who seals and opens the data: "boringssl" or "libsodium".
+    public var transportCipher: String?
 
     public init(tunOffloads: [String], tunCoalescing: Bool, udpGSO: Bool, udpGRO: Bool, gsoRefusals: Int = 0,
                 superPacketsFromTunnel: Int = 0, segmentsSplit: Int = 0, superPacketsToTunnel: Int = 0,
-                segmentsCoalesced: Int = 0, gsoSends: Int = 0, groReceives: Int = 0, unusableTunnelReads: Int = 0) {
+                segmentsCoalesced: Int = 0, gsoSends: Int = 0, groReceives: Int = 0, unusableTunnelReads: Int = 0,
+                transportCipher: String? = nil) {
+        self.transportCipher = transportCipher
         self.tunOffloads = tunOffloads
         self.tunCoalescing = tunCoalescing
         self.udpGSO = udpGSO
@@ -42,5 +46,6 @@ public struct DataPathStatus: Codable, Sendable, Equatable {
         let tun = tunOffloads.filter { $0 != "vnet_hdr" && $0 != "csum" }
         return "offloads: TUN \(tun.isEmpty ? "none" : tun.joined(separator: ","))\(tunCoalescing ? "+gro" : ""), "
             + "UDP GSO \(udpGSO ? "on" : gsoRefusals > 0 ? "off (refused)" : "off"), UDP GRO \(udpGRO ? "on" : "off")"
+            + (transportCipher.map { ", cipher \($0)" } ?? "")
     }
 }

@@ -144,7 +144,6 @@ extension Device {
         let idx = msg.readLE32(MessageLayout.transportReceiver)
         let counter = msg.readLE64(MessageLayout.transportCounter)
         guard case let (peer, roams)? = sender(forReceiverIndex: idx) else { return .dropped(.unknownIndex) }
-        var key = SIMD32<UInt8>()
         var keypair: Keypair? = nil
         var early: DropReason? = nil
         peer.lock.withLock {
@@ -153,15 +152,12 @@ extension Device {
                 early = .expiredSession; return
             }
             guard kp.replay.mayAccept(counter) else { early = .replayed; return }
-            key = kp.receiveKey
             keypair = kp
         }
         if let early { return .dropped(early) }
         let sealedLength = datagram.count - MessageLayout.transportHeaderSize
-        let plain = withUnsafeBytes(of: &key) { k in
-            ChaChaPoly.openInPlace(key: k.baseAddress!, counter: counter,
-                                   buffer: datagram.baseAddress! + MessageLayout.transportHeaderSize, length: sealedLength)
-        }
+        let plain = keypair!.receiver.openInPlace(counter: counter, buffer: datagram.baseAddress! + MessageLayout.transportHeaderSize,
+                                                  length: sealedLength)
         guard let plainLength = plain else { return .dropped(.decryptionFailed) }
         let kp = keypair!
         var released = LocalIndices()

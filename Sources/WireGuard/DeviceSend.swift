@@ -31,7 +31,7 @@ extension Device {
         guard MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize <= buffer.count else {
             return .dropped(.packetTooLarge)
         }
-        var key = SIMD32<UInt8>()
+        var cipher: TransportCipher? = nil
         var counter: UInt64 = 0
         var remoteIndex: UInt32 = 0
         var destination: UDPAddress? = nil
@@ -52,7 +52,7 @@ extension Device {
             }
             counter = kp.sendCounter
             kp.sendCounter += 1
-            key = kp.sendKey
+            cipher = kp.sender
             remoteIndex = kp.remoteIndex
             destination = peer.endpoint
             peer.txBytes &+= UInt64(total)
@@ -72,9 +72,7 @@ extension Device {
         buffer.writeHeader(.transport)
         buffer.writeLE32(remoteIndex, MessageLayout.transportReceiver)
         buffer.writeLE64(counter, MessageLayout.transportCounter)
-        withUnsafeBytes(of: &key) { k in
-            ChaChaPoly.sealInPlace(key: k.baseAddress!, counter: counter, buffer: buffer.baseAddress! + 16, length: padded)
-        }
+        cipher!.sealInPlace(counter: counter, buffer: buffer.baseAddress! + 16, length: padded)
         if rekeyDue { markFollowUp(peer) }
         return .send(length: total, to: destination)
     }

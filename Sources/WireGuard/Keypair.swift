@@ -1,8 +1,10 @@
+import MeshCrypto
 /// The transport keys of one completed handshake, with the send counter and the receive
 /// replay window that belong to them. Owned by a `Peer` and touched only under its lock.
 package final class Keypair {
-    package let sendKey: SIMD32<UInt8>
-    package let receiveKey: SIMD32<UInt8>
+    /// The session's two keys, each with its key schedule set up once (`TransportCipher`).
+    package let sender: TransportCipher
+    package let receiver: TransportCipher
     package let localIndex: UInt32
     package let remoteIndex: UInt32
     package let createdAt: MonotonicTime
@@ -11,8 +13,8 @@ package final class Keypair {
     package var replay = ReplayWindow()
 
     package init(keys: SessionKeys, localIndex: UInt32, remoteIndex: UInt32, createdAt: MonotonicTime, isInitiator: Bool) {
-        sendKey = keys.send
-        receiveKey = keys.receive
+        sender = TransportCipher(key: keys.send)
+        receiver = TransportCipher(key: keys.receive)
         self.localIndex = localIndex
         self.remoteIndex = remoteIndex
         self.createdAt = createdAt

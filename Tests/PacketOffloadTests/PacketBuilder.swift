@@ -43,8 +43,8 @@ enum PacketBuilder {
         return ip(version: version, proto: 6, l4: l4, id: id)
     }
 
-    static func udp(version: Int = 4, payload: [UInt8]) -> [UInt8] {
-        var l4 = be16(40001) + be16(5201) + be16(8 + payload.count) + [0, 0] + payload
+    static func udp(version: Int = 4, payload: [UInt8], sourcePort: Int = 40001) -> [UInt8] {
+        var l4 = be16(sourcePort) + be16(5201) + be16(8 + payload.count) + [0, 0] + payload
         var c = referenceChecksum(pseudo(version: version, proto: 17, length: l4.count) + l4)
         if c == 0 { c = 0xffff }
         l4[6] = UInt8(c >> 8); l4[7] = UInt8(c & 0xff)
@@ -78,8 +78,8 @@ enum PacketBuilder {
     }
 
     /// Runs `packets` through a coalescer as one batch; returns what it wrote, virtio header and packet apart.
-    static func coalesce(_ packets: [[UInt8]], flowSlots: Int = 8) -> [(VirtioNetHeader, [UInt8])] {
-        let c = TCPCoalescer(flowSlots: flowSlots)
+    static func coalesce(_ packets: [[UInt8]], flowSlots: Int = 8, mergesUDP: Bool = false) -> [(VirtioNetHeader, [UInt8])] {
+        let c = SegmentCoalescer(flowSlots: flowSlots, mergesUDP: mergesUDP)
         var written: [(VirtioNetHeader, [UInt8])] = []
         let record: (UnsafeRawBufferPointer) -> Void = { b in
             written.append((VirtioNetHeader(b)!, Array(b[VirtioNetHeader.size...])))

@@ -1,7 +1,7 @@
 import PacketOffload
 import Testing
 
-@Suite struct TCPCoalescerTests {
+@Suite struct SegmentCoalescerTests {
     let options: [UInt8] = [1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 4]
 
     func segments(version: Int = 4, count: Int, size: Int = 1368, last: Int? = nil, seq: UInt32 = 1000,
@@ -88,5 +88,40 @@ import Testing
         let written = PacketBuilder.coalesce(batch, flowSlots: 2)
         let bytes = written.map { $0.1.count - 52 }.reduce(0, +)
         #expect(bytes == 15 * 1368)
+    }
+
+    @Test(arguments: [4, 6]) func udpDatagramsMergeWhenTheTUNTakesUSOAndSplitBackExactly(version: Int) throws {
+        let original = (0..<6).map { i in
+            PacketBuilder.udp(version: version, payload: PacketBuilder.payload(i == 5 ? 300 : 1200, seed: i))
+        }
+        let written = PacketBuilder.coalesce(original, mergesUDP: true)
+        #expect(written.count == 1)
+        let (header, packet) = written[0]
+        let ip = version == 4 ? 20 : 40
+        #expect(header.kind == .udpL4 && header.flags == VirtioNetHeader.needsChecksum && header.gsoSize == 1200)
+        #expect(Int(header.headerLength) == ip + 8 && Int(header.checksumStart) == ip && header.checksumOffset == 6)
+        #expect(packet.count == ip + 8 + 5 * 1200 + 300)
+        #expect(Int(packet[ip + 4]) << 8 | Int(packet[ip + 5]) == packet.count - ip)
+        // Cut again as the kernel's USO would: the very datagrams (IPv4 IDs aside: all 0x1234 here).
+        let again = try PacketBuilder.split(packet, header: header)
+        #expect(again.count == 6)
+        for (a, o) in zip(again, original) {
+            #expect(PacketBuilder.checksumsVerify(a))
+            #expect(Array(a[(ip + 8)...]) == Array(o[(ip + 8)...]))
+            #expect(a.count == o.count)
+        }
+    }
+
+    @Test func udpIsNotMergedWithoutUSOAndALargerDatagramEndsAMerge() {
+        let small = PacketBuilder.udp(payload: PacketBuilder.payload(500))
+        let big = PacketBuilder.udp(payload: PacketBuilder.payload(1200))
+        #expect(PacketBuilder.coalesce([big, big, big]).count == 3)
+        let merged = PacketBuilder.coalesce([big, big, small, big], mergesUDP: true)
+        #expect(merged.count == 2)
+        #expect(merged[0].0.kind == .udpL4 && merged[0].1.count == 28 + 2 * 1200 + 500)
+        #expect(merged[1].0 == VirtioNetHeader() && merged[1].1 == big)
+        // Two flows (source ports) stay apart.
+        let other = PacketBuilder.udp(payload: PacketBuilder.payload(1200), sourcePort: 40003)
+        #expect(PacketBuilder.coalesce([big, other, big, other], mergesUDP: true).count == 2)
     }
 }
