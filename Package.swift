@@ -162,8 +162,10 @@ let package = Package(
         ], path: "Benchmarks/PacketFilterCost"),
         // The data path's hot functions in ns per packet (issue 12): seal, open, replay check,
         // routing, segmentation, coalescing, checksum; fails if one allocates.
+        // NIOSSL: linked for its BoringSSL, as in meshd, so `Device` seals with the same cipher.
         .executableTarget(name: "data-path-cost", dependencies: [
             "CAllocationCounter", "WireGuard", "MeshCrypto", "PacketOffload",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], path: "Benchmarks/DataPathCost"),
 
         .testTarget(name: "CheckedArithmeticTests", dependencies: ["CheckedArithmetic"]),

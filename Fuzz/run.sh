@@ -36,15 +36,16 @@ FASTAEAD_INC=$REPO/Sources/CFastAEAD/include
 TARGETS=(stun_message relay_frame join_token tunnel_config coordinator_config disco_packet
          control_envelope relay_server relay_client wireguard_device relay_url https_proxy
          policy_document packet_filter daemon_config dns_message dns_forward netmap_filter wireguard_uapi
-         local_api_request)
+         local_api_request packet_offload)
 
 # module: source dirs (dependency order). CoordinatorServer is only its config parser, which
 # imports nothing but Foundation and MeshWire; MeshEngine only its pure parsers (the netmap's
 # filter, the UAPI request reader) and MeshLocalAPI only its request line: the rest of those
 # modules needs NIO or MeshStatus.
-MODULES=(CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig MeshPolicy MeshDNS
+MODULES=(PacketOffload CheckedArithmetic MeshBase MeshCrypto WireGuard MeshConfig MeshWire Disco Relay Netcheck CoordinatorConfig MeshPolicy MeshDNS
          EnginePure LocalAPIRequest)
 declare -A MODSRC=(
+    [PacketOffload]="Sources/PacketOffload"
     [CheckedArithmetic]="Sources/CheckedArithmetic"
     [MeshBase]="Sources/MeshBase"
     [MeshCrypto]="Sources/MeshCrypto"

@@ -244,6 +244,17 @@ do {
             keep(UInt64(buffer[16 + packetLength]))
         }
     }
+    for backend in [TransportCipher.Backend.boringSSL, .libsodium] {
+        let cipher = TransportCipher(key: key, preferring: backend)
+        var counter: UInt64 = 0
+        measureLoop("seal: `TransportCipher` (\(cipher.backend)), \(packetLength) B", bytesPerOp: packetLength) { n in
+            for _ in 0..<n {
+                cipher.sealInPlace(counter: counter, buffer: buffer.baseAddress! + 16, length: packetLength)
+                counter &+= 1
+            }
+            keep(UInt64(buffer[16 + packetLength]))
+        }
+    }
 }
 
 // MARK: - open
@@ -291,6 +302,28 @@ do {
                 m.stop()
             }
             if opened != n * packetLength { fail("openInPlace refused a packet") }
+        }
+    }
+    for backend in [TransportCipher.Backend.boringSSL, .libsodium] {
+        let cipher = TransportCipher(key: key, preferring: backend)
+        var counter: UInt64 = 0
+        measure("open: `TransportCipher` (\(cipher.backend)), \(packetLength) B", bytesPerOp: packetLength, granularity: openBatch) { m, n in
+            var opened = 0
+            for _ in 0..<(n / openBatch) {
+                let first = counter
+                for s in batch {
+                    cipher.sealInPlace(counter: counter, buffer: s.baseAddress! + 16, length: packetLength)
+                    counter &+= 1
+                }
+                var c = first
+                m.start()
+                for s in batch {
+                    opened &+= cipher.openInPlace(counter: c, buffer: s.baseAddress! + 16, length: packetLength + ChaChaPoly.tagLength) ?? 0
+                    c &+= 1
+                }
+                m.stop()
+            }
+            if opened != n * packetLength { fail("TransportCipher refused a packet") }
         }
     }
 }

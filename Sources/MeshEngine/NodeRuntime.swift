@@ -32,8 +32,9 @@ public final class NodeRuntime: Sendable {
         udp = try UDPTransport(port: listenPort, settings: offloads)
         tun = try TunDevice(name: interfaceName, settings: offloads)
         try tun.setMTU(device.mtu)
-        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger, settings: offloads)
-        logger.info("data path offloads: TUN \(tun.offloads.names.isEmpty ? "none" : tun.offloads.names.joined(separator: ","))\(dataPlane.coalescing ? " +gro" : ""), UDP GSO \(udp.gsoEnabled ? "on" : "off"), UDP GRO \(udp.groEnabled ? "on" : "off")")
+        dataPlane = DataPlane(device: device, tun: tun, udp: udp, logger: logger, settings: offloads,
+                              cryptoThreads: DataPlane.cryptoThreads(environment: ProcessInfo.processInfo.environment["MESH_CRYPTO_THREADS"]))
+        logger.info("data path offloads: TUN \(tun.offloads.names.isEmpty ? "none" : tun.offloads.names.joined(separator: ","))\(dataPlane.coalescing ? " +gro" : ""), UDP GSO \(udp.gsoEnabled ? "on" : "off"), UDP GRO \(udp.groEnabled ? "on" : "off"), crypto on \(dataPlane.cryptoThreads) thread(s) per direction")
         api = LocalAPI(socketPath: socketPath, logger: logger)
         wireGuardUAPI = WireGuardUAPIServer(directory: wireGuardSocketDirectory, interfaceName: tun.name, logger: logger)
         // Taken now, with the port and the device: a socket path another meshd answers on is
@@ -76,6 +77,7 @@ public final class NodeRuntime: Sendable {
                               segmentsCoalesced: c.segmentsCoalesced.load(ordering: .relaxed),
                               gsoSends: c.gsoSends.load(ordering: .relaxed), groReceives: c.groReceives.load(ordering: .relaxed),
                               unusableTunnelReads: c.unusableTunnelReads.load(ordering: .relaxed),
-                              transportCipher: TransportCipher.boringSSLAvailable ? "boringssl" : "libsodium")
+                              transportCipher: TransportCipher.boringSSLAvailable ? "boringssl" : "libsodium",
+                              cryptoThreads: dataPlane.cryptoThreads, parallelBatches: c.parallelBatches.load(ordering: .relaxed))
     }
 }

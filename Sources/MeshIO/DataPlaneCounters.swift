@@ -32,6 +32,8 @@ public final class DataPlaneCounters: Sendable {
     /// UDP receives that carried more than one datagram (GRO), and sends of more than one (GSO).
     public let groReceives = Atomic<Int>(0)
     public let gsoSends = Atomic<Int>(0)
+    /// Batches whose sealing or opening was spread over more than one thread (`ParallelBatch`).
+    public let parallelBatches = Atomic<Int>(0)
 
     /// Boxes an atomic so several can live in one array (atomics cannot be copied).
     final class Counter: Sendable { let value = Atomic<Int>(0) }

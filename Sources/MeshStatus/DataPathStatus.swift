@@ -21,12 +21,17 @@ public struct DataPathStatus: Codable, Sendable, Equatable {
     public var unusableTunnelReads: Int
     /// Who seals and opens the data: "boringssl" or "libsodium".
     public var transportCipher: String?
+    /// Threads that seal (and that open) one batch, and the batches spread over more than one.
+    public var cryptoThreads: Int?
+    public var parallelBatches: Int?
 
     public init(tunOffloads: [String], tunCoalescing: Bool, udpGSO: Bool, udpGRO: Bool, gsoRefusals: Int = 0,
                 superPacketsFromTunnel: Int = 0, segmentsSplit: Int = 0, superPacketsToTunnel: Int = 0,
                 segmentsCoalesced: Int = 0, gsoSends: Int = 0, groReceives: Int = 0, unusableTunnelReads: Int = 0,
-                transportCipher: String? = nil) {
+                transportCipher: String? = nil, cryptoThreads: Int? = nil, parallelBatches: Int? = nil) {
         self.transportCipher = transportCipher
+        self.cryptoThreads = cryptoThreads
+        self.parallelBatches = parallelBatches
         self.tunOffloads = tunOffloads
         self.tunCoalescing = tunCoalescing
         self.udpGSO = udpGSO
@@ -46,6 +51,6 @@ public struct DataPathStatus: Codable, Sendable, Equatable {
         let tun = tunOffloads.filter { $0 != "vnet_hdr" && $0 != "csum" }
         return "offloads: TUN \(tun.isEmpty ? "none" : tun.joined(separator: ","))\(tunCoalescing ? "+gro" : ""), "
             + "UDP GSO \(udpGSO ? "on" : gsoRefusals > 0 ? "off (refused)" : "off"), UDP GRO \(udpGRO ? "on" : "off")"
-            + (transportCipher.map { ", cipher \($0)" } ?? "")
+            + (transportCipher.map { ", cipher \($0)" } ?? "") + (cryptoThreads.map { " on \($0) thread\($0 == 1 ? "" : "s")" } ?? "")
     }
 }

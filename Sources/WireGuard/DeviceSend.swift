@@ -10,6 +10,32 @@ public enum EncapsulateResult: Equatable, Sendable {
     case dropped(DropReason)
 }
 
+/// A transport message whose header, counter and padding are in place and whose encryption is
+/// still to do (`Device.prepareEncapsulation`): the counter was taken in order under the peer's
+/// lock, so the sealing itself may run on any thread (the data plane spreads a batch's over
+/// its cores) without reordering what the peer sees.
+public struct PendingSeal: Sendable {
+    let cipher: TransportCipher
+    let counter: UInt64
+    let paddedLength: Int
+    /// The message's bytes once sealed, and where it goes (as `EncapsulateResult.send`).
+    public let length: Int
+    public let destination: UDPAddress?
+
+    /// Encrypts the message in `buffer` (the one given to `prepareEncapsulation`).
+    @inline(__always)
+    public func seal(_ buffer: UnsafeMutableRawBufferPointer) {
+        cipher.sealInPlace(counter: counter, buffer: buffer.baseAddress! + MessageLayout.transportHeaderSize, length: paddedLength)
+    }
+}
+
+/// What `Device.prepareEncapsulation` made of a packet.
+public enum PreparedEncapsulation: Sendable {
+    case ready(PendingSeal)
+    case staged
+    case dropped(DropReason)
+}
+
 /// The send path: sealing transport messages and starting handshakes (wireguard-go's send.go
 /// and the creating half of noise-protocol.go).
 extension Device {
@@ -27,6 +53,19 @@ extension Device {
     /// Seals the IP packet found at `buffer[16..<16+packetLength]` in place into a transport message.
     public func encapsulate(peer: Peer, buffer: UnsafeMutableRawBufferPointer, packetLength: Int,
                             now: MonotonicTime) -> EncapsulateResult {
+        switch prepareEncapsulation(peer: peer, buffer: buffer, packetLength: packetLength, now: now) {
+        case .ready(let pending):
+            pending.seal(buffer)
+            return .send(length: pending.length, to: pending.destination)
+        case .staged: return .staged
+        case .dropped(let reason): return .dropped(reason)
+        }
+    }
+
+    /// Everything of `encapsulate` but the encryption: the session and counter (under the
+    /// peer's lock), the header and the padding. `PendingSeal.seal` finishes the message.
+    public func prepareEncapsulation(peer: Peer, buffer: UnsafeMutableRawBufferPointer, packetLength: Int,
+                                     now: MonotonicTime) -> PreparedEncapsulation {
         let padded = paddedLength(packetLength)
         guard MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize <= buffer.count else {
             return .dropped(.packetTooLarge)
@@ -35,7 +74,7 @@ extension Device {
         var counter: UInt64 = 0
         var remoteIndex: UInt32 = 0
         var destination: UDPAddress? = nil
-        var outcome: EncapsulateResult? = nil
+        var outcome: PreparedEncapsulation? = nil
         let endpointRequired = !pathsChosenByTransport
         var rekeyDue = false
         let total = MessageLayout.transportHeaderSize + padded + MessageLayout.tagSize
@@ -63,7 +102,7 @@ extension Device {
             }
         }
         if let outcome {
-            if outcome == .staged { markFollowUp(peer) }
+            if case .staged = outcome { markFollowUp(peer) }
             return outcome
         }
         if padded > packetLength {
@@ -72,9 +111,8 @@ extension Device {
         buffer.writeHeader(.transport)
         buffer.writeLE32(remoteIndex, MessageLayout.transportReceiver)
         buffer.writeLE64(counter, MessageLayout.transportCounter)
-        cipher!.sealInPlace(counter: counter, buffer: buffer.baseAddress! + 16, length: padded)
         if rekeyDue { markFollowUp(peer) }
-        return .send(length: total, to: destination)
+        return .ready(PendingSeal(cipher: cipher!, counter: counter, paddedLength: padded, length: total, destination: destination))
     }
 
     /// Timer bookkeeping for any authenticated packet we send (whitepaper 6.2-6.5).
