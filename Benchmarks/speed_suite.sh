@@ -21,9 +21,10 @@
 #                         host map over the veth, no lighthouse, firewall allowing everything
 #   mesh                  meshd in mesh mode: meshcoord in ns b on 10.77.0.2:8080, both nodes
 #                         joined, the direct path over the same veth (waited for); ping, TCP 1
-#                         and 4 streams. Mesh mode's tunnel MTU is its own (1280); when that is
-#                         not MTU, a standalone meshd pair at that MTU runs right after it, so
-#                         that mesh / standalone compares like with like.
+#                         and 4 streams, at the same tunnel MTU (`meshd up --mtu MTU`; mesh
+#                         mode's default is 1280). Should the interface show another MTU, a
+#                         standalone meshd pair at that MTU runs right after it, so that
+#                         mesh / standalone still compares like with like.
 #   meshd-100peers        standalone meshd whose config (end a) lists 100 peers: the real one
 #                         and 99 with made-up keys and endpoints in 203.0.113.0/24 and
 #                         198.51.100.0/24 (ns a has no route there: nothing leaves); TCP 1
@@ -303,7 +304,7 @@ mesh_up() { # REP
     NA=a NB=b
     local n
     for n in a b; do
-        _meshlab_node_launch "$n" "$n" --interface mesh1 --wireguard-socket-dir "$LAB_DIR/uapi-mesh-$n" --log-level warning
+        _meshlab_node_launch "$n" "$n" --interface mesh1 --wireguard-socket-dir "$LAB_DIR/uapi-mesh-$n" --log-level warning --mtu "$MTU"
         suite_wait 20 "mesh run $1: meshd $n joined" mesh_node_is_up "$n" || return 1
     done
     PA=$(lab_pid a); PB=$(lab_pid b)

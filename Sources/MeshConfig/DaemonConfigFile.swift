@@ -21,6 +21,12 @@ public struct DaemonConfigFile: Sendable, Equatable {
     /// `manage_resolv_conf = true`: where systemd-resolved does not run, meshd may rewrite
     /// /etc/resolv.conf to name MagicDNS (keeping a backup, restored at down and exit).
     public var manageResolvConf: Bool?
+    /// `mtu`: the tunnel's MTU (`mtuRange`; default 1280, which fits any underlay path an IPv6
+    /// host can be on). A larger one carries more per packet where the underlay allows it.
+    public var mtu: Int?
+
+    /// IPv6 needs at least 1280 bytes on every link, the overlay's included; 9000 is a jumbo frame.
+    public static let mtuRange = 1280...9000
 
     /// The levels an admin can ask for (swift-log's, by their usual names).
     public enum LogLevel: String, Sendable, CaseIterable {
@@ -33,7 +39,7 @@ public struct DaemonConfigFile: Sendable, Equatable {
     }
 
     public static let knownKeys = ["state_dir", "port", "interface", "socket", "join_file", "hostname", "ca_file", "log_level", "manage_resolv_conf",
-                                   "dns_address"]
+                                   "dns_address", "mtu"]
     /// Linux's interface names are at most 15 bytes (IFNAMSIZ - 1).
     static let maxInterfaceName = 15
 
@@ -73,6 +79,11 @@ public struct DaemonConfigFile: Sendable, Equatable {
                     throw Problem("\(at): port must be a whole number 0-65535 (0: any free port)")
                 }
                 config.port = port
+            case "mtu":
+                guard case .integer(let m) = value, let mtu = Int(exactly: m), mtuRange.contains(mtu) else {
+                    throw Problem("\(at): mtu must be a whole number \(mtuRange.lowerBound)-\(mtuRange.upperBound)")
+                }
+                config.mtu = mtu
             case "manage_resolv_conf":
                 guard case .bool(let on) = value else { throw Problem("\(at): manage_resolv_conf must be true or false") }
                 config.manageResolvConf = on

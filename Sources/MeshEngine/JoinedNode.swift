@@ -37,9 +37,9 @@ public final class JoinedNode: Sendable {
     /// before it registers: a node that cannot have them must fail before it spends a
     /// single-use auth key and leaves a node on the coordinator that never comes up.
     public static func openRuntime(nodeKeyBytes: [UInt8], interfaceName: String, socketPath: String,
-                                   listenPort: UInt16, wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory,
+                                   listenPort: UInt16, mtu: Int = 1280, wireGuardSocketDirectory: String = WireGuardUAPIServer.defaultDirectory,
                                    logger: Logger) throws -> NodeRuntime {
-        let device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: 1280)
+        let device = Device(privateKey: try PrivateKey(rawBytes: nodeKeyBytes), mtu: mtu)
         // MagicSock is the one authority on where a peer is: the device neither roams nor
         // needs an endpoint for a peer.
         device.pathsChosenByTransport = true

@@ -144,7 +144,14 @@ public final class DataPlane: @unchecked Sendable {
     @inline(__always)
     static func route(_ datagram: UnsafeRawBufferPointer, to endpoint: UDPAddress?, peer: Peer,
                       steering: OverlaySteering, now: MonotonicTime) -> UDPAddress? {
-        switch steering.steer(peer: peer, endpoint: endpoint, now: now) {
+        carryOut(steering.steer(peer: peer, endpoint: endpoint, now: now), datagram, peer: peer, steering: steering)
+    }
+
+    /// A decision carried out for one datagram: the relay's copy sent, the direct address returned.
+    @inline(__always)
+    static func carryOut(_ decision: SteeringDecision, _ datagram: UnsafeRawBufferPointer, peer: Peer,
+                         steering: OverlaySteering) -> UDPAddress? {
+        switch decision {
         case .direct(let a): return a
         case .relay:
             steering.sendViaRelay(datagram, to: peer)
@@ -472,6 +479,10 @@ public final class DataPlane: @unchecked Sendable {
             // The encryption, spread over the cores when the batch is big enough.
             if prepared > 0, parallel.run(reads, self) { counters.parallelBatches.add(1, ordering: .relaxed) }
             var count = 0
+            // One steering decision per peer per batch: the same clock reading gives the same
+            // answer, and a batch is mostly one peer's (a super-packet's segments).
+            var decidedFor: Peer? = nil
+            var decision = SteeringDecision.drop
             for i in 0..<reads {
                 guard let p = pending[i], let peer = batch.packetPeers[i] else { continue }
                 pending[i] = nil
@@ -479,8 +490,12 @@ public final class DataPlane: @unchecked Sendable {
                 let slot = UnsafeMutableRawBufferPointer(rebasing: arena[i * stride..<(i + 1) * stride])
                 var destination = p.destination
                 if let steering = plane.steering {
-                    destination = DataPlane.route(UnsafeRawBufferPointer(rebasing: slot[0..<p.length]), to: p.destination,
-                                                  peer: peer, steering: steering, now: now)
+                    if decidedFor !== peer {
+                        decision = steering.steer(peer: peer, endpoint: p.destination, now: now)
+                        decidedFor = peer
+                    }
+                    destination = DataPlane.carryOut(decision, UnsafeRawBufferPointer(rebasing: slot[0..<p.length]),
+                                                     peer: peer, steering: steering)
                 }
                 if let destination {
                     // sendmmsg takes consecutive slots: close the gap an earlier packet
@@ -592,7 +607,6 @@ public final class DataPlane: @unchecked Sendable {
                     resultOffsets[j] = workOffsets[j] + packetOffset
                     resultLengths[j] = len
                     resultPeers[j] = peer
-                    plane.steering?.noteReceived(from: peer, source: source, now: now)
                 case .reply(let len, let to, _):
                     if let to { plane.udp.send(UnsafeRawBufferPointer(rebasing: reply[0..<len]), to: to) }
                 case .handshakeCompleted(let peer):
@@ -613,10 +627,18 @@ public final class DataPlane: @unchecked Sendable {
             if parallel.run(work, self) { plane.counters.parallelBatches.add(1, ordering: .relaxed) }
             var packets = 0
             let enforcing = plane.filter.isEnforcing
+            // The path layer hears once per peer and source per batch (same clock reading).
+            var noted: Peer? = nil
+            var notedSource = -1
             for j in 0..<work {
                 let peer = resultPeers[j]
                 resultPeers[j] = nil
                 guard resultLengths[j] >= 0 else { continue }
+                if let steering = plane.steering, let peer, peer !== noted || workSources[j] != notedSource {
+                    steering.noteReceived(from: peer, source: batch.addresses[workSources[j]].udpAddress, now: now)
+                    noted = peer
+                    notedSource = workSources[j]
+                }
                 batch.packetOffsets[packets] = resultOffsets[j]
                 batch.packetLengths[packets] = resultLengths[j]
                 if enforcing { batch.packetPeers[packets] = peer }

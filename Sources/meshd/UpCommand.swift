@@ -30,7 +30,7 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Name to register under (default: this machine's hostname).")
     var hostname: String?
 
-    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level, manage_resolv_conf, dns_address); flags win over it. SIGHUP re-reads it.")
+    @Option(name: .long, help: "Config file (TOML: state_dir, port, interface, socket, join_file, hostname, ca_file, log_level, manage_resolv_conf, dns_address, mtu); flags win over it. SIGHUP re-reads it.")
     var config: String?
 
     @Option(name: .customLong("state-dir"), help: "Where the node key and registration are kept (default: \(StateDirectory.defaultPath)).")
@@ -44,6 +44,9 @@ struct Up: ParsableCommand {
 
     @Option(name: .customLong("port"), help: "UDP port (default: \(Up.defaultPort), fixed so a firewall rule can allow it; 0: any free port).")
     var portFlag: UInt16?
+
+    @Option(name: .customLong("mtu"), help: "Tunnel MTU, \(DaemonConfigFile.mtuRange.lowerBound)-\(DaemonConfigFile.mtuRange.upperBound) (default 1280: fits any underlay path; larger carries more per packet where the path allows).")
+    var mtuFlag: Int?
 
     @Option(name: .customLong("ca-file"),
             help: "PEM file of a private CA to trust, besides the system's roots, for an https:// coordinator (or the proxy in front of it) and TLS relays.")
@@ -126,7 +129,7 @@ struct Up: ParsableCommand {
         let runtime: NodeRuntime
         do {
             runtime = try JoinedNode.openRuntime(nodeKeyBytes: nodeKey, interfaceName: interface, socketPath: socket,
-                                                 listenPort: port, wireGuardSocketDirectory: wireGuardSocketDirectory,
+                                                 listenPort: port, mtu: settings.mtu, wireGuardSocketDirectory: wireGuardSocketDirectory,
                                                  logger: logger)
         } catch { throw CommandFailure("\(error)") }
 
@@ -254,6 +257,7 @@ struct Up: ParsableCommand {
         var port: UInt16
         var logLevel: Logger.Level
         var manageResolvConf = false
+        var mtu = 1280
     }
 
     static func settings(flags: Up, file: DaemonConfigFile) throws -> Settings {
@@ -265,12 +269,16 @@ struct Up: ParsableCommand {
             level = l
         }
         if flags.verbose { level = min(level, .debug) }
+        if let m = flags.mtuFlag, !DaemonConfigFile.mtuRange.contains(m) {
+            throw CommandFailure("--mtu \(m): a whole number \(DaemonConfigFile.mtuRange.lowerBound)-\(DaemonConfigFile.mtuRange.upperBound)")
+        }
         return Settings(stateDirectory: flags.stateDirFlag ?? file.stateDirectory ?? StateDirectory.defaultPath,
                         interface: flags.interfaceFlag ?? file.interface ?? "mesh0",
                         socket: flags.socketFlag ?? file.socket ?? LocalAPI.defaultSocketPath,
                         port: flags.portFlag ?? file.port ?? defaultPort,
                         logLevel: level,
-                        manageResolvConf: flags.manageResolvConf || file.manageResolvConf == true)
+                        manageResolvConf: flags.manageResolvConf || file.manageResolvConf == true,
+                        mtu: flags.mtuFlag ?? file.mtu ?? 1280)
     }
 
     /// SIGHUP: the config file again. The log level changes at once; the rest is bound to what
@@ -293,6 +301,7 @@ struct Up: ParsableCommand {
         if next.socket != running.socket { needRestart.append("socket") }
         if next.port != running.port { needRestart.append("port") }
         if next.manageResolvConf != running.manageResolvConf { needRestart.append("manage_resolv_conf") }
+        if next.mtu != running.mtu { needRestart.append("mtu") }
         logger.notice("SIGHUP: reloaded \(config): log level \(next.logLevel)\(needRestart.isEmpty ? "" : "; \(needRestart.joined(separator: ", ")) changed and take effect at the next restart")")
         // Shown only when the new level allows it: the first line a newly raised level lets through.
         logger.debug("settings in effect: state_dir \(running.stateDirectory), interface \(running.interface), socket \(running.socket), port \(running.port)")
