@@ -58,30 +58,7 @@ int mesh_udp_open(uint16_t port, uint16_t *bound_port, int buffer_bytes) {
 
 int mesh_recv_batch(int fd, unsigned char *buffers, size_t stride, size_t capacity, int count,
                     int *lengths, mesh_addr *sources) {
-    if (count > MESH_BATCH_MAX) count = MESH_BATCH_MAX;
-    struct mmsghdr msgs[MESH_BATCH_MAX];
-    struct iovec iovs[MESH_BATCH_MAX];
-    struct sockaddr_storage addrs[MESH_BATCH_MAX];
-    for (int i = 0; i < count; i++) {
-        iovs[i].iov_base = buffers + (size_t)i * stride;
-        iovs[i].iov_len = capacity;
-        memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-    }
-    int n;
-    do {
-        n = recvmmsg(fd, msgs, (unsigned)count, MSG_WAITFORONE, NULL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return -errno;
-    for (int i = 0; i < n; i++) {
-        /* A datagram larger than the slot is truncated; report it as oversized so it is dropped. */
-        lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)msgs[i].msg_len;
-        from_sockaddr(&addrs[i], &sources[i]);
-    }
-    return n;
+    return mesh_recv_batch_gro(fd, buffers, stride, capacity, count, lengths, sources, NULL);
 }
 
 int mesh_send_batch(int fd, const unsigned char *buffers, size_t stride, int count,
@@ -153,8 +130,10 @@ int mesh_recv_batch_gro(int fd, unsigned char *buffers, size_t stride, size_t ca
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &addrs[i];
         msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-        msgs[i].msg_hdr.msg_control = controls[i].buf;
-        msgs[i].msg_hdr.msg_controllen = sizeof controls[i].buf;
+        if (segment_sizes) {
+            msgs[i].msg_hdr.msg_control = controls[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof controls[i].buf;
+        }
     }
     int n;
     do {
@@ -164,6 +143,7 @@ int mesh_recv_batch_gro(int fd, unsigned char *buffers, size_t stride, size_t ca
     for (int i = 0; i < n; i++) {
         lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)msgs[i].msg_len;
         from_sockaddr(&addrs[i], &sources[i]);
+        if (!segment_sizes) continue;
         segment_sizes[i] = 0;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
             if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {

@@ -48,7 +48,8 @@ int mesh_send_batch(int fd, const unsigned char *buffers, size_t stride, int cou
 /// Turns UDP GRO on or off for the socket: the kernel then delivers runs of equal-sized
 /// datagrams from one source as one buffer, `segment_sizes[i]` apart. Returns 0 or -errno.
 int mesh_udp_set_gro(int fd, int on);
-/// As mesh_recv_batch, and `segment_sizes[i]` gets the GRO segment size (0: one datagram).
+/// As mesh_recv_batch, and `segment_sizes[i]` gets the GRO segment size (0: one datagram;
+/// NULL: not asked for, as mesh_recv_batch does).
 int mesh_recv_batch_gro(int fd, unsigned char *buffers, size_t stride, size_t capacity, int count,
                         int *lengths, mesh_addr *sources, int *segment_sizes);
 /// As mesh_send_batch, but runs of consecutive slots to one destination with equal lengths (the
