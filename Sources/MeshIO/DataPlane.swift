@@ -664,10 +664,14 @@ public final class DataPlane: @unchecked Sendable {
             let now = SystemClock.now()
             var wall: TAI64N? = nil
             let arena8 = batch.arena.baseAddress!
+            // Transport datagrams and oversized ones, counted once for the batch (`handle`
+            // counts the rest).
+            var datagrams = 0
+            defer { counters.receivedDatagrams.add(datagrams, ordering: .relaxed) }
             for i in 0..<Int(n) {
                 let length = Int(batch.lengths[i])
                 guard length >= 0 else {
-                    counters.receivedDatagrams.add(1, ordering: .relaxed)
+                    datagrams += 1
                     counters.oversized.add(1, ordering: .relaxed)
                     continue
                 }
@@ -680,7 +684,7 @@ public final class DataPlane: @unchecked Sendable {
                     if size >= MessageLayout.transportHeaderSize + MessageLayout.tagSize
                         && arena8.load(fromByteOffset: at, as: UInt32.self) == UInt32(4).littleEndian {
                         // Transport data: onto the work list, opened together (`processWork`).
-                        counters.receivedDatagrams.add(1, ordering: .relaxed)
+                        datagrams += 1
                         if work == workCapacity { processWork(now: now) }
                         workOffsets[work] = at
                         workLengths[work] = size
